@@ -1,0 +1,1 @@
+"""seqlab: sequence-classification experiments with PyTensor, Hydra and MLflow."""

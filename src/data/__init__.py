@@ -1,0 +1,1 @@
+"""Sequence data as NumPy arrays with masks: generators, splits and minibatches."""

@@ -1,0 +1,1 @@
+"""Experiment entry points: train, predict; the runner and MLflow tracking behind them."""

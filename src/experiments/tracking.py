@@ -1,0 +1,127 @@
+"""MLflow tracking: where the store is, what every run records, and reading runs back."""
+
+import platform
+import subprocess
+import tempfile
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+from omegaconf import DictConfig, OmegaConf
+
+from src.models.backend import engine_info
+from src.models.weights import load_weights, save_weights
+from src.paths import PROJECT_ROOT, RUNS_DIR
+
+CONFIG_ARTIFACT = "config.yaml"
+WEIGHTS_ARTIFACT = "weights.pkl"
+
+
+def embedded_store_uri() -> str:
+    """The project's own MLflow store: one sqlite database under ``runs/``."""
+    return f"sqlite:///{RUNS_DIR / 'mlflow.db'}"
+
+
+def use_tracking_store(tracking: DictConfig) -> str:
+    """Point MLflow at ``tracking.uri`` (the embedded store when null); return the URI."""
+    uri = tracking.uri or embedded_store_uri()
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def _artifact_location(tracking: DictConfig, uri: str) -> str | None:
+    if tracking.artifact_root:
+        root = Path(tracking.artifact_root).resolve()
+    elif uri == embedded_store_uri():
+        root = RUNS_DIR / "artifacts"
+    else:
+        return None  # a tracking server decides where artifacts go
+    return (root / tracking.experiment_name).as_uri()
+
+
+def open_experiment(tracking: DictConfig) -> str:
+    """Select the store and get or create ``tracking.experiment_name``; return its id.
+
+    On the embedded store the experiment's artifacts go to ``runs/artifacts/<name>``
+    (or ``tracking.artifact_root/<name>``), never into a Hydra output folder.
+    """
+    uri = use_tracking_store(tracking)
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(tracking.experiment_name)
+    if experiment is not None:
+        return experiment.experiment_id
+    try:
+        return client.create_experiment(
+            tracking.experiment_name, artifact_location=_artifact_location(tracking, uri)
+        )
+    except MlflowException:  # another job created it first
+        return client.get_experiment_by_name(tracking.experiment_name).experiment_id
+
+
+def flatten_config(cfg: DictConfig) -> dict[str, object]:
+    """Flatten a resolved config to dotted keys: ``{"model.hidden_size": 32, ...}``."""
+    container = OmegaConf.to_container(cfg, resolve=True)
+    return pd.json_normalize(container, sep=".").iloc[0].to_dict()
+
+
+def _git(*args: str) -> str:
+    try:
+        result = subprocess.run(
+            ["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return result.stdout.strip()
+
+
+def environment_tags() -> dict[str, str]:
+    """Tags that say what code and engine produced a run: git commit, versions, BLAS."""
+    commit = _git("rev-parse", "HEAD")
+    dirty = _git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "git_commit": commit,
+        "mlflow.source.git.commit": commit,
+        "git_dirty": "unknown" if dirty == "unknown" else str(bool(dirty)).lower(),
+        "numpy_version": np.__version__,
+        "mlflow_version": mlflow.__version__,
+        "python_version": platform.python_version(),
+        **engine_info(),
+    }
+
+
+def log_run_inputs(cfg: DictConfig, extra_tags: dict[str, str]) -> None:
+    """Record the resolved config (as params and as ``config.yaml``) and the run's tags."""
+    mlflow.log_params(flatten_config(cfg))
+    mlflow.log_text(OmegaConf.to_yaml(cfg, resolve=True), CONFIG_ARTIFACT)
+    mlflow.set_tags({**environment_tags(), **extra_tags})
+
+
+def log_weights(weights: dict[str, np.ndarray]) -> None:
+    """Store the parameters as the run's ``weights.pkl`` artifact."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / WEIGHTS_ARTIFACT
+        save_weights(weights, path)
+        mlflow.log_artifact(str(path))
+
+
+def load_run(run_id: str) -> tuple[DictConfig, dict[str, np.ndarray]]:
+    """Read back a finished run's resolved config and weights from the current store."""
+    try:
+        run = MlflowClient().get_run(run_id)
+    except MlflowException as error:
+        raise LookupError(f"no run {run_id!r} in {mlflow.get_tracking_uri()}") from error
+    if run.info.status != "FINISHED":
+        raise LookupError(f"run {run_id} is {run.info.status}, not FINISHED: it has no weights")
+    with tempfile.TemporaryDirectory() as tmp:
+        config_path = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=CONFIG_ARTIFACT, dst_path=tmp
+        )
+        weights_path = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=WEIGHTS_ARTIFACT, dst_path=tmp
+        )
+        return OmegaConf.load(config_path), load_weights(Path(weights_path))

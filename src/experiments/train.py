@@ -1,0 +1,35 @@
+"""Train entry point: ``python -m src.experiments.train [overrides]`` (add ``-m`` for a sweep).
+
+Returns the final ``val_accuracy`` to Hydra, so sweepers can optimise it.
+"""
+
+import logging
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+from src.experiments.resolvers import register_resolvers
+from src.experiments.runner import train
+from src.experiments.schema import register_schemas
+from src.experiments.validation import ConfigError
+
+log = logging.getLogger(__name__)
+
+register_schemas()
+register_resolvers()
+
+
+@hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
+def main(cfg: DictConfig) -> float:
+    """Train one configuration; exit with status 2 on an invalid config value."""
+    try:
+        metrics = train(cfg)
+    except ConfigError as error:
+        log.error("%s", error)
+        sys.exit(2)
+    return metrics["val_accuracy"]
+
+
+if __name__ == "__main__":
+    main()

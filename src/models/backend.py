@@ -1,0 +1,85 @@
+"""The one place that configures PyTensor: BLAS, compile directory, float precision, compile mode.
+
+Import this module before anything else imports :mod:`pytensor` (``src.models`` does so on
+import): the compile directory can only be chosen before PyTensor is first imported.
+
+* Compile directory: one per project, ``runs/.cache/pytensor``, shared by every run and every
+  parallel job (PyTensor locks it), so a graph compiled once is reused by the whole sweep.
+* BLAS: pip's ``mkl`` wheel ships ``libmkl_rt.so.3`` in the environment's ``lib/`` but no
+  ``libmkl_rt.so`` linker name, so PyTensor's own search misses it and warns that it could not
+  link to a BLAS. We give the linker that name through a symlink in the cache and an rpath to
+  the real library. Without the wheel (another platform) PyTensor's own search is left to find
+  a system BLAS such as Debian's ``libopenblas-dev``.
+* Mode: the C backend (``CVM``). PyTensor 3's default, Numba, spends 15 s in the first call of
+  an LSTM train function in every new process even with a warm cache; CVM takes 1-2 s warm.
+
+Setting ``blas__ldflags`` or ``base_compiledir`` in ``PYTENSOR_FLAGS`` overrides the choices here.
+"""
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+from src.paths import CACHE_DIR
+
+COMPILE_DIR = CACHE_DIR / "pytensor"
+BLAS_LINK_DIR = CACHE_DIR / "blas"
+COMPILE_MODE = "CVM"
+FLOAT_DTYPES = ("float32", "float64")
+
+
+def _user_flags() -> str:
+    return os.environ.get("PYTENSOR_FLAGS", "")
+
+
+def _set_compile_dir() -> None:
+    if "base_compiledir" not in _user_flags():
+        flags = f"base_compiledir={COMPILE_DIR}"
+        os.environ["PYTENSOR_FLAGS"] = f"{flags},{_user_flags()}" if _user_flags() else flags
+
+
+def mkl_ldflags(lib_dir: Path = Path(sys.prefix) / "lib") -> str | None:
+    """Return linker flags for the pip ``mkl`` wheel in ``lib_dir``, or None if it is absent."""
+    candidates = sorted(lib_dir.glob("libmkl_rt.so.*"))
+    if not candidates:
+        return None
+    BLAS_LINK_DIR.mkdir(parents=True, exist_ok=True)
+    link = BLAS_LINK_DIR / "libmkl_rt.so"
+    if not link.exists() or link.resolve() != candidates[-1].resolve():
+        tmp = BLAS_LINK_DIR / f".libmkl_rt.so.{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(candidates[-1])
+        tmp.replace(link)  # atomic, so parallel jobs never see a half-made link
+    return f"-L{BLAS_LINK_DIR} -lmkl_rt -Wl,-rpath,{lib_dir}"
+
+
+_set_compile_dir()
+
+import pytensor  # noqa: E402  (the compile directory must be set first)
+
+# PyTensor reports every C module it compiles at INFO; keep run logs to what matters.
+logging.getLogger("pytensor").setLevel(logging.WARNING)
+
+if "blas__ldflags" not in _user_flags():
+    _ldflags = mkl_ldflags()
+    if _ldflags is not None:
+        pytensor.config.blas__ldflags = _ldflags
+
+
+def set_float_dtype(dtype: str) -> None:
+    """Make ``dtype`` ('float32' or 'float64') PyTensor's floatX for the graphs built next."""
+    if dtype not in FLOAT_DTYPES:
+        raise ValueError(f"float dtype must be one of {FLOAT_DTYPES}, got {dtype!r}")
+    pytensor.config.floatX = dtype
+
+
+def engine_info() -> dict[str, str]:
+    """Return the PyTensor settings a run should record (version, BLAS flags, mode, floatX)."""
+    return {
+        "pytensor_version": pytensor.__version__,
+        "pytensor_blas_ldflags": pytensor.config.blas__ldflags,
+        "pytensor_mode": COMPILE_MODE,
+        "pytensor_floatX": pytensor.config.floatX,
+        "pytensor_compiledir": str(pytensor.config.compiledir),
+    }
