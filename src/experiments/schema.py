@@ -94,14 +94,17 @@ class Config:
 
 
 def register_schemas() -> None:
-    """Store the schemas where ``conf/`` refers to them (``defaults: [<group>_schema]``)."""
+    """Store the schemas where ``conf/`` refers to them (``defaults: [/schema/<group>/<name>@_here_]``).
+
+    Kept under ``schema/`` so they never show up as choices of the groups themselves.
+    """
     store = ConfigStore.instance()
     store.store(name="config_schema", node=Config)
-    store.store(group="data", name="parity_schema", node=ParityDataConfig)
-    store.store(group="model", name="elman_schema", node=ElmanModelConfig)
-    store.store(group="optimizer", name="sgd_schema", node=OptimizerConfig)
-    store.store(group="trainer", name="trainer_schema", node=TrainerConfig)
-    store.store(group="tracking", name="tracking_schema", node=TrackingConfig)
+    store.store(group="schema/data", name="parity", node=ParityDataConfig)
+    store.store(group="schema/model", name="elman", node=ElmanModelConfig)
+    store.store(group="schema/optimizer", name="sgd", node=OptimizerConfig)
+    store.store(group="schema/trainer", name="default", node=TrainerConfig)
+    store.store(group="schema/tracking", name="default", node=TrackingConfig)
 
 
 def find_violations(node: Any, prefix: str = "") -> list[tuple[str, Any, str]]:
@@ -118,3 +121,19 @@ def find_violations(node: Any, prefix: str = "") -> list[tuple[str, Any, str]]:
         elif "rule" in f.metadata and not f.metadata["rule"](value):
             found.append((key, value, f.metadata["requirement"]))
     return found
+
+
+@dataclass
+class PredictConfig:
+    """``python -m src.experiments.predict run_id=<id>``: classify a split of a run's data."""
+
+    run_id: str = MISSING
+    split: str = one_of("test", ("train", "validation", "test"))
+    batch_size: int = positive(500)
+    output: str | None = None
+    tracking: TrackingConfig = MISSING
+
+
+def register_predict_schema() -> None:
+    """Store the predict entry point's schema as ``predict_schema``."""
+    ConfigStore.instance().store(name="predict_schema", node=PredictConfig)

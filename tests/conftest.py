@@ -1,0 +1,50 @@
+"""Shared fixtures: a temporary MLflow store, config composition, and one trained default run."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+import src.experiments.train  # noqa: F401  (registers schemas and resolvers; configures PyTensor)
+from src.experiments.runner import train
+from src.paths import CONF_DIR, PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def store(tmp_path_factory) -> dict[str, str]:
+    """A fresh embedded-style MLflow store for the whole session: tracking URI and artifact root."""
+    root = tmp_path_factory.mktemp("mlflow")
+    return {"uri": f"sqlite:///{root / 'mlflow.db'}", "artifact_root": str(root / "artifacts")}
+
+
+@pytest.fixture(scope="session")
+def store_overrides(store) -> list[str]:
+    """Overrides that send a run to the session's temporary store."""
+    return [f"tracking.uri={store['uri']}", f"tracking.artifact_root={store['artifact_root']}"]
+
+
+def compose_config(overrides: list[str], config_name: str = "config") -> DictConfig:
+    """Compose ``conf/<config_name>.yaml`` with ``overrides``, as the entry points would."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name=config_name, overrides=overrides)
+
+
+def run_cli(module: str, *args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess:
+    """Run ``python -m <module> <args>`` in a new process; return its exit code and output."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="session")
+def default_run(store_overrides) -> dict:
+    """The default experiment, trained once per session into the temporary store."""
+    cfg = compose_config(store_overrides + ["trainer.progress=false"])
+    return {"cfg": cfg, "metrics": train(cfg)}

@@ -1,0 +1,88 @@
+"""The entry points as a user runs them: in new processes, with Hydra's command line."""
+
+import mlflow
+import pandas as pd
+import pytest
+
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def runs_in(store: dict) -> pd.DataFrame:
+    mlflow.set_tracking_uri(store["uri"])
+    return mlflow.search_runs(search_all_experiments=True)
+
+
+def test_two_job_multirun_gives_two_finished_runs_in_one_experiment(tmp_path):
+    store = {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "artifact_root": str(tmp_path / "art")}
+    result = run_cli(
+        "src.experiments.train",
+        "-m",
+        "model.hidden_size=8,16",
+        "trainer.epochs=2",
+        f"tracking.uri={store['uri']}",
+        f"tracking.artifact_root={store['artifact_root']}",
+        "tracking.experiment_name=sweep",
+        f"hydra.sweep.dir={tmp_path / 'hydra'}",
+    )
+    assert result.returncode == 0, result.stderr
+    runs = runs_in(store)
+    assert sorted(runs["params.model.hidden_size"]) == ["16", "8"]
+    assert set(runs["status"]) == {"FINISHED"}
+    assert runs["experiment_id"].nunique() == 1
+    assert runs["metrics.val_accuracy"].notna().all()
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ("model.hidden_size=-4", "model.hidden_size=-4: must be > 0"),
+        ("data=no_such_generator", "Could not find 'data/no_such_generator'"),
+        ("model.hiden_size=4", "Key 'hiden_size' not in 'ElmanModelConfig'"),
+        ("trainer.epochs=many", "trainer.epochs"),
+    ],
+)
+def test_bad_override_fails_naming_the_key(override, named, default_run, store, tmp_path):
+    before = runs_in(store)
+    result = run_cli(
+        "src.experiments.train",
+        override,
+        f"tracking.uri={store['uri']}",
+        f"tracking.artifact_root={store['artifact_root']}",
+        f"hydra.run.dir={tmp_path}",
+    )
+    assert result.returncode != 0
+    assert named in result.stderr + result.stdout
+    after = runs_in(store)
+    assert len(after) == len(before), "a rejected config must not start a run"
+    assert "RUNNING" not in set(after["status"])
+
+
+def test_predict_cli_writes_the_predictions_of_a_logged_run(default_run, store, tmp_path):
+    run_id = default_run["metrics"]["run_id"]
+    output = tmp_path / "predictions.csv"
+    result = run_cli(
+        "src.experiments.predict",
+        f"run_id={run_id}",
+        f"tracking.uri={store['uri']}",
+        f"output={output}",
+        f"hydra.run.dir={tmp_path}",
+    )
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(output)
+    assert len(table) == default_run["cfg"].data.test_size
+    accuracy = (table["label"] == table["prediction"]).mean()
+    assert accuracy == pytest.approx(default_run["metrics"]["test_accuracy"], abs=1e-12)
+    assert f"accuracy={accuracy:.4f}" in result.stderr + result.stdout
+
+
+def test_predict_cli_names_an_unknown_run(store, tmp_path):
+    result = run_cli(
+        "src.experiments.predict",
+        "run_id=0123456789abcdef",
+        f"tracking.uri={store['uri']}",
+        f"hydra.run.dir={tmp_path}",
+    )
+    assert result.returncode != 0
+    assert "0123456789abcdef" in result.stderr + result.stdout

@@ -1,0 +1,83 @@
+"""The default experiment end to end: it learns, MLflow holds everything, runs are reproducible."""
+
+import mlflow
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+from omegaconf import OmegaConf
+
+from src.experiments.predict import predict_split
+from src.experiments.runner import TrainingDiverged, train
+from src.experiments.tracking import WEIGHTS_ARTIFACT, flatten_config, use_tracking_store
+from src.models.classifier import SequenceClassifier
+from src.models.weights import load_weights
+from tests.conftest import compose_config
+
+
+def metric_history(run_id: str, key: str) -> list[tuple[int, float]]:
+    history = MlflowClient().get_metric_history(run_id, key)
+    return sorted((m.step, m.value) for m in history)
+
+
+def test_default_experiment_learns_parity(default_run):
+    assert default_run["metrics"]["test_accuracy"] >= 0.95
+
+
+def test_run_is_recorded_in_mlflow(default_run, store):
+    cfg, run_id = default_run["cfg"], default_run["metrics"]["run_id"]
+    mlflow.set_tracking_uri(store["uri"])
+    runs = mlflow.search_runs(experiment_names=[cfg.tracking.experiment_name])
+    row = runs.set_index("run_id").loc[run_id]
+    assert row["status"] == "FINISHED"
+    expected_params = flatten_config(cfg)
+    assert {"model.hidden_size", "optimizer.lr", "data.length", "trainer.epochs"} <= set(
+        expected_params
+    )
+    for key, value in expected_params.items():
+        assert row[f"params.{key}"] == str(value), key
+    assert row["metrics.test_accuracy"] == default_run["metrics"]["test_accuracy"]
+    assert row["tags.git_commit"] and row["tags.pytensor_version"] and row["tags.numpy_version"]
+    for key in ("train_loss", "val_loss", "val_accuracy"):
+        steps = [step for step, _ in metric_history(run_id, key)]
+        assert steps == list(range(1, cfg.trainer.epochs + 1)), key
+    artifacts = {a.path for a in MlflowClient().list_artifacts(run_id)}
+    assert {"weights.pkl", "config.yaml"} <= artifacts
+    logged = OmegaConf.load(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="config.yaml"))
+    assert logged == OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+
+
+def test_artifacts_stay_in_the_store(default_run, store):
+    run = MlflowClient(store["uri"]).get_run(default_run["metrics"]["run_id"])
+    assert run.info.artifact_uri.startswith("file://" + store["artifact_root"])
+
+
+def test_logged_weights_reproduce_the_test_accuracy(default_run, store):
+    run_id = default_run["metrics"]["run_id"]
+    use_tracking_store(OmegaConf.create({"uri": store["uri"]}))
+    path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=WEIGHTS_ARTIFACT)
+    weights = load_weights(path)
+    assert set(weights) == {"Wxh", "Whh", "Why", "bh", "by"}
+    table = predict_split(run_id, "test", batch_size=128)
+    accuracy = (table["label"] == table["prediction"]).mean()
+    assert accuracy == default_run["metrics"]["test_accuracy"]
+    np.testing.assert_allclose(table.filter(like="proba_").sum(axis=1), 1, rtol=1e-5)
+
+
+def test_same_seed_gives_identical_losses(default_run, store_overrides):
+    again = train(compose_config(store_overrides + ["trainer.progress=false"]))
+    first = default_run["metrics"]["run_id"]
+    for key in ("train_loss", "val_loss"):
+        assert metric_history(again["run_id"], key) == metric_history(first, key)
+
+
+def test_a_diverging_run_is_marked_failed(store, store_overrides, monkeypatch):
+    monkeypatch.setattr(SequenceClassifier, "train_batch", lambda self, batch: float("nan"))
+    cfg = compose_config(store_overrides + ["trainer.progress=false", "tracking.run_name=diverges"])
+    with pytest.raises(TrainingDiverged, match="optimizer.lr"):
+        train(cfg)
+    mlflow.set_tracking_uri(store["uri"])
+    runs = mlflow.search_runs(
+        experiment_names=[cfg.tracking.experiment_name],
+        filter_string="tags.mlflow.runName = 'diverges'",
+    )
+    assert list(runs["status"]) == ["FAILED"]
