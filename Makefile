@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: train test setup
+.PHONY: train test setup ui
 
 setup: $(INSTALLED)
 
@@ -22,3 +22,7 @@ train: $(INSTALLED)
 # Extra pytest arguments: make test ARGS="-m 'not slow'"
 test: $(INSTALLED)
 	$(PY) -m pytest $(ARGS)
+
+# The MLflow UI on the embedded store: http://127.0.0.1:5000
+ui: $(INSTALLED)
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///runs/mlflow.db --host 127.0.0.1 --port 5000
