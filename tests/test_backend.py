@@ -1,5 +1,6 @@
 """PyTensor runs with a real BLAS, configured by the project alone."""
 
+import os
 import subprocess
 import sys
 
@@ -20,7 +21,7 @@ print("OPS=" + ",".join(sorted(ops)))
 
 
 def test_pytensor_links_a_blas_without_warnings():
-    env = {k: v for k, v in __import__("os").environ.items() if k != "PYTENSOR_FLAGS"}
+    env = {k: v for k, v in os.environ.items() if k != "PYTENSOR_FLAGS"}
     result = subprocess.run(
         [sys.executable, "-W", "error", "-c", PROBE],
         cwd=PROJECT_ROOT,

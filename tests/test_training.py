@@ -70,14 +70,34 @@ def test_same_seed_gives_identical_losses(default_run, store_overrides):
         assert metric_history(again["run_id"], key) == metric_history(first, key)
 
 
-def test_a_diverging_run_is_marked_failed(store, store_overrides, monkeypatch):
-    monkeypatch.setattr(SequenceClassifier, "train_batch", lambda self, batch: float("nan"))
-    cfg = compose_config(store_overrides + ["trainer.progress=false", "tracking.run_name=diverges"])
-    with pytest.raises(TrainingDiverged, match="optimizer.lr"):
+def interrupt(self, batch):
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    ("train_batch", "error", "status"),
+    [
+        (lambda self, batch: float("nan"), TrainingDiverged, "FAILED"),
+        (interrupt, KeyboardInterrupt, "KILLED"),
+    ],
+    ids=["nan-loss", "ctrl-c"],
+)
+def test_a_stopped_run_is_not_left_running(train_batch, error, status, store, store_overrides, monkeypatch):
+    monkeypatch.setattr(SequenceClassifier, "train_batch", train_batch)
+    cfg = compose_config(store_overrides + ["trainer.progress=false", f"tracking.run_name={status}"])
+    with pytest.raises(error):
         train(cfg)
     mlflow.set_tracking_uri(store["uri"])
     runs = mlflow.search_runs(
         experiment_names=[cfg.tracking.experiment_name],
-        filter_string="tags.mlflow.runName = 'diverges'",
+        filter_string=f"tags.mlflow.runName = '{status}'",
     )
-    assert list(runs["status"]) == ["FAILED"]
+    assert list(runs["status"]) == [status]
+    assert "config.yaml" in {a.path for a in MlflowClient().list_artifacts(runs.run_id[0])}
+
+
+def test_nan_loss_error_names_the_epoch_and_the_learning_rate(store_overrides, monkeypatch):
+    monkeypatch.setattr(SequenceClassifier, "train_batch", lambda self, batch: float("nan"))
+    cfg = compose_config(store_overrides + ["trainer.progress=false", "optimizer.lr=0.3"])
+    with pytest.raises(TrainingDiverged, match=r"epoch 1, batch 1; .*optimizer.lr \(now 0.3\)"):
+        train(cfg)

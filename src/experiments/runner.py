@@ -85,7 +85,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """Run the experiment ``cfg`` describes and record it as one MLflow run.
 
     Returns the final metrics (``train_loss``, ``val_loss``, ``val_accuracy``, ``test_loss``,
-    ``test_accuracy``) and the ``run_id``. A run that raises is marked FAILED in MLflow.
+    ``test_accuracy``) and the ``run_id``. A run that raises is marked FAILED in MLflow, one
+    stopped by Ctrl-C KILLED; the metrics of the epochs it finished stay recorded.
     """
     validate(cfg)
     set_float_dtype(cfg.trainer.dtype)
@@ -95,7 +96,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log_run_inputs(cfg, _hydra_tags())
         log.info("MLflow run %s in %s", run.info.run_id, mlflow.get_tracking_uri())
         model = build_classifier(cfg, splits)
-        metrics = fit(model, splits, cfg)
+        try:
+            metrics = fit(model, splits, cfg)
+        except KeyboardInterrupt:
+            log.warning("interrupted: run %s marked KILLED", run.info.run_id)
+            mlflow.end_run("KILLED")
+            raise
         test = model.evaluate(splits.test, cfg.trainer.eval_batch_size)
         metrics |= {"test_loss": test["loss"], "test_accuracy": test["accuracy"]}
         mlflow.log_metrics({"test_loss": test["loss"], "test_accuracy": test["accuracy"]})
