@@ -1,19 +1,136 @@
-"""A plain NumPy Elman RNN (min-char-rnn style): the reference the PyTensor graph is tested against."""
+"""Plain NumPy versions of the cells, network and optimisers (min-char-rnn style): the
+references the PyTensor graphs are tested against. Written for clarity, one step at a time."""
 
 import numpy as np
 
 
-def elman_logits_numpy(params: dict[str, np.ndarray], inputs: np.ndarray, mask: np.ndarray):
-    """Logits (batch, classes) for inputs (batch, time, features) and mask (batch, time)."""
-    h = np.zeros((inputs.shape[0], params["Whh"].shape[0]))
-    for t in range(inputs.shape[1]):
-        h_new = np.tanh(inputs[:, t] @ params["Wxh"] + h @ params["Whh"] + params["bh"])
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def elman_step(x, h, W, U, b, activation="tanh"):
+    z = x @ W + h @ U + b
+    return (np.tanh(z) if activation == "tanh" else np.maximum(z, 0)),
+
+
+def lstm_step(x, h, c, W, U, b):
+    n = h.shape[1]
+    z = x @ W + h @ U + b
+    i, f, g, o = sigmoid(z[:, :n]), sigmoid(z[:, n:2 * n]), np.tanh(z[:, 2 * n:3 * n]), sigmoid(z[:, 3 * n:])
+    c = f * c + i * g
+    return o * np.tanh(c), c
+
+
+def gru_step(x, h, W, U, b):
+    n = h.shape[1]
+    xw = x @ W + b
+    r = sigmoid(xw[:, :n] + h @ U[:, :n])
+    z = sigmoid(xw[:, n:2 * n] + h @ U[:, n:2 * n])
+    candidate = np.tanh(xw[:, 2 * n:] + (r * h) @ U[:, 2 * n:])
+    return z * h + (1 - z) * candidate,
+
+
+def run_direction(spec, params, name, x, mask, backwards):
+    """Outputs (batch, time, hidden) and the state after the last real step."""
+    batch, time, _ = x.shape
+    hidden = spec.hidden_size
+    states = [np.zeros((batch, hidden))] * (2 if spec.cell == "lstm" else 1)
+    outputs = np.zeros((batch, time, hidden))
+    W, U, b = params[f"{name}_W"], params[f"{name}_U"], params[f"{name}_b"]
+    for t in (reversed(range(time)) if backwards else range(time)):
+        if spec.cell == "elman":
+            new = elman_step(x[:, t], *states, W, U, b, spec.activation)
+        elif spec.cell == "lstm":
+            new = lstm_step(x[:, t], *states, W, U, b)
+        else:
+            new = gru_step(x[:, t], *states, W, U, b)
         m = mask[:, t, None]
-        h = m * h_new + (1 - m) * h
-    return h @ params["Why"] + params["by"]
+        states = [m * s_new + (1 - m) * s for s_new, s in zip(new, states)]
+        outputs[:, t] = states[0]
+    return outputs, states[0]
+
+
+def network_logits_numpy(spec, params, inputs, mask):
+    """Logits (batch, classes) for inputs (batch, time, features) or tokens (batch, time)."""
+    x = params["embedding"][inputs] if spec.vocab_size is not None else inputs
+    for layer in range(spec.num_layers):
+        runs = [
+            run_direction(spec, params, f"rnn{layer}_{d}", x, mask, backwards=(d == "bwd"))
+            for d in spec.directions
+        ]
+        x = np.concatenate([outputs for outputs, _ in runs], axis=2)
+        last = np.concatenate([final for _, final in runs], axis=1)
+    m = mask[:, :, None]
+    if spec.pooling == "last":
+        pooled = last
+    elif spec.pooling == "mean":
+        pooled = (x * m).sum(axis=1) / m.sum(axis=1)
+    else:
+        pooled = np.where(m > 0, x, -np.inf).max(axis=1)
+    return pooled @ params["out_W"] + params["out_b"]
 
 
 def log_softmax_numpy(logits: np.ndarray) -> np.ndarray:
     """Row-wise log-softmax of (batch, classes)."""
     shifted = logits - logits.max(axis=1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+class NumpyOptimizer:
+    """The update rules of ``src/models/optimizers.py``, one parameter array at a time."""
+
+    def __init__(self, name, hp, nesterov=False, schedule="constant"):
+        self.name, self.hp, self.nesterov, self.schedule = name, hp, nesterov, schedule
+        self.state = {}
+        self.steps_done = 0
+
+    def learning_rate(self):
+        hp = self.hp
+        progress = self.steps_done / hp["steps_per_epoch"]
+        if self.schedule == "step":
+            factor = hp["gamma"] ** np.floor(progress / hp["step_epochs"])
+        elif self.schedule == "cosine":
+            factor = 0.5 * (1 + np.cos(np.pi * min(progress / hp["total_epochs"], 1)))
+        else:
+            factor = 1.0
+        warmup_steps = hp["warmup_epochs"] * hp["steps_per_epoch"]
+        if warmup_steps > 0:
+            factor *= min(1.0, (self.steps_done + 1) / warmup_steps)
+        return hp["lr"] * factor
+
+    def step(self, params: dict, grads: dict) -> dict:
+        hp = self.hp
+        norm = np.sqrt(sum((g**2).sum() for g in grads.values()))
+        if hp["clip_norm"] > 0 and norm > hp["clip_norm"]:
+            grads = {k: g * hp["clip_norm"] / norm for k, g in grads.items()}
+        if self.name != "adamw":
+            grads = {k: g + hp["weight_decay"] * params[k] for k, g in grads.items()}
+        lr = self.learning_rate()
+        t = self.steps_done + 1
+        new = {}
+        for k, p in params.items():
+            g = grads[k]
+            s = self.state.setdefault(k, {})
+            if self.name == "sgd":
+                s["v"] = hp["momentum"] * s.get("v", 0) + g
+                new[k] = p - lr * (g + hp["momentum"] * s["v"] if self.nesterov else s["v"])
+            elif self.name == "adagrad":
+                s["G"] = s.get("G", 0) + g**2
+                new[k] = p - lr * g / (np.sqrt(s["G"]) + hp["eps"])
+            elif self.name == "rmsprop":
+                s["s"] = hp["rho"] * s.get("s", 0) + (1 - hp["rho"]) * g**2
+                new[k] = p - lr * g / (np.sqrt(s["s"]) + hp["eps"])
+            elif self.name == "adadelta":
+                s["eg"] = hp["rho"] * s.get("eg", 0) + (1 - hp["rho"]) * g**2
+                delta = np.sqrt(s.get("ed", 0) + hp["eps"]) / np.sqrt(s["eg"] + hp["eps"]) * g
+                s["ed"] = hp["rho"] * s.get("ed", 0) + (1 - hp["rho"]) * delta**2
+                new[k] = p - lr * delta
+            else:  # adam, adamw
+                s["m"] = hp["beta1"] * s.get("m", 0) + (1 - hp["beta1"]) * g
+                s["v"] = hp["beta2"] * s.get("v", 0) + (1 - hp["beta2"]) * g**2
+                m_hat = s["m"] / (1 - hp["beta1"] ** t)
+                v_hat = s["v"] / (1 - hp["beta2"] ** t)
+                decay = hp["weight_decay"] * p if self.name == "adamw" else 0
+                new[k] = p - lr * (m_hat / (np.sqrt(v_hat) + hp["eps"]) + decay)
+        self.steps_done += 1
+        return new

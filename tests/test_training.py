@@ -56,7 +56,7 @@ def test_logged_weights_reproduce_the_test_accuracy(default_run, store):
     use_tracking_store(OmegaConf.create({"uri": store["uri"]}))
     path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=WEIGHTS_ARTIFACT)
     weights = load_weights(path)
-    assert set(weights) == {"Wxh", "Whh", "Why", "bh", "by"}
+    assert set(weights) == {"rnn0_fwd_W", "rnn0_fwd_U", "rnn0_fwd_b", "out_W", "out_b"}
     table = predict_split(run_id, "test", batch_size=128)
     accuracy = (table["label"] == table["prediction"]).mean()
     assert accuracy == default_run["metrics"]["test_accuracy"]
@@ -77,7 +77,7 @@ def interrupt(self, batch):
 @pytest.mark.parametrize(
     ("train_batch", "error", "status"),
     [
-        (lambda self, batch: float("nan"), TrainingDiverged, "FAILED"),
+        (lambda self, batch: (float("nan"), 0.1), TrainingDiverged, "FAILED"),
         (interrupt, KeyboardInterrupt, "KILLED"),
     ],
     ids=["nan-loss", "ctrl-c"],
@@ -97,7 +97,7 @@ def test_a_stopped_run_is_not_left_running(train_batch, error, status, store, st
 
 
 def test_nan_loss_error_names_the_epoch_and_the_learning_rate(store_overrides, monkeypatch):
-    monkeypatch.setattr(SequenceClassifier, "train_batch", lambda self, batch: float("nan"))
+    monkeypatch.setattr(SequenceClassifier, "train_batch", lambda self, batch: (float("nan"), 0.3))
     cfg = compose_config(store_overrides + ["trainer.progress=false", "optimizer.lr=0.3"])
     with pytest.raises(TrainingDiverged, match=r"epoch 1, batch 1; .*optimizer.lr \(now 0.3\)"):
         train(cfg)

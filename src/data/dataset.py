@@ -10,8 +10,8 @@ import numpy as np
 class SequenceDataset:
     """A set of padded sequences with their labels.
 
-    inputs: (batch, time, features) float array, zero on padded steps.
-    mask: (batch, time) float array, 1 on real steps and 0 on padding.
+    inputs: (batch, time, features) floats, or (batch, time) int32 tokens; zero on padded steps.
+    mask: (batch, time) float array, 1 on real steps and 0 on padding (padding at the end).
     labels: (batch,) int32 class indices.
     """
 
@@ -20,7 +20,7 @@ class SequenceDataset:
     labels: np.ndarray
 
     def __post_init__(self) -> None:
-        n, t, _ = self.inputs.shape
+        n, t = self.inputs.shape[:2]
         if self.mask.shape != (n, t) or self.labels.shape != (n,):
             raise ValueError(
                 f"inconsistent shapes: inputs {self.inputs.shape}, mask {self.mask.shape}, "
@@ -34,9 +34,18 @@ class SequenceDataset:
         """Return the sequences at ``index`` (an index array or a slice)."""
         return SequenceDataset(self.inputs[index], self.mask[index], self.labels[index])
 
+    @property
+    def uses_tokens(self) -> bool:
+        return self.inputs.ndim == 2
+
     def astype(self, dtype: str) -> "SequenceDataset":
-        """Return a copy whose inputs and mask are ``dtype`` (labels stay int32)."""
-        return SequenceDataset(self.inputs.astype(dtype), self.mask.astype(dtype), self.labels)
+        """Return a copy whose mask and real-valued inputs are ``dtype`` (tokens, labels stay int32)."""
+        inputs = self.inputs if self.uses_tokens else self.inputs.astype(dtype)
+        return SequenceDataset(inputs, self.mask.astype(dtype), self.labels)
+
+    def one_hot(self, vocab_size: int) -> "SequenceDataset":
+        """Return a copy whose token inputs are one-hot vectors (batch, time, vocab_size)."""
+        return SequenceDataset(one_hot(self.inputs, vocab_size) * self.mask[:, :, None], self.mask, self.labels)
 
     def batches(
         self, batch_size: int, rng: np.random.Generator | None = None
@@ -48,24 +57,43 @@ class SequenceDataset:
 
 
 @dataclass(frozen=True)
+class Task:
+    """What a generator makes: the sequences, the number of classes, and for token inputs
+    the vocabulary size (None for real-valued inputs)."""
+
+    dataset: SequenceDataset
+    num_classes: int
+    vocab_size: int | None = None
+
+
+@dataclass(frozen=True)
 class DataSplits:
-    """Train, validation and test sets of one task, with the sizes a model needs."""
+    """Train, validation and test sets of one task, with the sizes a model needs.
+
+    vocab_size is set when inputs are int tokens; num_features when they are real-valued.
+    """
 
     train: SequenceDataset
     validation: SequenceDataset
     test: SequenceDataset
-    num_features: int
     num_classes: int
+    vocab_size: int | None = None
+
+    @property
+    def num_features(self) -> int | None:
+        return None if self.train.uses_tokens else self.train.inputs.shape[2]
+
+    def _map(self, change, **replaced) -> "DataSplits":
+        parts = (change(self.train), change(self.validation), change(self.test))
+        return DataSplits(*parts, **{"num_classes": self.num_classes, "vocab_size": self.vocab_size, **replaced})
 
     def astype(self, dtype: str) -> "DataSplits":
-        """Return the splits with inputs and masks cast to ``dtype``."""
-        return DataSplits(
-            self.train.astype(dtype),
-            self.validation.astype(dtype),
-            self.test.astype(dtype),
-            self.num_features,
-            self.num_classes,
-        )
+        """Return the splits with masks and real-valued inputs cast to ``dtype``."""
+        return self._map(lambda d: d.astype(dtype))
+
+    def one_hot(self) -> "DataSplits":
+        """Return token splits as real-valued one-hot inputs (batch, time, vocab_size)."""
+        return self._map(lambda d: d.one_hot(self.vocab_size), vocab_size=None)
 
 
 def one_hot(symbols: np.ndarray, num_symbols: int) -> np.ndarray:

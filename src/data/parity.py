@@ -6,18 +6,17 @@ whole sequence — the classic first test of a recurrent network.
 
 import numpy as np
 
-from src.data.dataset import SequenceDataset, one_hot
+from src.data.dataset import SequenceDataset, Task
 
 
-def parity_dataset(num_sequences: int, length: int, seed: int) -> SequenceDataset:
+def parity_task(num_sequences: int, seed: int, length: int) -> Task:
     """Draw ``num_sequences`` uniform random bit strings of ``length`` bits.
 
-    Returns a dataset with one-hot inputs (num_sequences, length, 2), a full mask and
-    labels ``sum(bits) % 2``; the same seed always gives the same arrays.
+    Returns tokens (num_sequences, length) in {0, 1}, a full mask, labels ``sum(bits) % 2``;
+    the same seed always gives the same arrays.
     """
     rng = np.random.default_rng(seed)
-    bits = rng.integers(0, 2, size=(num_sequences, length))
+    bits = rng.integers(0, 2, size=(num_sequences, length)).astype(np.int32)
     labels = (bits.sum(axis=1) % 2).astype(np.int32)
-    return SequenceDataset(
-        inputs=one_hot(bits, 2), mask=np.ones((num_sequences, length)), labels=labels
-    )
+    dataset = SequenceDataset(bits, np.ones((num_sequences, length)), labels)
+    return Task(dataset, num_classes=2, vocab_size=2)

@@ -1,21 +1,16 @@
 """The data generators selectable as ``data=<name>``, and the one function that builds splits."""
 
 from collections.abc import Callable
-from typing import NamedTuple
 
-from src.data.dataset import DataSplits, SequenceDataset, split_dataset
-from src.data.parity import parity_dataset
+from src.data.dataset import DataSplits, Task, split_dataset
+from src.data.first_symbol import first_symbol_task
+from src.data.parity import parity_task
+from src.data.sines import sines_task
 
-
-class Generator(NamedTuple):
-    """A seeded generator ``make(num_sequences, seed, **options)`` and its number of classes."""
-
-    make: Callable[..., SequenceDataset]
-    num_classes: int
-
-
-GENERATORS: dict[str, Generator] = {
-    "parity": Generator(parity_dataset, num_classes=2),
+GENERATORS: dict[str, Callable[..., Task]] = {
+    "parity": parity_task,
+    "first_symbol": first_symbol_task,
+    "sines": sines_task,
 }
 
 
@@ -28,7 +23,6 @@ def build_splits(
     """
     if name not in GENERATORS:
         raise ValueError(f"unknown data generator {name!r}; known: {sorted(GENERATORS)}")
-    generator = GENERATORS[name]
-    dataset = generator.make(train_size + val_size + test_size, seed=seed, **options)
-    train, validation, test = split_dataset(dataset, train_size, val_size, test_size)
-    return DataSplits(train, validation, test, dataset.inputs.shape[2], generator.num_classes)
+    task = GENERATORS[name](train_size + val_size + test_size, seed=seed, **options)
+    train, validation, test = split_dataset(task.dataset, train_size, val_size, test_size)
+    return DataSplits(train, validation, test, task.num_classes, task.vocab_size)

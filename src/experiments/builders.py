@@ -1,41 +1,82 @@
 """Turning a composed config into data and a model (the only place config meets constructors)."""
 
+import math
+
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from src.data.dataset import DataSplits
 from src.data.registry import build_splits
+from src.experiments.validation import ConfigError
 from src.models.classifier import SequenceClassifier
-from src.models.elman import init_elman_params
+from src.models.network import NetworkSpec, init_network_params
+from src.models.optimizers import OptimizerSpec
 
-INIT_STREAM, SHUFFLE_STREAM = 1, 2  # independent random streams derived from cfg.seed
+INIT_STREAM, SHUFFLE_STREAM, DROPOUT_STREAM = 1, 2, 3  # independent streams from cfg.seed
 
 
 def build_data(cfg: DictConfig) -> DataSplits:
-    """Generate ``cfg.data``'s splits, cast to ``cfg.trainer.dtype``."""
-    return build_splits(**OmegaConf.to_container(cfg.data, resolve=True)).astype(
-        cfg.trainer.dtype
+    """Generate ``cfg.data``'s splits in the form ``cfg.model`` takes, cast to ``cfg.trainer.dtype``.
+
+    Token data goes to a model without an embedding as one-hot vectors; an embedding on
+    real-valued data is a ConfigError.
+    """
+    splits = build_splits(**OmegaConf.to_container(cfg.data, resolve=True))
+    if cfg.model.embedding_dim is not None and splits.vocab_size is None:
+        raise ConfigError(
+            f"model.embedding_dim={cfg.model.embedding_dim}: an embedding needs token data, "
+            f"but data={cfg.data.name} gives real-valued features; set model.embedding_dim=null"
+        )
+    if cfg.model.embedding_dim is None and splits.vocab_size is not None:
+        splits = splits.one_hot()
+    return splits.astype(cfg.trainer.dtype)
+
+
+def network_spec(cfg: DictConfig, splits: DataSplits) -> NetworkSpec:
+    """The network ``cfg.model`` describes, sized for ``splits``."""
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    cell = model.pop("name")
+    return NetworkSpec(
+        num_classes=splits.num_classes,
+        input_size=splits.num_features or 0,
+        vocab_size=splits.vocab_size,
+        cell=cell,
+        **model,
     )
+
+
+def optimizer_spec(cfg: DictConfig, splits: DataSplits) -> OptimizerSpec:
+    """The optimiser ``cfg.optimizer`` describes, with its schedule's epoch length."""
+    settings = OmegaConf.to_container(cfg.optimizer, resolve=True)
+    name, nesterov = settings.pop("name"), settings.pop("nesterov", False)
+    schedule = settings.pop("schedule")
+    hyperparams = {
+        **settings,
+        "warmup_epochs": schedule["warmup_epochs"],
+        "step_epochs": schedule["step_epochs"],
+        "gamma": schedule["gamma"],
+        "steps_per_epoch": math.ceil(len(splits.train) / cfg.trainer.batch_size),
+        "total_epochs": cfg.trainer.epochs,
+    }
+    return OptimizerSpec(name, hyperparams, nesterov=nesterov, schedule=schedule["name"])
 
 
 def build_classifier(
     cfg: DictConfig, splits: DataSplits, weights: dict[str, np.ndarray] | None = None
 ) -> SequenceClassifier:
-    """Build the classifier ``cfg.model`` describes, for the shapes of ``splits``.
+    """Build the classifier ``cfg`` describes, for the shapes of ``splits``.
 
     Parameters are ``weights`` when given (a logged run), else a seeded initialisation.
     """
+    spec = network_spec(cfg, splits)
     if weights is None:
-        weights = init_elman_params(
-            input_size=splits.num_features,
-            hidden_size=cfg.model.hidden_size,
-            num_classes=splits.num_classes,
-            init_std=cfg.model.init_std,
-            seed=[cfg.seed, INIT_STREAM],
-        )
-    hyperparams = {k: v for k, v in cfg.optimizer.items() if k != "name"}
+        weights = init_network_params(spec, seed=[cfg.seed, INIT_STREAM])
     return SequenceClassifier(
-        weights, optimizer=cfg.optimizer.name, hyperparams=hyperparams, dtype=cfg.trainer.dtype
+        spec,
+        weights,
+        optimizer=optimizer_spec(cfg, splits),
+        dtype=cfg.trainer.dtype,
+        seed=[cfg.seed, DROPOUT_STREAM],
     )
 
 

@@ -15,6 +15,7 @@ from src.experiments.tracking import log_run_inputs, log_weights, open_experimen
 from src.experiments.validation import validate
 from src.models.backend import set_float_dtype
 from src.models.classifier import SequenceClassifier
+from src.models.network import count_parameters
 
 log = logging.getLogger(__name__)
 _console = Console(stderr=True)
@@ -26,11 +27,14 @@ class TrainingDiverged(RuntimeError):
 
 def train_epoch(
     model: SequenceClassifier, splits: DataSplits, cfg: DictConfig, rng, epoch: int
-) -> float:
-    """Run one shuffled pass over the training split; return the mean loss per sequence."""
+) -> tuple[float, float]:
+    """Run one shuffled pass over the training split.
+
+    Returns the mean loss per sequence and the learning rate of the epoch's last step.
+    """
     trainer = cfg.trainer
     batches = splits.train.batches(trainer.batch_size, rng)
-    total = 0.0
+    total, lr = 0.0, math.nan
     for number, batch in enumerate(
         track(
             batches,
@@ -42,28 +46,29 @@ def train_epoch(
         ),
         start=1,
     ):
-        loss = model.train_batch(batch)
+        loss, lr = model.train_batch(batch)
         if not math.isfinite(loss):
             raise TrainingDiverged(
                 f"train loss is {loss} at epoch {epoch}, batch {number}; "
-                f"try a smaller optimizer.lr (now {cfg.optimizer.lr})"
+                f"try a smaller optimizer.lr (now {cfg.optimizer.lr}) or optimizer.clip_norm"
             )
         total += loss * len(batch)
-    return total / len(splits.train)
+    return total / len(splits.train), lr
 
 
 def fit(model: SequenceClassifier, splits: DataSplits, cfg: DictConfig) -> dict[str, float]:
     """Train for ``cfg.trainer.epochs``, logging per-epoch metrics to the active MLflow run.
 
-    Returns the last epoch's ``train_loss``, ``val_loss`` and ``val_accuracy``.
+    Returns the last epoch's ``train_loss``, ``val_loss`` and ``val_accuracy`` (``lr``, the
+    learning rate of each epoch's last step, is logged too).
     """
     rng = shuffle_rng(cfg)
     metrics: dict[str, float] = {}
     for epoch in range(1, cfg.trainer.epochs + 1):
-        train_loss = train_epoch(model, splits, cfg, rng, epoch)
+        train_loss, lr = train_epoch(model, splits, cfg, rng, epoch)
         val = model.evaluate(splits.validation, cfg.trainer.eval_batch_size)
         metrics = {"train_loss": train_loss, "val_loss": val["loss"], "val_accuracy": val["accuracy"]}
-        mlflow.log_metrics(metrics, step=epoch)
+        mlflow.log_metrics(metrics | {"lr": lr}, step=epoch)
         log.info(
             "epoch %d/%d  train_loss=%.4f  val_loss=%.4f  val_accuracy=%.4f",
             epoch, cfg.trainer.epochs, train_loss, val["loss"], val["accuracy"],
@@ -96,6 +101,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log_run_inputs(cfg, _hydra_tags())
         log.info("MLflow run %s in %s", run.info.run_id, mlflow.get_tracking_uri())
         model = build_classifier(cfg, splits)
+        mlflow.log_param("num_params", count_parameters(model.get_weights()))
         try:
             metrics = fit(model, splits, cfg)
         except KeyboardInterrupt:

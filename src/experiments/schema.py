@@ -13,10 +13,27 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from src.data.registry import GENERATORS
+from src.models.cells import ACTIVATIONS, CELL_NAMES
+from src.models.initializers import INPUT_INITIALIZERS, RECURRENT_INITIALIZERS
+from src.models.pooling import POOLINGS
+from src.models.schedules import SCHEDULES
+
+
+# The files of conf/optimizer (momentum and nesterov are sgd, adamw is adam with other defaults).
+OPTIMIZER_CONFIGS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw")
+
 
 def checked(default: Any, rule: Callable[[Any], bool], requirement: str) -> Any:
     """A dataclass field whose value must satisfy ``rule``; ``requirement`` explains it."""
     return field(default=default, metadata={"rule": rule, "requirement": requirement})
+
+
+def fixed_name(name: str, group: str, options: Any) -> Any:
+    """The ``name`` field of a group option's schema: it must stay ``name``."""
+    return checked(
+        name, lambda v: v == name, f"must be {name!r}; choose another with {group}=<{'|'.join(options)}>"
+    )
 
 
 def positive(default: Any) -> Any:
@@ -27,6 +44,21 @@ def positive(default: Any) -> Any:
 def one_of(default: str, choices: tuple[str, ...]) -> Any:
     """A dataclass field that must be one of ``choices``."""
     return checked(default, lambda v: v in choices, f"must be one of {list(choices)}")
+
+
+def in_range(default: float, low: float, high: float, closed_high: bool = False) -> Any:
+    """A dataclass field that must lie in [low, high) (or [low, high] when ``closed_high``)."""
+    bracket = "]" if closed_high else ")"
+    return checked(
+        default,
+        lambda v: low <= v <= high if closed_high else low <= v < high,
+        f"must be in [{low}, {high}{bracket}",
+    )
+
+
+def non_negative(default: Any) -> Any:
+    """A dataclass field that must be >= 0."""
+    return checked(default, lambda v: v >= 0, "must be >= 0")
 
 
 @dataclass
@@ -42,26 +74,130 @@ class DataConfig:
 
 @dataclass
 class ParityDataConfig(DataConfig):
-    name: str = one_of("parity", ("parity",))
+    name: str = fixed_name("parity", "data", GENERATORS)
     length: int = positive(8)
 
 
 @dataclass
+class FirstSymbolDataConfig(DataConfig):
+    name: str = fixed_name("first_symbol", "data", GENERATORS)
+    length: int = positive(50)
+    num_symbols: int = checked(2, lambda v: v >= 2, "must be >= 2")
+    num_distractors: int = positive(4)
+
+
+@dataclass
+class SinesDataConfig(DataConfig):
+    name: str = fixed_name("sines", "data", GENERATORS)
+    length: int = positive(40)
+    num_classes: int = checked(3, lambda v: v >= 2, "must be >= 2")
+    noise_std: float = non_negative(0.3)
+
+
+@dataclass
 class ModelConfig:
+    """A recurrent network; see ``src/models/network.py``."""
+
     name: str = MISSING
     hidden_size: int = positive(32)
+    num_layers: int = positive(1)
+    bidirectional: bool = False
+    dropout: float = in_range(0.0, 0.0, 1.0)
+    pooling: str = one_of("last", POOLINGS)
+    embedding_dim: int | None = checked(None, lambda v: v is None or v > 0, "must be > 0 or null")
+    padding_id: int = non_negative(0)
+    input_init: str = one_of("glorot_uniform", tuple(INPUT_INITIALIZERS))
+    recurrent_init: str = one_of("orthogonal", tuple(RECURRENT_INITIALIZERS))
+    init_std: float = positive(0.01)
+
+    def cross_check(self) -> list[tuple[str, Any, str]]:
+        if self.dropout > 0 and self.num_layers == 1:
+            return [("dropout", self.dropout, "acts between layers: needs model.num_layers > 1")]
+        return []
 
 
 @dataclass
 class ElmanModelConfig(ModelConfig):
-    name: str = one_of("elman", ("elman",))
-    init_std: float = positive(0.5)
+    name: str = fixed_name("elman", "model", CELL_NAMES)
+    activation: str = one_of("tanh", tuple(ACTIVATIONS))
+
+
+@dataclass
+class LSTMModelConfig(ModelConfig):
+    name: str = fixed_name("lstm", "model", CELL_NAMES)
+    forget_bias: float = 1.0
+
+
+@dataclass
+class GRUModelConfig(ModelConfig):
+    name: str = fixed_name("gru", "model", CELL_NAMES)
+    update_bias: float = 1.0
+
+
+@dataclass
+class ScheduleConfig:
+    """Learning-rate schedule over epochs, with an optional linear warm-up."""
+
+    name: str = one_of("constant", SCHEDULES)
+    warmup_epochs: float = non_negative(0.0)
+    step_epochs: float = positive(10.0)
+    gamma: float = checked(0.5, lambda v: 0 < v <= 1, "must be in (0, 1]")
 
 
 @dataclass
 class OptimizerConfig:
-    name: str = one_of("sgd", ("sgd",))
+    name: str = MISSING
     lr: float = positive(0.05)
+    weight_decay: float = non_negative(0.0)
+    clip_norm: float = checked(0.0, lambda v: v >= 0, "must be >= 0 (0 turns clipping off)")
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+
+
+@dataclass
+class SGDConfig(OptimizerConfig):
+    name: str = fixed_name("sgd", "optimizer", OPTIMIZER_CONFIGS)
+    momentum: float = in_range(0.0, 0.0, 1.0)
+    nesterov: bool = False
+
+    def cross_check(self) -> list[tuple[str, Any, str]]:
+        if self.nesterov and self.momentum == 0:
+            return [("nesterov", True, "needs optimizer.momentum > 0")]
+        return []
+
+
+@dataclass
+class AdagradConfig(OptimizerConfig):
+    name: str = fixed_name("adagrad", "optimizer", OPTIMIZER_CONFIGS)
+    eps: float = positive(1e-8)
+
+
+@dataclass
+class RMSpropConfig(OptimizerConfig):
+    name: str = fixed_name("rmsprop", "optimizer", OPTIMIZER_CONFIGS)
+    rho: float = in_range(0.9, 0.0, 1.0)
+    eps: float = positive(1e-8)
+
+
+@dataclass
+class AdadeltaConfig(OptimizerConfig):
+    name: str = fixed_name("adadelta", "optimizer", OPTIMIZER_CONFIGS)
+    lr: float = positive(1.0)
+    rho: float = in_range(0.95, 0.0, 1.0)
+    eps: float = positive(1e-6)
+
+
+@dataclass
+class AdamConfig(OptimizerConfig):
+    """Adam; with ``name: adamw`` the weight decay is decoupled from the gradient."""
+
+    name: str = checked(
+        "adam", lambda v: v in ("adam", "adamw"), "must be 'adam' or 'adamw'; choose another "
+        f"with optimizer=<{'|'.join(OPTIMIZER_CONFIGS)}>"
+    )
+    lr: float = positive(0.001)
+    beta1: float = in_range(0.9, 0.0, 1.0)
+    beta2: float = in_range(0.999, 0.0, 1.0)
+    eps: float = positive(1e-8)
 
 
 @dataclass
@@ -100,19 +236,36 @@ def register_schemas() -> None:
     """
     store = ConfigStore.instance()
     store.store(name="config_schema", node=Config)
-    store.store(group="schema/data", name="parity", node=ParityDataConfig)
-    store.store(group="schema/model", name="elman", node=ElmanModelConfig)
-    store.store(group="schema/optimizer", name="sgd", node=OptimizerConfig)
+    for name, node in {
+        "data/parity": ParityDataConfig,
+        "data/first_symbol": FirstSymbolDataConfig,
+        "data/sines": SinesDataConfig,
+        "model/elman": ElmanModelConfig,
+        "model/lstm": LSTMModelConfig,
+        "model/gru": GRUModelConfig,
+        "optimizer/sgd": SGDConfig,
+        "optimizer/adagrad": AdagradConfig,
+        "optimizer/rmsprop": RMSpropConfig,
+        "optimizer/adadelta": AdadeltaConfig,
+        "optimizer/adam": AdamConfig,
+    }.items():
+        group, _, option = name.rpartition("/")
+        store.store(group=f"schema/{group}", name=option, node=node)
     store.store(group="schema/trainer", name="default", node=TrainerConfig)
     store.store(group="schema/tracking", name="default", node=TrackingConfig)
+
+
+def _cross_check(node: Any) -> list[tuple[str, Any, str]]:
+    return node.cross_check() if hasattr(node, "cross_check") else []
 
 
 def find_violations(node: Any, prefix: str = "") -> list[tuple[str, Any, str]]:
     """Walk a config object (dataclasses from ``OmegaConf.to_object``).
 
-    Returns ``(dotted key, value, requirement)`` for every field whose rule fails.
+    Returns ``(dotted key, value, requirement)`` for every field whose rule fails, and for every
+    rule across fields (a dataclass's ``cross_check``) that fails.
     """
-    found = []
+    found = [(f"{prefix}{key}", value, why) for key, value, why in _cross_check(node)]
     for f in fields(node):
         value = getattr(node, f.name)
         key = f"{prefix}{f.name}"

@@ -1,7 +1,8 @@
 """A recurrent sequence classifier: shared parameters plus its train and predict functions.
 
 Each function is compiled once, on first use, and then serves every batch of the run; the
-optimiser's hyper-parameters are shared variables, so changing them never recompiles.
+optimiser's hyper-parameters and the dropout rate are shared variables, so changing them never
+recompiles.
 """
 
 from collections.abc import Callable, Mapping
@@ -14,71 +15,79 @@ from pytensor.tensor.special import log_softmax
 
 from src.data.dataset import SequenceDataset
 from src.models.backend import COMPILE_MODE
-from src.models.elman import elman_logits
+from src.models.dropout import Dropout
 from src.models.losses import cross_entropy
-from src.models.optimizers import OPTIMIZERS
+from src.models.network import NetworkSpec, network_logits
+from src.models.optimizers import Optimizer, OptimizerSpec
 
 
 class SequenceClassifier:
-    """An Elman RNN classifier over batches shaped (batch, time, features).
+    """A network (``NetworkSpec``) with its parameters and optimiser, ready to train and predict.
 
-    params: initial NumPy parameters by name (see ``init_elman_params``).
-    optimizer: a key of ``OPTIMIZERS``; hyperparams: its keyword arguments (e.g. ``lr``).
-    dtype: 'float32' or 'float64' for parameters, inputs and arithmetic.
+    params: initial NumPy parameters by name (see ``init_network_params``).
+    dtype: 'float32' or 'float64' for parameters, real-valued inputs and arithmetic.
+    seed: seeds the dropout masks.
+    mode: PyTensor compile mode (the C backend by default).
     """
 
     def __init__(
         self,
+        spec: NetworkSpec,
         params: Mapping[str, np.ndarray],
-        optimizer: str = "sgd",
-        hyperparams: Mapping[str, float] | None = None,
+        optimizer: OptimizerSpec = OptimizerSpec(),
         dtype: str = "float64",
+        seed: int | list[int] = 0,
+        mode: str = COMPILE_MODE,
     ):
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {optimizer!r}; known: {sorted(OPTIMIZERS)}")
+        self.spec = spec
         self.dtype = dtype
-        self.optimizer = optimizer
+        self.mode = mode
         self.params = {
             name: pytensor.shared(np.asarray(value, dtype=dtype), name=name)
             for name, value in params.items()
         }
-        self.hyperparams = {
-            name: pytensor.shared(np.asarray(value, dtype=dtype), name=name)
-            for name, value in (hyperparams or {}).items()
-        }
-        self.inputs = pt.tensor3("inputs", dtype=dtype)
+        self.optimizer = Optimizer(optimizer, dtype)
+        self.dropout = Dropout(spec.dropout, seed, dtype) if spec.has_dropout else None
+        self.inputs = pt.imatrix("tokens") if spec.uses_tokens else pt.tensor3("inputs", dtype=dtype)
         self.mask = pt.matrix("mask", dtype=dtype)
         self.labels = pt.ivector("labels")
-        self.logits = elman_logits(self.params, self.inputs, self.mask)
+        self.logits = network_logits(spec, self.params, self.inputs, self.mask)
         self.loss = cross_entropy(self.logits, self.labels)
 
     @cached_property
-    def train_step(self) -> Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
-        """Compiled ``(inputs, mask, labels) -> loss`` that also applies one optimiser update."""
+    def train_step(self) -> Callable[..., list[np.ndarray]]:
+        """Compiled ``(inputs, mask, labels) -> [loss, learning rate]`` applying one update.
+
+        The loss is that of the batch before the update, with dropout when the network has it.
+        """
+        logits = network_logits(self.spec, self.params, self.inputs, self.mask, self.dropout)
+        loss = cross_entropy(logits, self.labels)
         params = list(self.params.values())
-        grads = pytensor.grad(self.loss, params)
-        updates = OPTIMIZERS[self.optimizer](params, grads, **self.hyperparams)
+        updates, lr = self.optimizer.updates(params, pytensor.grad(loss, params))
+        if self.dropout is not None:
+            updates += self.dropout.updates
         return pytensor.function(
             [self.inputs, self.mask, self.labels],
-            self.loss,
+            [loss, lr],
             updates=updates,
-            mode=COMPILE_MODE,
+            mode=self.mode,
             name="train_step",
         )
 
     @cached_property
     def log_proba(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-        """Compiled ``(inputs, mask) -> log class probabilities (batch, classes)``."""
+        """Compiled ``(inputs, mask) -> log class probabilities (batch, classes)``, no dropout."""
         return pytensor.function(
             [self.inputs, self.mask],
             log_softmax(self.logits, axis=-1),
-            mode=COMPILE_MODE,
+            mode=self.mode,
             name="log_proba",
         )
 
-    def train_batch(self, batch: SequenceDataset) -> float:
-        """Apply one optimiser step on ``batch``; return its loss before the step."""
-        return float(self.train_step(batch.inputs, batch.mask, batch.labels))
+    def train_batch(self, batch: SequenceDataset) -> tuple[float, float]:
+        """Apply one optimiser step on ``batch``; return its loss before the step and the lr used."""
+        loss, lr = self.train_step(batch.inputs, batch.mask, batch.labels)
+        return float(loss), float(lr)
 
     def predict_log_proba(self, dataset: SequenceDataset, batch_size: int) -> np.ndarray:
         """Log class probabilities (num_sequences, classes) of ``dataset``, in batches."""

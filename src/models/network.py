@@ -1,0 +1,157 @@
+"""A recurrent classifier network: [embedding] → stacked (bi)directional recurrent layers →
+pooling over time → linear output layer.
+
+Parameters are one flat dict of NumPy arrays by name (``init_network_params``); the graph is
+a function of the matching shared variables (``network_logits``).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+from pytensor.tensor.variable import TensorVariable
+
+from src.models.cells import make_cell
+from src.models.dropout import Dropout
+from src.models.initializers import INPUT_INITIALIZERS, RECURRENT_INITIALIZERS
+from src.models.pooling import pool
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """Everything that fixes a network's shape and structure.
+
+    input_size: features per step of real-valued inputs (batch, time, input_size); with
+    ``vocab_size`` set, inputs are int tokens (batch, time) looked up in an embedding of
+    ``embedding_dim`` columns instead.
+    """
+
+    num_classes: int
+    input_size: int = 0
+    vocab_size: int | None = None
+    embedding_dim: int | None = None
+    padding_id: int = 0
+    cell: str = "elman"
+    activation: str = "tanh"
+    hidden_size: int = 32
+    num_layers: int = 1
+    bidirectional: bool = False
+    dropout: float = 0.0
+    pooling: str = "last"
+    input_init: str = "glorot_uniform"
+    recurrent_init: str = "orthogonal"
+    init_std: float = 0.01
+    forget_bias: float = 1.0
+    update_bias: float = 1.0
+
+    @property
+    def uses_tokens(self) -> bool:
+        return self.vocab_size is not None
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        return ("fwd", "bwd") if self.bidirectional else ("fwd",)
+
+    @property
+    def has_dropout(self) -> bool:
+        return self.dropout > 0 and self.num_layers > 1
+
+    def layer_input_size(self, layer: int) -> int:
+        if layer > 0:
+            return self.hidden_size * len(self.directions)
+        return self.embedding_dim if self.uses_tokens else self.input_size
+
+
+def init_network_params(spec: NetworkSpec, seed: int | list[int]) -> dict[str, np.ndarray]:
+    """Seeded float64 parameters by name.
+
+    ``embedding`` (vocab, embedding_dim) when tokens are used, row ``padding_id`` zero;
+    per layer ``l`` and direction ``d``: ``rnn{l}_{d}_W`` (inputs, gates*hidden),
+    ``rnn{l}_{d}_U`` (hidden, gates*hidden), ``rnn{l}_{d}_b`` (gates*hidden,) — LSTM's forget
+    gate bias set to ``forget_bias``, GRU's update gate bias to ``update_bias`` —; then ``out_W`` (pooled, classes) and ``out_b`` (classes,).
+    """
+    rng = np.random.default_rng(seed)
+    cell = make_cell(spec.cell, spec.activation)
+    input_init = INPUT_INITIALIZERS[spec.input_init]
+    recurrent_init = RECURRENT_INITIALIZERS[spec.recurrent_init]
+    hidden, gates = spec.hidden_size, cell.num_gates
+    params: dict[str, np.ndarray] = {}
+    if spec.uses_tokens:
+        embedding = rng.standard_normal((spec.vocab_size, spec.embedding_dim))
+        embedding[spec.padding_id] = 0.0
+        params["embedding"] = embedding
+    for layer in range(spec.num_layers):
+        for direction in spec.directions:
+            name = f"rnn{layer}_{direction}"
+            params[f"{name}_W"] = input_init(
+                rng, spec.layer_input_size(layer), hidden, gates, spec.init_std
+            )
+            params[f"{name}_U"] = recurrent_init(rng, hidden, hidden, gates, spec.init_std)
+            bias = np.zeros(gates * hidden)
+            if spec.cell == "lstm":
+                bias[hidden : 2 * hidden] = spec.forget_bias
+            if spec.cell == "gru":
+                bias[hidden : 2 * hidden] = spec.update_bias
+            params[f"{name}_b"] = bias
+    pooled = hidden * len(spec.directions)
+    params["out_W"] = input_init(rng, pooled, spec.num_classes, 1, spec.init_std)
+    params["out_b"] = np.zeros(spec.num_classes)
+    return params
+
+
+def _recurrent_layer(spec, params, name, inputs, mask, backwards):
+    """Run one direction of one layer over inputs (time, batch, features).
+
+    Returns the output states (time, batch, hidden) in the original time order and the
+    state after the last real step (batch, hidden).
+    """
+    cell = make_cell(spec.cell, spec.activation)
+    xw = inputs @ params[f"{name}_W"] + params[f"{name}_b"]
+    U = params[f"{name}_U"]
+    h0 = pt.zeros((inputs.shape[1], U.shape[0]), dtype=inputs.dtype)
+    states = pytensor.scan(
+        cell.step,
+        sequences=[xw, mask],
+        outputs_info=[h0] * cell.num_states,
+        non_sequences=[U],
+        go_backwards=backwards,
+        strict=True,
+        return_list=True,
+        return_updates=False,
+    )
+    outputs = states[0]
+    return (outputs[::-1] if backwards else outputs), outputs[-1]
+
+
+def network_logits(
+    spec: NetworkSpec,
+    params: dict[str, TensorVariable],
+    inputs: TensorVariable,
+    mask: TensorVariable,
+    dropout: Dropout | None = None,
+) -> TensorVariable:
+    """Class scores (batch, classes) of a batch.
+
+    inputs: (batch, time, features) floats, or (batch, time) int tokens when ``spec.uses_tokens``.
+    mask: (batch, time), 1 on real steps; sequences are padded at the end.
+    dropout: applied between recurrent layers (training graphs only).
+    """
+    x = params["embedding"][inputs] if spec.uses_tokens else inputs
+    x = x.dimshuffle(1, 0, 2)  # time-major for scan
+    m = mask.T
+    for layer in range(spec.num_layers):
+        if layer > 0 and dropout is not None:
+            x = dropout(x)
+        runs = [
+            _recurrent_layer(spec, params, f"rnn{layer}_{d}", x, m, backwards=(d == "bwd"))
+            for d in spec.directions
+        ]
+        x = pt.concatenate([outputs for outputs, _ in runs], axis=2) if len(runs) > 1 else runs[0][0]
+        last = pt.concatenate([final for _, final in runs], axis=1) if len(runs) > 1 else runs[0][1]
+    return pool(x, m, last, spec.pooling) @ params["out_W"] + params["out_b"]
+
+
+def count_parameters(params: dict[str, np.ndarray]) -> int:
+    """Total number of scalar parameters."""
+    return int(sum(np.size(value) for value in params.values()))

@@ -1,0 +1,169 @@
+"""The recurrent networks: gradients against finite differences, outputs against NumPy,
+masking and padding, dropout, initialisation."""
+
+import dataclasses
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+from src.models.classifier import SequenceClassifier
+from src.models.dropout import Dropout
+from src.models.initializers import glorot_uniform, orthogonal
+from src.models.network import NetworkSpec, count_parameters, init_network_params
+from tests.reference import log_softmax_numpy, network_logits_numpy
+
+BATCH, TIME, FEATURES, HIDDEN, CLASSES, VOCAB = 4, 6, 3, 4, 3, 5
+
+# Every cell and every pooling, stacked and bidirectional, plus a token/embedding network.
+SPECS = {
+    "elman-2x-bidir-max": NetworkSpec(CLASSES, FEATURES, cell="elman", hidden_size=HIDDEN,
+                                      num_layers=2, bidirectional=True, pooling="max"),
+    "lstm-2x-bidir-mean": NetworkSpec(CLASSES, FEATURES, cell="lstm", hidden_size=HIDDEN,
+                                      num_layers=2, bidirectional=True, pooling="mean"),
+    "gru-2x-bidir-last": NetworkSpec(CLASSES, FEATURES, cell="gru", hidden_size=HIDDEN,
+                                     num_layers=2, bidirectional=True, pooling="last"),
+    "elman-relu-tokens": NetworkSpec(CLASSES, cell="elman", activation="relu", hidden_size=HIDDEN,
+                                     vocab_size=VOCAB, embedding_dim=3, pooling="last"),
+}  # fmt: skip
+
+
+def random_batch(spec: NetworkSpec, seed: int, time: int = TIME):
+    """Inputs (features or tokens), a right-padded mask of random lengths in [1, time], labels."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, time + 1, size=BATCH)
+    lengths[0] = time  # one full-length sequence, one of length 1
+    lengths[1] = 1
+    mask = (np.arange(time)[None, :] < lengths[:, None]).astype("float64")
+    if spec.vocab_size is not None:
+        inputs = (rng.integers(1, spec.vocab_size, size=(BATCH, time)) * mask).astype("int32")
+    else:
+        inputs = rng.standard_normal((BATCH, time, FEATURES)) * mask[:, :, None]
+    labels = rng.integers(0, CLASSES, size=BATCH).astype("int32")
+    return inputs, mask, labels
+
+
+def make_model(spec: NetworkSpec, mode: str = "CVM") -> SequenceClassifier:
+    return SequenceClassifier(spec, init_network_params(spec, seed=3), dtype="float64", mode=mode)
+
+
+@pytest.fixture(scope="module", params=list(SPECS), ids=list(SPECS))
+def spec(request) -> NetworkSpec:
+    return SPECS[request.param]
+
+
+@pytest.fixture(scope="module")
+def model(spec) -> SequenceClassifier:
+    """A float64 classifier on the C backend, compiled once per spec."""
+    return make_model(spec)
+
+
+def test_gradient_matches_finite_differences(spec):
+    # The gradient graph is checked in FAST_COMPILE (the graph, not the C kernels, is under
+    # test here; the forward test below and the training tests run the C backend).
+    model = make_model(spec, mode="FAST_COMPILE")
+    inputs, mask, labels = random_batch(spec, seed=0)
+    params = list(model.params.values())
+    f = pytensor.function(
+        [model.inputs, model.mask, model.labels],
+        [model.loss, *pytensor.grad(model.loss, params)],
+        mode="FAST_COMPILE",
+    )
+    _, *grads = f(inputs, mask, labels)
+    rng = np.random.default_rng(1)
+    eps = 1e-6
+    for (name, shared), grad in zip(model.params.items(), grads, strict=True):
+        value = shared.get_value()
+        sampled = [
+            np.unravel_index(flat, value.shape)
+            for flat in rng.choice(value.size, size=min(value.size, 8), replace=False)
+        ]
+        numeric = []
+        for index in sampled:
+            losses = []
+            for step in (eps, -eps):
+                bumped = value.copy()
+                bumped[index] += step
+                shared.set_value(bumped)
+                losses.append(f(inputs, mask, labels)[0])
+            shared.set_value(value)
+            numeric.append((losses[0] - losses[1]) / (2 * eps))
+        analytic = np.array([grad[index] for index in sampled])
+        numeric = np.array(numeric)
+        error = np.linalg.norm(analytic - numeric) / (np.linalg.norm(analytic) + np.linalg.norm(numeric))
+        assert error < 1e-6, f"{name}: relative error {error:.2e} ({analytic} vs {numeric})"
+    assert all(np.abs(g).max() > 0 for g in grads), "every parameter should get a gradient"
+
+
+def test_forward_matches_numpy_reference(spec, model):
+    inputs, mask, _ = random_batch(spec, seed=1)
+    expected = log_softmax_numpy(network_logits_numpy(spec, model.get_weights(), inputs, mask))
+    np.testing.assert_allclose(model.log_proba(inputs, mask), expected, rtol=0, atol=1e-10)
+
+
+def test_padding_with_masked_steps_changes_nothing(spec, model):
+    inputs, mask, _ = random_batch(spec, seed=2)
+    extra = 3
+    padding = np.ones((BATCH, extra), dtype=inputs.dtype)
+    padded_inputs = np.concatenate(
+        [inputs, padding if spec.vocab_size else padding[:, :, None].repeat(FEATURES, 2)], axis=1
+    )
+    padded_mask = np.concatenate([mask, np.zeros((BATCH, extra))], axis=1)
+    np.testing.assert_allclose(
+        model.log_proba(padded_inputs, padded_mask), model.log_proba(inputs, mask), atol=1e-12
+    )
+
+
+def test_dropout_is_inverted_seeded_and_uses_its_rate():
+    x = pt.matrix("x", dtype="float64")
+    outputs = []
+    for seed in (5, 5, 6):
+        dropout = Dropout(0.25, seed=seed, dtype="float64")
+        f = pytensor.function([x], dropout(x), updates=dropout.updates, mode="FAST_COMPILE")
+        outputs.append(f(np.ones((200, 200))))
+    first = outputs[0]
+    assert set(np.unique(first)) == {0.0, 1 / 0.75}
+    assert abs((first == 0).mean() - 0.25) < 0.01
+    np.testing.assert_array_equal(first, outputs[1])
+    assert not np.array_equal(first, outputs[2])
+    dropout.rate.set_value(0.0)
+    np.testing.assert_array_equal(f(np.ones((3, 3))), np.ones((3, 3)))
+
+
+def test_dropout_acts_in_training_only():
+    spec = dataclasses.replace(SPECS["gru-2x-bidir-last"], dropout=0.5)
+    model = SequenceClassifier(spec, init_network_params(spec, seed=3), dtype="float64")
+    plain = make_model(SPECS["gru-2x-bidir-last"])
+    inputs, mask, labels = random_batch(spec, seed=4)
+    np.testing.assert_allclose(model.log_proba(inputs, mask), plain.log_proba(inputs, mask))
+    model.optimizer.hyper["lr"].set_value(0.0)  # train_step without changing the weights
+    plain.optimizer.hyper["lr"].set_value(0.0)
+    with_dropout = [float(model.train_step(inputs, mask, labels)[0]) for _ in range(2)]
+    without = float(plain.train_step(inputs, mask, labels)[0])
+    assert with_dropout[0] != pytest.approx(without)
+    assert with_dropout[0] != with_dropout[1], "each step draws new masks"
+
+
+def test_initialisers():
+    rng = np.random.default_rng(0)
+    recurrent = orthogonal(rng, 6, 6, 4, std=0.0)
+    for block in np.split(recurrent, 4, axis=1):
+        np.testing.assert_allclose(block.T @ block, np.eye(6), atol=1e-12)
+    weights = glorot_uniform(rng, 10, 30, 1, std=0.0)
+    assert np.abs(weights).max() <= np.sqrt(6 / 40) and weights.std() > 0.1
+
+
+def test_parameters_shapes_and_gate_biases():
+    spec = NetworkSpec(CLASSES, cell="lstm", hidden_size=HIDDEN, vocab_size=VOCAB,
+                       embedding_dim=3, padding_id=0, forget_bias=2.0)  # fmt: skip
+    params = init_network_params(spec, seed=0)
+    assert set(params) == {"embedding", "rnn0_fwd_W", "rnn0_fwd_U", "rnn0_fwd_b", "out_W", "out_b"}
+    np.testing.assert_array_equal(params["embedding"][0], 0)
+    np.testing.assert_array_equal(params["rnn0_fwd_b"][HIDDEN : 2 * HIDDEN], 2.0)
+    np.testing.assert_array_equal(np.delete(params["rnn0_fwd_b"], np.s_[HIDDEN : 2 * HIDDEN]), 0)
+    lstm_size = 4 * HIDDEN * (3 + HIDDEN + 1)
+    assert count_parameters(params) == VOCAB * 3 + lstm_size + HIDDEN * CLASSES + CLASSES
+    seeded = [init_network_params(spec, seed=[7, 1])["rnn0_fwd_U"] for _ in range(2)]
+    np.testing.assert_array_equal(*seeded)
+    assert not np.array_equal(seeded[0], init_network_params(spec, seed=[8, 1])["rnn0_fwd_U"])
