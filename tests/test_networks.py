@@ -8,6 +8,7 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
+from src.data.dataset import SequenceDataset
 from src.models.classifier import SequenceClassifier
 from src.models.dropout import Dropout
 from src.models.initializers import glorot_uniform, orthogonal
@@ -132,16 +133,17 @@ def test_dropout_is_inverted_seeded_and_uses_its_rate():
 
 
 def test_dropout_acts_in_training_only():
-    spec = dataclasses.replace(SPECS["gru-2x-bidir-last"], dropout=0.5)
-    model = SequenceClassifier(spec, init_network_params(spec, seed=3), dtype="float64")
-    plain = make_model(SPECS["gru-2x-bidir-last"])
+    plain_spec = NetworkSpec(CLASSES, FEATURES, cell="elman", hidden_size=HIDDEN, num_layers=2)
+    spec = dataclasses.replace(plain_spec, dropout=0.5)
+    model, plain = (make_model(s, mode="FAST_COMPILE") for s in (spec, plain_spec))
     inputs, mask, labels = random_batch(spec, seed=4)
     np.testing.assert_allclose(model.log_proba(inputs, mask), plain.log_proba(inputs, mask))
-    model.optimizer.hyper["lr"].set_value(0.0)  # train_step without changing the weights
-    plain.optimizer.hyper["lr"].set_value(0.0)
+    for m in (model, plain):  # train steps that leave the weights as they are
+        m.optimizer.hyper["lr"].set_value(0.0)
     with_dropout = [float(model.train_step(inputs, mask, labels)[0]) for _ in range(2)]
-    without = float(plain.train_step(inputs, mask, labels)[0])
-    assert with_dropout[0] != pytest.approx(without)
+    without = [float(plain.train_step(inputs, mask, labels)[0]) for _ in range(2)]
+    assert without[0] == without[1] == pytest.approx(plain.evaluate(SequenceDataset(inputs, mask, labels), 8)["loss"])
+    assert with_dropout[0] != pytest.approx(without[0])
     assert with_dropout[0] != with_dropout[1], "each step draws new masks"
 
 
