@@ -12,7 +12,6 @@ from tests.conftest import compose_config
 # the same optimiser and budget; the gated cells start with their gates biased to keep state.
 LONG_DEPENDENCY = [
     "data=first_symbol",
-    "data.length=50",
     "data.train_size=1000",
     "data.val_size=200",
     "data.test_size=200",
@@ -47,7 +46,7 @@ def test_stacked_bidirectional_lstm_with_every_option_learns(store_overrides):
     cfg = compose_config(store_overrides + [
         "model=lstm", "model.num_layers=2", "model.bidirectional=true", "model.dropout=0.1",
         "model.embedding_dim=4", "model.pooling=mean", "model.hidden_size=16",
-        "data=first_symbol", "data.length=10", "data.num_symbols=3", "data.train_size=300", "data.val_size=100", "data.test_size=100",
+        "data=first_symbol", "data.min_len=10", "data.max_len=10", "data.num_symbols=3", "data.train_size=300", "data.val_size=100", "data.test_size=100",
         "optimizer=adam", "optimizer.lr=0.02", "optimizer.clip_norm=5",
         "optimizer.schedule.name=cosine", "trainer.epochs=10", "trainer.batch_size=20",
         "trainer.progress=false",

@@ -1,5 +1,6 @@
 """Padded, masked sequence datasets and their minibatches."""
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -58,34 +59,58 @@ class SequenceDataset:
 
 @dataclass(frozen=True)
 class Task:
-    """What a generator makes: the sequences, the number of classes, and for token inputs
-    the vocabulary size (None for real-valued inputs)."""
+    """What a generator makes: the sequences, the class names (index order), and for token
+    inputs the token of each id (id 0 is padding); None for real-valued inputs."""
 
     dataset: SequenceDataset
-    num_classes: int
-    vocab_size: int | None = None
+    label_names: tuple[str, ...]
+    vocabulary: tuple[str, ...] | None = None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.label_names)
+
+    @property
+    def vocab_size(self) -> int | None:
+        return None if self.vocabulary is None else len(self.vocabulary)
 
 
 @dataclass(frozen=True)
 class DataSplits:
-    """Train, validation and test sets of one task, with the sizes a model needs.
+    """Train, validation and test sets of one task, with what a model and predict need.
 
-    vocab_size is set when inputs are int tokens; num_features when they are real-valued.
+    label_names: the original label of each class index. vocab_size is set when inputs are
+    int tokens (vocabulary: the token of each id, when the tokens come from text);
+    num_features when inputs are real-valued.
     """
 
     train: SequenceDataset
     validation: SequenceDataset
     test: SequenceDataset
-    num_classes: int
+    label_names: tuple[str, ...]
     vocab_size: int | None = None
+    vocabulary: tuple[str, ...] | None = None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.label_names)
+
+    def split(self, name: str) -> SequenceDataset:
+        """The split called 'train', 'validation' or 'test'."""
+        return {"train": self.train, "validation": self.validation, "test": self.test}[name]
 
     @property
     def num_features(self) -> int | None:
         return None if self.train.uses_tokens else self.train.inputs.shape[2]
 
     def _map(self, change, **replaced) -> "DataSplits":
-        parts = (change(self.train), change(self.validation), change(self.test))
-        return DataSplits(*parts, **{"num_classes": self.num_classes, "vocab_size": self.vocab_size, **replaced})
+        return dataclasses.replace(
+            self,
+            train=change(self.train),
+            validation=change(self.validation),
+            test=change(self.test),
+            **replaced,
+        )
 
     def astype(self, dtype: str) -> "DataSplits":
         """Return the splits with masks and real-valued inputs cast to ``dtype``."""
@@ -93,7 +118,7 @@ class DataSplits:
 
     def one_hot(self) -> "DataSplits":
         """Return token splits as real-valued one-hot inputs (batch, time, vocab_size)."""
-        return self._map(lambda d: d.one_hot(self.vocab_size), vocab_size=None)
+        return self._map(lambda d: d.one_hot(self.vocab_size), vocab_size=None, vocabulary=None)
 
 
 def one_hot(symbols: np.ndarray, num_symbols: int) -> np.ndarray:

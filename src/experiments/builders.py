@@ -15,13 +15,17 @@ from src.models.optimizers import OptimizerSpec
 INIT_STREAM, SHUFFLE_STREAM, DROPOUT_STREAM = 1, 2, 3  # independent streams from cfg.seed
 
 
-def build_data(cfg: DictConfig) -> DataSplits:
-    """Generate ``cfg.data``'s splits in the form ``cfg.model`` takes, cast to ``cfg.trainer.dtype``.
+def load_data(cfg: DictConfig) -> DataSplits:
+    """Generate or load ``cfg.data``'s splits, as the source gives them."""
+    return build_splits(**OmegaConf.to_container(cfg.data, resolve=True))
+
+
+def model_inputs(cfg: DictConfig, splits: DataSplits) -> DataSplits:
+    """``splits`` in the form ``cfg.model`` takes, cast to ``cfg.trainer.dtype``.
 
     Token data goes to a model without an embedding as one-hot vectors; an embedding on
     real-valued data is a ConfigError.
     """
-    splits = build_splits(**OmegaConf.to_container(cfg.data, resolve=True))
     if cfg.model.embedding_dim is not None and splits.vocab_size is None:
         raise ConfigError(
             f"model.embedding_dim={cfg.model.embedding_dim}: an embedding needs token data, "

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from src.experiments.builders import build_classifier, build_data
+from src.experiments.builders import build_classifier, load_data, model_inputs
 from src.experiments.resolvers import register_resolvers
 from src.experiments.schema import register_predict_schema, register_schemas
 from src.experiments.tracking import load_run, use_tracking_store
@@ -31,15 +31,19 @@ register_resolvers()
 def predict_split(run_id: str, split: str, batch_size: int) -> pd.DataFrame:
     """Classify ``split`` of run ``run_id``'s data with its logged weights (current store).
 
-    Returns one row per sequence: ``label``, ``prediction`` and ``proba_<class>`` columns.
+    Returns one row per sequence: class indices ``label`` and ``prediction``, the original
+    label names ``label_name`` and ``predicted_name``, and ``proba_<name>`` columns.
     """
     run_cfg, weights = load_run(run_id)
     set_float_dtype(run_cfg.trainer.dtype)
-    splits = build_data(run_cfg)
-    dataset = getattr(splits, split)
+    splits = model_inputs(run_cfg, load_data(run_cfg))
+    dataset = splits.split(split)
     model = build_classifier(run_cfg, splits, weights=weights)
     proba = np.exp(model.predict_log_proba(dataset, batch_size))
-    table = pd.DataFrame(proba, columns=[f"proba_{c}" for c in range(proba.shape[1])])
+    names = np.array(splits.label_names)
+    table = pd.DataFrame(proba, columns=[f"proba_{name}" for name in names])
+    table.insert(0, "predicted_name", names[proba.argmax(axis=1)])
+    table.insert(0, "label_name", names[dataset.labels])
     table.insert(0, "prediction", proba.argmax(axis=1))
     table.insert(0, "label", dataset.labels)
     return table

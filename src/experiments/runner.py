@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.progress import track
 
 from src.data.dataset import DataSplits
-from src.experiments.builders import build_classifier, build_data, shuffle_rng
-from src.experiments.tracking import log_run_inputs, log_weights, open_experiment
+from src.experiments.builders import build_classifier, load_data, model_inputs, shuffle_rng
+from src.experiments.tracking import log_dataset, log_run_inputs, log_weights, open_experiment
 from src.experiments.validation import validate
 from src.models.backend import set_float_dtype
 from src.models.classifier import SequenceClassifier
@@ -95,10 +95,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """
     validate(cfg)
     set_float_dtype(cfg.trainer.dtype)
-    splits = build_data(cfg)
+    data = load_data(cfg)
+    splits = model_inputs(cfg, data)
     experiment_id = open_experiment(cfg.tracking)
     with mlflow.start_run(experiment_id=experiment_id, run_name=cfg.tracking.run_name) as run:
         log_run_inputs(cfg, _hydra_tags())
+        log_dataset(data, cfg.data.name)
         log.info("MLflow run %s in %s", run.info.run_id, mlflow.get_tracking_uri())
         model = build_classifier(cfg, splits)
         mlflow.log_param("num_params", count_parameters(model.get_weights()))

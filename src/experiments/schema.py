@@ -13,7 +13,9 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from src.data.registry import GENERATORS
+from src.data.normalize import NORMALIZATIONS
+from src.data.registry import SOURCES
+from src.data.text import PUNCTUATION_MODES
 from src.models.cells import ACTIVATIONS, CELL_NAMES
 from src.models.initializers import INPUT_INITIALIZERS, RECURRENT_INITIALIZERS
 from src.models.pooling import POOLINGS
@@ -63,35 +65,128 @@ def non_negative(default: Any) -> Any:
 
 @dataclass
 class DataConfig:
-    """Which generator makes the sequences, and how many go into each split."""
+    """Where the sequences come from; ``seed`` seeds generation and random splits."""
 
     name: str = MISSING
-    train_size: int = positive(2000)
-    val_size: int = positive(500)
-    test_size: int = positive(500)
     seed: int = 0
 
 
 @dataclass
-class ParityDataConfig(DataConfig):
-    name: str = fixed_name("parity", "data", GENERATORS)
-    length: int = positive(8)
+class GeneratedDataConfig(DataConfig):
+    """A generator: how many sequences go into each split (one seeded draw, cut in order)."""
+
+    train_size: int = positive(2000)
+    val_size: int = positive(500)
+    test_size: int = positive(500)
 
 
 @dataclass
-class FirstSymbolDataConfig(DataConfig):
-    name: str = fixed_name("first_symbol", "data", GENERATORS)
-    length: int = positive(50)
+class VariableLengthConfig(GeneratedDataConfig):
+    """A toy generator whose sequence lengths are drawn uniformly in [min_len, max_len]."""
+
+    min_len: int = positive(8)
+    max_len: int = positive(8)
+
+    def cross_check(self) -> list[tuple[str, Any, str]]:
+        if self.min_len > self.max_len:
+            return [("min_len", self.min_len, f"must be <= data.max_len ({self.max_len})")]
+        return []
+
+
+@dataclass
+class ParityDataConfig(VariableLengthConfig):
+    name: str = fixed_name("parity", "data", SOURCES)
+
+
+@dataclass
+class MajorityDataConfig(VariableLengthConfig):
+    name: str = fixed_name("majority", "data", SOURCES)
+    num_symbols: int = checked(3, lambda v: v >= 2, "must be >= 2")
+
+
+@dataclass
+class FirstSymbolDataConfig(VariableLengthConfig):
+    name: str = fixed_name("first_symbol", "data", SOURCES)
+    min_len: int = positive(50)
+    max_len: int = positive(50)
     num_symbols: int = checked(2, lambda v: v >= 2, "must be >= 2")
     num_distractors: int = positive(4)
 
 
 @dataclass
-class SinesDataConfig(DataConfig):
-    name: str = fixed_name("sines", "data", GENERATORS)
+class ReberDataConfig(GeneratedDataConfig):
+    name: str = fixed_name("reber", "data", SOURCES)
+    max_len: int = checked(30, lambda v: v >= 9, "must be >= 9 (the shortest embedded string)")
+
+
+@dataclass
+class SinesDataConfig(GeneratedDataConfig):
+    name: str = fixed_name("sines", "data", SOURCES)
     length: int = positive(40)
     num_classes: int = checked(3, lambda v: v >= 2, "must be >= 2")
     noise_std: float = non_negative(0.3)
+
+
+@dataclass
+class ShapesDataConfig(GeneratedDataConfig):
+    name: str = fixed_name("shapes", "data", SOURCES)
+    length: int = positive(60)
+    channels: int = positive(1)
+    noise_std: float = non_negative(0.2)
+
+
+@dataclass
+class ControlChartsDataConfig(GeneratedDataConfig):
+    name: str = fixed_name("control_charts", "data", SOURCES)
+    length: int = positive(60)
+    channels: int = positive(1)
+    noise_std: float = non_negative(2.0)
+
+
+@dataclass
+class TextOptions:
+    """Tokenizer and vocabulary (built on the training split only)."""
+
+    lowercase: bool = True
+    punctuation: str = one_of("split", PUNCTUATION_MODES)
+    min_freq: int = positive(1)
+    max_size: int | None = checked(None, lambda v: v is None or v > 2, "must be > 2 or null")
+    max_len: int | None = checked(None, lambda v: v is None or v > 0, "must be > 0 or null")
+
+
+@dataclass
+class SentimentDataConfig(GeneratedDataConfig, TextOptions):
+    name: str = fixed_name("sentiment", "data", SOURCES)
+    min_fillers: int = non_negative(0)
+    max_fillers: int = non_negative(6)
+    negation_rate: float = in_range(0.5, 0.0, 1.0, closed_high=True)
+    label_noise: float = in_range(0.0, 0.0, 0.5)
+
+
+@dataclass
+class TextTableDataConfig(DataConfig, TextOptions):
+    """A CSV/TSV file of texts and labels."""
+
+    name: str = fixed_name("text_table", "data", SOURCES)
+    path: str = MISSING
+    text_column: str = "text"
+    label_column: str = "label"
+    split_column: str | None = None
+    sep: str | None = None
+    val_fraction: float = in_range(0.1, 0.0, 1.0)
+    test_fraction: float = in_range(0.2, 0.0, 1.0)
+
+
+@dataclass
+class ArchiveDataConfig(DataConfig):
+    """A UCR (.tsv) or UEA (.ts) dataset: its TRAIN and TEST files."""
+
+    name: str = fixed_name("archive", "data", SOURCES)
+    train_path: str = MISSING
+    test_path: str = MISSING
+    val_fraction: float = in_range(0.2, 0.0, 1.0)
+    normalize: str = one_of("dataset", NORMALIZATIONS)
+    max_len: int | None = checked(None, lambda v: v is None or v > 0, "must be > 0 or null")
 
 
 @dataclass
@@ -238,8 +333,15 @@ def register_schemas() -> None:
     store.store(name="config_schema", node=Config)
     for name, node in {
         "data/parity": ParityDataConfig,
+        "data/majority": MajorityDataConfig,
         "data/first_symbol": FirstSymbolDataConfig,
+        "data/reber": ReberDataConfig,
         "data/sines": SinesDataConfig,
+        "data/shapes": ShapesDataConfig,
+        "data/control_charts": ControlChartsDataConfig,
+        "data/sentiment": SentimentDataConfig,
+        "data/text_table": TextTableDataConfig,
+        "data/archive": ArchiveDataConfig,
         "model/elman": ElmanModelConfig,
         "model/lstm": LSTMModelConfig,
         "model/gru": GRUModelConfig,

@@ -12,12 +12,18 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf
 
+from src.data.assemble import SPLITS
+from src.data.dataset import DataSplits
+from src.data.summary import summarize
 from src.models.backend import engine_info
 from src.models.weights import load_weights, save_weights
 from src.paths import PROJECT_ROOT, RUNS_DIR
 
 CONFIG_ARTIFACT = "config.yaml"
 WEIGHTS_ARTIFACT = "weights.pkl"
+DATASET_ARTIFACT = "dataset.json"
+LABELS_ARTIFACT = "labels.json"
+VOCABULARY_ARTIFACT = "vocabulary.json"
 
 
 def embedded_store_uri() -> str:
@@ -99,6 +105,23 @@ def log_run_inputs(cfg: DictConfig, extra_tags: dict[str, str]) -> None:
     mlflow.log_params(flatten_config(cfg))
     mlflow.log_text(OmegaConf.to_yaml(cfg, resolve=True), CONFIG_ARTIFACT)
     mlflow.set_tags({**environment_tags(), **extra_tags})
+
+
+def log_dataset(splits: DataSplits, name: str) -> None:
+    """Record the data: ``dataset.*`` params (hash, split sizes), ``dataset.json`` (the full
+    summary), ``labels.json`` (class names by index) and, for text, ``vocabulary.json``."""
+    summary = summarize(splits)
+    mlflow.log_params(
+        {
+            "dataset.name": name,
+            "dataset.hash": summary["hash"],
+            **{f"dataset.{split}_size": summary[split]["size"] for split in SPLITS},
+        }
+    )
+    mlflow.log_dict(summary, DATASET_ARTIFACT)
+    mlflow.log_dict(list(splits.label_names), LABELS_ARTIFACT)
+    if splits.vocabulary is not None:
+        mlflow.log_dict(list(splits.vocabulary), VOCABULARY_ARTIFACT)
 
 
 def log_weights(weights: dict[str, np.ndarray]) -> None:

@@ -1,0 +1,42 @@
+"""A summary of a task's data for the run record: sizes, class balance, lengths, content hash."""
+
+import hashlib
+
+import numpy as np
+
+from src.data.assemble import SPLITS
+from src.data.dataset import DataSplits
+
+
+def content_hash(splits: DataSplits) -> str:
+    """SHA-256 (first 16 hex digits) of every split's inputs, mask and labels, in order."""
+    digest = hashlib.sha256()
+    for name in SPLITS:
+        part = splits.split(name)
+        for array in (part.inputs, part.mask, part.labels):
+            digest.update(str((array.dtype, array.shape)).encode())
+            digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def summarize(splits: DataSplits) -> dict:
+    """Sizes, class balance (share of each label), length statistics of each split, the
+    input kind and the content hash."""
+    summary = {
+        "hash": content_hash(splits),
+        "inputs": "tokens" if splits.vocab_size else f"{splits.num_features} features",
+        "vocab_size": splits.vocab_size,
+        "num_classes": splits.num_classes,
+    }
+    for name in SPLITS:
+        part = splits.split(name)
+        lengths = part.mask.sum(axis=1)
+        shares = np.bincount(part.labels, minlength=splits.num_classes) / len(part)
+        summary[name] = {
+            "size": len(part),
+            "class_balance": {label: round(float(s), 4) for label, s in zip(splits.label_names, shares, strict=True)},
+            "length_min": int(lengths.min()),
+            "length_mean": round(float(lengths.mean()), 2),
+            "length_max": int(lengths.max()),
+        }
+    return summary

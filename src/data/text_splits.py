@@ -1,0 +1,34 @@
+"""Texts to token splits: tokenize, build the vocabulary on the training split, encode, pad."""
+
+import numpy as np
+
+from src.data.assemble import SPLITS, RawSplit, assemble
+from src.data.dataset import DataSplits
+from src.data.text import Vocabulary, tokenize
+
+
+def text_splits(
+    raw: dict[str, RawSplit],
+    lowercase: bool,
+    punctuation: str,
+    min_freq: int,
+    max_size: int | None,
+    max_len: int | None,
+) -> DataSplits:
+    """``raw`` holds texts as sequences; returns int token splits (id 0 padding, 1 unknown)
+    whose vocabulary comes from the training texts only."""
+    tokens = {
+        name: [tokenize(text, lowercase, punctuation) for text in raw[name].sequences]
+        for name in SPLITS
+    }
+    vocabulary = Vocabulary.build(tokens["train"], min_freq=min_freq, max_size=max_size)
+    encoded = {
+        name: RawSplit(
+            [np.array(vocabulary.encode(t), dtype=np.int32) for t in tokens[name]],
+            raw[name].labels,
+            raw[name].path,
+            raw[name].lines,
+        )
+        for name in SPLITS
+    }
+    return assemble(encoded, max_len=max_len, vocabulary=vocabulary.tokens)

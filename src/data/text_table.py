@@ -1,0 +1,87 @@
+"""Loading a text-classification table (CSV or TSV) with pandas."""
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from src.data.assemble import RawSplit, hold_out
+from src.data.dataset import DataSplits
+from src.data.errors import DataError
+from src.data.text_splits import text_splits
+
+SPLIT_NAMES = {"train": "train", "validation": "validation", "val": "validation", "dev": "validation", "test": "test"}
+
+
+def read_table(path: str | Path, sep: str | None = None, header: int | None = 0) -> pd.DataFrame:
+    """Read a CSV/TSV file as strings (the separator follows the extension unless given).
+
+    Raises DataError naming the file, and the line where pandas can tell it (a ragged row).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "no such file")
+    sep = sep or ("\t" if path.suffix.lower() in (".tsv", ".tab") else ",")
+    try:
+        return pd.read_csv(
+            path, sep=sep, header=header, dtype=str, keep_default_na=False, encoding="utf-8"
+        )
+    except pd.errors.ParserError as error:
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
+        if found:
+            expected, line, saw = map(int, found.groups())
+            raise DataError(path, f"row has {saw} fields, expected {expected}", line) from None
+        raise DataError(path, f"cannot parse: {error}") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(path, "the file is empty") from None
+    except UnicodeDecodeError as error:
+        raise DataError(path, f"not UTF-8 text ({error.reason} at byte {error.start})") from None
+
+
+def load_text_table(
+    path: str,
+    text_column: str,
+    label_column: str,
+    split_column: str | None,
+    sep: str | None,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    lowercase: bool,
+    punctuation: str,
+    min_freq: int,
+    max_size: int | None,
+    max_len: int | None,
+) -> DataSplits:
+    """Texts and labels from ``path``. With ``split_column`` its values (train, validation/val/dev,
+    test) give the splits; without it, seeded random ``test_fraction`` and ``val_fraction``
+    shares are held out. The vocabulary is built on the training split only."""
+    table = read_table(path, sep)
+    for column in filter(None, (text_column, label_column, split_column)):
+        if column not in table.columns:
+            raise DataError(path, f"no column {column!r}; the header has {list(table.columns)}", line=1)
+    lines = list(range(2, len(table) + 2))  # line 1 is the header
+    if split_column:
+        names = table[split_column].str.strip().str.lower()
+        unknown = ~names.isin(SPLIT_NAMES)
+        if unknown.any():
+            row = int(unknown.to_numpy().nonzero()[0][0])
+            raise DataError(
+                path, f"split {table[split_column].iloc[row]!r} is not one of {sorted(SPLIT_NAMES)}", lines[row]
+            )
+        raw = {
+            split: RawSplit(
+                list(table[text_column][chosen]),
+                list(table[label_column][chosen]),
+                str(path),
+                [lines[i] for i in chosen.to_numpy().nonzero()[0]],
+            )
+            for split in ("train", "validation", "test")
+            for chosen in [names.map(SPLIT_NAMES) == split]
+        }
+    else:
+        everything = RawSplit(list(table[text_column]), list(table[label_column]), str(path), lines)
+        rest, test = hold_out(everything, test_fraction, seed, "test")
+        train, validation = hold_out(rest, val_fraction / (1 - test_fraction), seed + 1, "validation")
+        raw = {"train": train, "validation": validation, "test": test}
+    return text_splits(raw, lowercase, punctuation, min_freq, max_size, max_len)

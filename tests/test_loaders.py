@@ -1,0 +1,256 @@
+"""Loaders of real files: CSV/TSV texts, UCR .tsv and UEA .ts series — read against a plain
+reference reading, refused with file and line when malformed, and trained on end to end."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from src.data.errors import DataError
+from src.data.registry import build_splits
+from src.data.sentiment import sentiment_texts
+from src.data.text import tokenize
+from src.experiments.runner import train
+from tests.conftest import compose_config
+
+TEXT_OPTIONS = dict(lowercase=True, punctuation="split", min_freq=1, max_size=None, max_len=None)
+
+
+def load_text(path, **options):
+    settings = dict(text_column="text", label_column="label", split_column=None, sep=None,
+                    val_fraction=0.2, test_fraction=0.2, seed=0) | TEXT_OPTIONS | options  # fmt: skip
+    return build_splits("text_table", path=str(path), **settings)
+
+
+def load_archive(train_path, test_path, **options):
+    settings = dict(val_fraction=0.25, seed=0, normalize="none", max_len=None) | options
+    return build_splits("archive", train_path=str(train_path), test_path=str(test_path), **settings)
+
+
+def decoded(splits, part):
+    return [
+        [splits.vocabulary[t] for t, m in zip(row, mask, strict=True) if m]
+        for row, mask in zip(part.inputs, part.mask, strict=True)
+    ]
+
+
+def write_csv(path, rows, header=("text", "label", "split")):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+ROWS = [
+    ("Great, really great!", "pos", "train"),
+    ("Mauvais, très mauvais…", "neg", "train"),
+    ('She said "fine, fine", then left', "pos", "train"),
+    ("Naïve plot; dull", "neg", "train"),
+    ("great fun", "pos", "validation"),
+    ("très dull", "neg", "validation"),
+    ("fine, great", "pos", "test"),
+    ("mauvais", "neg", "test"),
+]
+
+
+def test_csv_with_quoted_commas_and_non_ascii_matches_a_plain_reading(tmp_path):
+    path = write_csv(tmp_path / "reviews.csv", ROWS)
+    splits = load_text(path, split_column="split")
+    with open(path, newline="", encoding="utf-8") as f:
+        reference = list(csv.DictReader(f))
+    for name in ("train", "validation", "test"):
+        rows = [r for r in reference if r["split"] == name]
+        expected = [[t if t in splits.vocabulary else "<unk>" for t in tokenize(r["text"])] for r in rows]
+        assert decoded(splits, splits.split(name)) == expected
+        assert [splits.label_names[y] for y in splits.split(name).labels] == [r["label"] for r in rows]
+    assert {"très", "mauvais", "…", '"', "naïve"} <= set(splits.vocabulary)
+    assert "left" in splits.vocabulary and "fun" not in splits.vocabulary  # train split only
+
+
+def test_tsv_without_split_column_holds_out_seeded_shares(tmp_path):
+    texts, labels = sentiment_texts(100, seed=0, min_fillers=0, max_fillers=2, negation_rate=0.5, label_noise=0)
+    path = tmp_path / "texts.tsv"
+    path.write_text("text\tlabel\n" + "".join(f"{t}\t{y}\n" for t, y in zip(texts, labels)), encoding="utf-8")
+    a, b = load_text(path), load_text(path)
+    assert (len(a.train), len(a.validation), len(a.test)) == (60, 20, 20)
+    np.testing.assert_array_equal(a.test.inputs, b.test.inputs)
+
+
+def write_ucr(path, series, labels):
+    width = max(map(len, series))
+    lines = [
+        "\t".join([str(label), *[f"{v:.6f}" for v in s], *["NaN"] * (width - len(s))])
+        for s, label in zip(series, labels, strict=True)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_ts(path, cases, labels, header=None):
+    header = header or [
+        "@problemName toy", "@timeStamps false", "@missing false", "@univariate false",
+        "@dimensions 2", "@equalLength false", f"@classLabel true {' '.join(sorted(set(labels)))}", "@data",
+    ]  # fmt: skip
+    body = [
+        ":".join(",".join(f"{v:.6f}" for v in dim) for dim in case) + f":{label}"
+        for case, label in zip(cases, labels, strict=True)
+    ]
+    path.write_text("# a comment\n" + "\n".join(header + body) + "\n")
+    return path
+
+
+def random_series(rng, count, channels, classes):
+    labels = [classes[i % len(classes)] for i in range(count)]
+    cases = [
+        rng.normal(classes.index(label), 0.1, size=(channels, rng.integers(5, 12))) for label in labels
+    ]
+    return cases, labels
+
+
+def test_ucr_tsv_matches_a_plain_reading(tmp_path):
+    rng = np.random.default_rng(0)
+    cases, labels = random_series(rng, 12, 1, ["-1", "1"])
+    series = [c[0] for c in cases]
+    train = write_ucr(tmp_path / "Toy_TRAIN.tsv", series[:8], labels[:8])
+    test = write_ucr(tmp_path / "Toy_TEST.tsv", series[8:], labels[8:])
+    splits = load_archive(train, test)
+    assert splits.label_names == ("-1", "1") and splits.num_features == 1
+    reference = [
+        [float(v) for v in line.split("\t")[1:] if v != "NaN"] for line in test.read_text().splitlines()
+    ]
+    for row, mask, expected in zip(splits.test.inputs, splits.test.mask, reference, strict=True):
+        np.testing.assert_allclose(row[mask > 0, 0], expected)
+        assert mask.sum() == len(expected)
+
+
+def test_multivariate_unequal_length_ts_matches_a_plain_reading(tmp_path):
+    rng = np.random.default_rng(1)
+    cases, labels = random_series(rng, 12, 2, ["a", "b", "c"])
+    train = write_ts(tmp_path / "Toy_TRAIN.ts", cases[:9], labels[:9])
+    test = write_ts(tmp_path / "Toy_TEST.ts", cases[9:], labels[9:])
+    splits = load_archive(train, test)
+    assert splits.num_features == 2 and splits.label_names == ("a", "b", "c")
+    for row, mask, case, label in zip(splits.test.inputs, splits.test.mask, cases[9:], labels[9:], strict=True):
+        np.testing.assert_allclose(row[mask > 0], np.round(case.T, 6))
+    assert [splits.label_names[y] for y in splits.test.labels] == labels[9:]
+
+
+def test_dataset_normalisation_uses_training_statistics_only(tmp_path):
+    rng = np.random.default_rng(2)
+    cases, labels = random_series(rng, 16, 2, ["a", "b"])
+    train = write_ts(tmp_path / "N_TRAIN.ts", cases[:12], labels[:12])
+    test = write_ts(tmp_path / "N_TEST.ts", [c + 100 for c in cases[12:]], labels[12:])
+    splits = load_archive(train, test, normalize="dataset", val_fraction=0.25)
+    steps = splits.train.inputs[splits.train.mask > 0]
+    assert np.abs(steps.mean(axis=0)).max() < 0.5  # train ~ centred (validation held out)
+    assert splits.test.inputs[splits.test.mask > 0].mean() > 10  # test shifted, not re-centred
+    per_series = load_archive(train, test, normalize="series")
+    row = per_series.test.inputs[0][per_series.test.mask[0] > 0]
+    np.testing.assert_allclose(row.mean(axis=0), 0, atol=1e-12)
+
+
+def malformed_cases(tmp_path):
+    ts_header = ["@problemName bad", "@univariate true", "@classLabel true a b", "@data"]
+    good_ucr = write_ucr(tmp_path / "ok.tsv", [np.ones(3), np.zeros(3)], ["1", "2"])
+    return {
+        "missing file": (lambda: load_text(tmp_path / "absent.csv"), "absent.csv: no such file"),
+        "missing column": (
+            lambda: load_text(write_csv(tmp_path / "c.csv", ROWS, header=("txt", "label", "split"))),
+            "c.csv:1: no column 'text'",
+        ),
+        "ragged row": (
+            lambda: load_text(_write(tmp_path / "r.csv", "text,label\na,pos\nb,neg,extra\nc,pos\n")),
+            "r.csv:3: row has 3 fields, expected 2",
+        ),
+        "non-numeric value": (
+            lambda: load_archive(_write(tmp_path / "n.tsv", "1\t0.5\t0.1\n2\t0.3\tabc\n"), good_ucr),
+            "n.tsv:2: value 2: 'abc' is not a number",
+        ),
+        "ts header contradicts data": (
+            lambda: load_archive(
+                write_ts(tmp_path / "h.ts", [np.ones((2, 3))], ["a"], header=ts_header), good_ucr
+            ),
+            "h.ts:3: @univariate true but the data has 2 dimensions",
+        ),
+        "ts label not declared": (
+            lambda: load_archive(
+                write_ts(tmp_path / "l.ts", [np.ones((1, 3))], ["z"], header=ts_header), good_ucr
+            ),
+            "l.ts:6: label 'z' is not among @classLabel ['a', 'b']",
+        ),
+        "empty split": (
+            lambda: load_text(write_csv(tmp_path / "e.csv", [r for r in ROWS if r[2] != "test"]), split_column="split"),
+            "e.csv: the test split is empty",
+        ),
+        "label seen only in test": (
+            lambda: load_text(write_csv(tmp_path / "t.csv", ROWS + [("odd one", "neutral", "test")]), split_column="split"),
+            "t.csv:10: label 'neutral' does not occur in the training split",
+        ),
+        "unknown split name": (
+            lambda: load_text(write_csv(tmp_path / "s.csv", ROWS + [("x", "pos", "holdout")]), split_column="split"),
+            "s.csv:10: split 'holdout' is not one of",
+        ),
+        "interior NaN": (
+            lambda: load_archive(_write(tmp_path / "i.tsv", "1\t0.5\tNaN\t0.1\n"), good_ucr),
+            "i.tsv:1: missing value (NaN) inside the series",
+        ),
+    }
+
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["missing file", "missing column", "ragged row", "non-numeric value", "ts header contradicts data",
+     "ts label not declared", "empty split", "label seen only in test", "unknown split name", "interior NaN"],
+)  # fmt: skip
+def test_malformed_input_names_file_line_and_problem(case, tmp_path):
+    load, message = malformed_cases(tmp_path)[case]
+    with pytest.raises(DataError) as error:
+        load()
+    assert message in str(error.value)
+    assert error.value.__cause__ is None or "pandas" not in type(error.value.__cause__).__module__
+
+
+@pytest.fixture(scope="module")
+def data_files(tmp_path_factory):
+    """A CSV of sentiment texts, a UCR .tsv pair and a multivariate unequal-length .ts pair."""
+    root = tmp_path_factory.mktemp("files")
+    texts, labels = sentiment_texts(900, seed=7, min_fillers=0, max_fillers=3, negation_rate=0.0, label_noise=0)
+    write_csv(root / "reviews.csv", [(t, y, "") for t, y in zip(texts, labels)])
+    rng = np.random.default_rng(7)
+    files = {"csv": root / "reviews.csv"}
+    for kind, channels in (("tsv", 1), ("ts", 2)):
+        cases, classes = random_series(rng, 400, channels, ["up", "flat", "down"])
+        cases = [c + np.linspace(0, {"up": 1, "flat": 0, "down": -1}[y], c.shape[1]) for c, y in zip(cases, classes)]
+        writer = (lambda p, c, y: write_ucr(p, [x[0] for x in c], y)) if kind == "tsv" else write_ts
+        files[f"{kind}_train"] = writer(root / f"S_TRAIN.{kind}", cases[:300], classes[:300])
+        files[f"{kind}_test"] = writer(root / f"S_TEST.{kind}", cases[300:], classes[300:])
+    return files
+
+
+END_TO_END = {
+    "toy-majority": ["data=majority", "data.train_size=600", "data.val_size=100", "data.test_size=200"],
+    "text-sentiment": ["data=sentiment", "data.train_size=800", "data.val_size=100", "data.test_size=200"],
+    "series-shapes": ["data=shapes", "data.train_size=400", "data.val_size=100", "data.test_size=200"],
+    "csv": ["data=text_table", "data.path={csv}"],
+    "ucr-tsv": ["data=archive", "data.train_path={tsv_train}", "data.test_path={tsv_test}"],
+    "uea-ts": ["data=archive", "data.train_path={ts_train}", "data.test_path={ts_test}"],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", list(END_TO_END))
+def test_training_beats_the_majority_baseline(source, data_files, store_overrides):
+    overrides = [o.format(**{k: str(v) for k, v in data_files.items()}) for o in END_TO_END[source]]
+    cfg = compose_config(store_overrides + overrides + [
+        "trainer.epochs=12", "trainer.progress=false", "optimizer=adam", "optimizer.lr=0.01",
+    ])  # fmt: skip
+    metrics = train(cfg)
+    splits = build_splits(**{k: v for k, v in dict(cfg.data).items()})
+    baseline = np.bincount(splits.test.labels).max() / len(splits.test)
+    assert metrics["test_accuracy"] >= baseline + 0.2, (metrics["test_accuracy"], baseline)
