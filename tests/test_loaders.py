@@ -5,12 +5,15 @@ import csv
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
 from src.data.errors import DataError
 from src.data.registry import build_splits
 from src.data.sentiment import sentiment_texts
 from src.data.text import tokenize
+from src.experiments.predict import predict_texts
 from src.experiments.runner import train
+from src.experiments.tracking import use_tracking_store
 from tests.conftest import compose_config
 
 TEXT_OPTIONS = dict(lowercase=True, punctuation="split", min_freq=1, max_size=None, max_len=None)
@@ -254,3 +257,16 @@ def test_training_beats_the_majority_baseline(source, data_files, store_override
     splits = build_splits(**{k: v for k, v in dict(cfg.data).items()})
     baseline = np.bincount(splits.test.labels).max() / len(splits.test)
     assert metrics["test_accuracy"] >= baseline + 0.2, (metrics["test_accuracy"], baseline)
+
+
+@pytest.mark.slow
+def test_predict_maps_new_texts_through_the_logged_vocabulary(data_files, store, store_overrides):
+    cfg = compose_config(store_overrides + [
+        "data=sentiment", "data.negation_rate=0.0", "data.train_size=600", "data.val_size=100",
+        "data.test_size=100", "trainer.epochs=8", "trainer.progress=false", "optimizer=adam", "optimizer.lr=0.01",
+    ])  # fmt: skip
+    run_id = train(cfg)["run_id"]
+    use_tracking_store(OmegaConf.create({"uri": store["uri"]}))
+    table = predict_texts(run_id, ["The plot was great.", "this film is DULL", "zzz unknown words"], 16)
+    assert list(table["predicted_name"][:2]) == ["positive", "negative"]
+    assert table.filter(like="proba_").columns.tolist() == ["proba_negative", "proba_positive"]

@@ -1,9 +1,11 @@
-"""Predict entry point: ``python -m src.experiments.predict run_id=<id> [split=test]``.
+"""Predict entry point: ``python -m src.experiments.predict run_id=<id> [split=test | texts=[...]]``.
 
-Rebuilds a logged run's model from its ``config.yaml`` and ``weights.pkl`` and classifies the
-sequences of one split of its (regenerated, seeded) data.
+Rebuilds a logged run's model from its ``config.yaml`` and ``weights.pkl`` and classifies either
+one split of its (regenerated or reloaded) data, or new texts mapped through the run's logged
+vocabulary. Predictions carry the original label names the run logged.
 """
 
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -13,10 +15,13 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
+from src.data.dataset import DataSplits, SequenceDataset
+from src.data.padding import pad_sequences
+from src.data.text import Vocabulary, tokenize
 from src.experiments.builders import build_classifier, load_data, model_inputs
 from src.experiments.resolvers import register_resolvers
 from src.experiments.schema import register_predict_schema, register_schemas
-from src.experiments.tracking import load_run, use_tracking_store
+from src.experiments.tracking import LoggedRun, load_run, use_tracking_store
 from src.experiments.validation import ConfigError, validate
 from src.models.backend import set_float_dtype
 from src.paths import RUNS_DIR
@@ -28,30 +33,58 @@ register_predict_schema()
 register_resolvers()
 
 
+def _predict(run: LoggedRun, data: DataSplits, batch_size: int) -> pd.DataFrame:
+    """Classify ``data.test`` (raw, as the source gives it) with the run's model."""
+    set_float_dtype(run.config.trainer.dtype)
+    splits = model_inputs(run.config, data)
+    model = build_classifier(run.config, splits, weights=run.weights)
+    proba = np.exp(model.predict_log_proba(splits.test, batch_size))
+    names = np.array(run.label_names)
+    table = pd.DataFrame(proba, columns=[f"proba_{name}" for name in names])
+    table.insert(0, "predicted_name", names[proba.argmax(axis=1)])
+    table.insert(0, "prediction", proba.argmax(axis=1))
+    return table
+
+
 def predict_split(run_id: str, split: str, batch_size: int) -> pd.DataFrame:
     """Classify ``split`` of run ``run_id``'s data with its logged weights (current store).
 
     Returns one row per sequence: class indices ``label`` and ``prediction``, the original
     label names ``label_name`` and ``predicted_name``, and ``proba_<name>`` columns.
     """
-    run_cfg, weights = load_run(run_id)
-    set_float_dtype(run_cfg.trainer.dtype)
-    splits = model_inputs(run_cfg, load_data(run_cfg))
-    dataset = splits.split(split)
-    model = build_classifier(run_cfg, splits, weights=weights)
-    proba = np.exp(model.predict_log_proba(dataset, batch_size))
-    names = np.array(splits.label_names)
-    table = pd.DataFrame(proba, columns=[f"proba_{name}" for name in names])
-    table.insert(0, "predicted_name", names[proba.argmax(axis=1)])
-    table.insert(0, "label_name", names[dataset.labels])
-    table.insert(0, "prediction", proba.argmax(axis=1))
+    run = load_run(run_id)
+    data = load_data(run.config)
+    if data.label_names != run.label_names:
+        raise LookupError(f"run {run_id}: its data now gives labels {data.label_names}, it logged {run.label_names}")
+    dataset = data.split(split)
+    table = _predict(run, dataclasses.replace(data, test=dataset), batch_size)
+    table.insert(0, "label_name", np.array(run.label_names)[dataset.labels])
     table.insert(0, "label", dataset.labels)
+    return table
+
+
+def predict_texts(run_id: str, texts: list[str], batch_size: int) -> pd.DataFrame:
+    """Classify new ``texts`` with a run trained on text, through the vocabulary it logged."""
+    run = load_run(run_id)
+    if run.vocabulary is None:
+        raise LookupError(f"run {run_id} was not trained on text: it logged no vocabulary")
+    vocabulary = Vocabulary(run.vocabulary)
+    data = run.config.data
+    encoded = [np.array(vocabulary.encode(tokenize(t, data.lowercase, data.punctuation)), np.int32) for t in texts]
+    for text, tokens in zip(texts, encoded, strict=True):
+        if len(tokens) == 0:
+            raise ValueError(f"text {text!r} has no tokens")
+    tokens, mask = pad_sequences(encoded, data.max_len, source="texts")
+    dataset = SequenceDataset(tokens, mask, np.zeros(len(texts), np.int32))
+    splits = DataSplits(dataset, dataset, dataset, run.label_names, len(vocabulary), run.vocabulary)
+    table = _predict(run, splits, batch_size)
+    table.insert(0, "text", texts)
     return table
 
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="predict")
 def main(cfg: DictConfig) -> None:
-    """Print the accuracy on the chosen split and write the predictions as CSV."""
+    """Print the accuracy (on a split) or the predicted labels (of texts); write them as CSV."""
     try:
         validate(cfg)
     except ConfigError as error:
@@ -59,15 +92,24 @@ def main(cfg: DictConfig) -> None:
         sys.exit(2)
     use_tracking_store(cfg.tracking)
     try:
-        table = predict_split(cfg.run_id, cfg.split, cfg.batch_size)
-    except LookupError as error:
+        if cfg.texts:
+            table = predict_texts(cfg.run_id, list(cfg.texts), cfg.batch_size)
+            source = "texts"
+        else:
+            table = predict_split(cfg.run_id, cfg.split, cfg.batch_size)
+            source = cfg.split
+    except (LookupError, ValueError) as error:
         log.error("%s", error)
         sys.exit(1)
-    output = Path(cfg.output or RUNS_DIR / "predictions" / f"{cfg.run_id}-{cfg.split}.csv")
+    output = Path(cfg.output or RUNS_DIR / "predictions" / f"{cfg.run_id}-{source}.csv")
     output.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(output, index_label="sequence")
-    accuracy = (table["label"] == table["prediction"]).mean()
-    log.info("run %s, %s split: accuracy=%.4f on %d sequences", cfg.run_id, cfg.split, accuracy, len(table))
+    if cfg.texts:
+        for text, name in zip(table["text"], table["predicted_name"], strict=True):
+            log.info("%s\t%s", name, text)
+    else:
+        accuracy = (table["label"] == table["prediction"]).mean()
+        log.info("run %s, %s split: accuracy=%.4f on %d sequences", cfg.run_id, source, accuracy, len(table))
     log.info("predictions written to %s", output)
 
 

@@ -380,10 +380,12 @@ def find_violations(node: Any, prefix: str = "") -> list[tuple[str, Any, str]]:
 
 @dataclass
 class PredictConfig:
-    """``python -m src.experiments.predict run_id=<id>``: classify a split of a run's data."""
+    """``python -m src.experiments.predict run_id=<id>``: classify a split of a run's data, or
+    new ``texts`` with a run trained on text."""
 
     run_id: str = MISSING
     split: str = one_of("test", ("train", "validation", "test"))
+    texts: list[str] | None = None
     batch_size: int = positive(500)
     output: str | None = None
     tracking: TrackingConfig = MISSING

@@ -1,9 +1,11 @@
 """MLflow tracking: where the store is, what every run records, and reading runs back."""
 
+import json
 import platform
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import mlflow
 import numpy as np
@@ -132,8 +134,18 @@ def log_weights(weights: dict[str, np.ndarray]) -> None:
         mlflow.log_artifact(str(path))
 
 
-def load_run(run_id: str) -> tuple[DictConfig, dict[str, np.ndarray]]:
-    """Read back a finished run's resolved config and weights from the current store."""
+class LoggedRun(NamedTuple):
+    """What a finished run recorded: its resolved config, weights, class names and, for text
+    data, its vocabulary (token of each id)."""
+
+    config: DictConfig
+    weights: dict[str, np.ndarray]
+    label_names: tuple[str, ...]
+    vocabulary: tuple[str, ...] | None
+
+
+def load_run(run_id: str) -> LoggedRun:
+    """Read back a finished run's artifacts from the current store."""
     try:
         run = MlflowClient().get_run(run_id)
     except MlflowException as error:
@@ -141,10 +153,11 @@ def load_run(run_id: str) -> tuple[DictConfig, dict[str, np.ndarray]]:
     if run.info.status != "FINISHED":
         raise LookupError(f"run {run_id} is {run.info.status}, not FINISHED: it has no weights")
     with tempfile.TemporaryDirectory() as tmp:
-        config_path = mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path=CONFIG_ARTIFACT, dst_path=tmp
+        local = Path(mlflow.artifacts.download_artifacts(run_id=run_id, dst_path=tmp))
+        vocabulary = local / VOCABULARY_ARTIFACT
+        return LoggedRun(
+            config=OmegaConf.load(local / CONFIG_ARTIFACT),
+            weights=load_weights(local / WEIGHTS_ARTIFACT),
+            label_names=tuple(json.loads((local / LABELS_ARTIFACT).read_text())),
+            vocabulary=tuple(json.loads(vocabulary.read_text())) if vocabulary.exists() else None,
         )
-        weights_path = mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path=WEIGHTS_ARTIFACT, dst_path=tmp
-        )
-        return OmegaConf.load(config_path), load_weights(Path(weights_path))
