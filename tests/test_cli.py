@@ -41,13 +41,15 @@ def test_two_job_multirun_gives_two_finished_runs_in_one_experiment(tmp_path):
         ("data=no_such_generator", "Could not find 'data/no_such_generator'"),
         ("model.hiden_size=4", "Key 'hiden_size' not in 'ElmanModelConfig'"),
         ("trainer.epochs=many", "trainer.epochs"),
+        ("optimizer.schedule.gamma=2", "optimizer.schedule.gamma=2.0: must be in (0, 1]"),
+        ("data=archive data.train_path=/no/such.tsv data.test_path=/no/such.tsv", "/no/such.tsv: no such file"),
     ],
 )
 def test_bad_override_fails_naming_the_key(override, named, default_run, store, tmp_path):
     before = runs_in(store)
     result = run_cli(
         "src.experiments.train",
-        override,
+        *override.split(),
         f"tracking.uri={store['uri']}",
         f"tracking.artifact_root={store['artifact_root']}",
         f"hydra.run.dir={tmp_path}",

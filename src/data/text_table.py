@@ -47,15 +47,12 @@ def load_text_table(
     val_fraction: float,
     test_fraction: float,
     seed: int,
-    lowercase: bool,
-    punctuation: str,
-    min_freq: int,
-    max_size: int | None,
-    max_len: int | None,
+    **text_options,
 ) -> DataSplits:
     """Texts and labels from ``path``. With ``split_column`` its values (train, validation/val/dev,
     test) give the splits; without it, seeded random ``test_fraction`` and ``val_fraction``
-    shares are held out. The vocabulary is built on the training split only."""
+    shares are held out. ``text_options`` go to ``text_splits`` (tokenizer and vocabulary,
+    built on the training split only)."""
     table = read_table(path, sep)
     for column in filter(None, (text_column, label_column, split_column)):
         if column not in table.columns:
@@ -84,4 +81,4 @@ def load_text_table(
         rest, test = hold_out(everything, test_fraction, seed, "test")
         train, validation = hold_out(rest, val_fraction / (1 - test_fraction), seed + 1, "validation")
         raw = {"train": train, "validation": validation, "test": test}
-    return text_splits(raw, lowercase, punctuation, min_freq, max_size, max_len)
+    return text_splits(raw, **text_options)

@@ -128,18 +128,22 @@ class SinesDataConfig(GeneratedDataConfig):
 
 
 @dataclass
-class ShapesDataConfig(GeneratedDataConfig):
-    name: str = fixed_name("shapes", "data", SOURCES)
+class MultichannelSeriesConfig(GeneratedDataConfig):
+    """A synthetic time series of ``length`` steps in ``channels`` channels, with noise."""
+
     length: int = positive(60)
     channels: int = positive(1)
     noise_std: float = non_negative(0.2)
 
 
 @dataclass
-class ControlChartsDataConfig(GeneratedDataConfig):
+class ShapesDataConfig(MultichannelSeriesConfig):
+    name: str = fixed_name("shapes", "data", SOURCES)
+
+
+@dataclass
+class ControlChartsDataConfig(MultichannelSeriesConfig):
     name: str = fixed_name("control_charts", "data", SOURCES)
-    length: int = positive(60)
-    channels: int = positive(1)
     noise_std: float = non_negative(2.0)
 
 

@@ -9,6 +9,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
+from src.data.errors import DataError
 from src.experiments.resolvers import register_resolvers
 from src.experiments.runner import train
 from src.experiments.schema import register_schemas
@@ -22,10 +23,10 @@ register_resolvers()
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
 def main(cfg: DictConfig) -> float:
-    """Train one configuration; exit with status 2 on an invalid config value."""
+    """Train one configuration; exit with status 2 on an invalid config value or data file."""
     try:
         metrics = train(cfg)
-    except ConfigError as error:
+    except (ConfigError, DataError) as error:
         log.error("%s", error)
         sys.exit(2)
     return metrics["val_accuracy"]

@@ -36,8 +36,8 @@ def describe_source(key: str) -> str:
     override = _override_for(key, list(hydra_cfg.overrides.task))
     if override is not None:
         return f"command-line override '{override}'"
-    group, _, leaf = key.rpartition(".")
-    choice = hydra_cfg.runtime.choices.get(group)
+    group, leaf = key.split(".")[0], key.rpartition(".")[2]
+    choice = hydra_cfg.runtime.choices.get(group) if "." in key else None
     path = CONF_DIR / group / f"{choice}.yaml" if choice else CONF_DIR / "config.yaml"
     line = _line_of(path, leaf) if path.exists() else None
     where = path.relative_to(PROJECT_ROOT)
