@@ -144,6 +144,22 @@ def test_padding_masks_and_never_truncates_silently(caplog):
     assert re.search(r"x.csv: 2 of 3 sequences are longer than max_len=4", caplog.text)
 
 
+@pytest.mark.parametrize("bucket", [False, True])
+def test_batches_cover_every_sequence_once_cut_to_their_longest(bucket):
+    data = build("majority", 6).train  # lengths 4..11
+    batches = list(data.batches(32, np.random.default_rng(0), bucket_by_length=bucket))
+    again = list(data.batches(32, np.random.default_rng(0), bucket_by_length=bucket))
+    assert sum(len(b) for b in batches) == len(data)
+    assert all(np.array_equal(a.inputs, b.inputs) for a, b in zip(batches, again, strict=True))
+    assert all(b.mask[:, -1].max() == 1 for b in batches)  # no all-padding column
+    rows = sorted(bytes(r[m > 0]) for b in batches for r, m in zip(b.inputs, b.mask, strict=True))
+    assert rows == sorted(bytes(r[m > 0]) for r, m in zip(data.inputs, data.mask, strict=True))
+    padding = sum((1 - b.mask).sum() for b in batches)
+    if bucket:
+        unbucketed = sum((1 - b.mask).sum() for b in data.batches(32, np.random.default_rng(0)))
+        assert padding < unbucketed / 3
+
+
 def test_unknown_source_is_named():
     with pytest.raises(ValueError, match="'nope'"):
         build_splits("nope", seed=0)

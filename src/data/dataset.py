@@ -49,12 +49,29 @@ class SequenceDataset:
         return SequenceDataset(one_hot(self.inputs, vocab_size) * self.mask[:, :, None], self.mask, self.labels)
 
     def batches(
-        self, batch_size: int, rng: np.random.Generator | None = None
+        self,
+        batch_size: int,
+        rng: np.random.Generator | None = None,
+        bucket_by_length: bool = False,
     ) -> Iterator["SequenceDataset"]:
-        """Yield minibatches of at most ``batch_size``; shuffled by ``rng`` when given."""
+        """Yield minibatches of at most ``batch_size``, each cut to its longest sequence.
+
+        Shuffled by ``rng`` when given. With ``bucket_by_length`` each batch holds sequences of
+        similar length (batches still come in a shuffled order), so little padding is computed.
+        """
         order = rng.permutation(len(self)) if rng is not None else np.arange(len(self))
-        for start in range(0, len(self), batch_size):
-            yield self.subset(order[start : start + batch_size])
+        if bucket_by_length:
+            order = order[np.argsort(self.mask.sum(axis=1)[order], kind="stable")]
+        batches = [order[start : start + batch_size] for start in range(0, len(self), batch_size)]
+        if bucket_by_length and rng is not None:
+            batches = [batches[i] for i in rng.permutation(len(batches))]
+        for index in batches:
+            yield self.subset(index).trimmed()
+
+    def trimmed(self) -> "SequenceDataset":
+        """The same sequences without the padding steps that no sequence uses."""
+        longest = int(self.mask.sum(axis=1).max())
+        return SequenceDataset(self.inputs[:, :longest], self.mask[:, :longest], self.labels)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ def train_epoch(
     Returns the mean loss per sequence and the learning rate of the epoch's last step.
     """
     trainer = cfg.trainer
-    batches = splits.train.batches(trainer.batch_size, rng)
+    batches = splits.train.batches(trainer.batch_size, rng, trainer.bucket_by_length)
     total, lr = 0.0, math.nan
     for number, batch in enumerate(
         track(

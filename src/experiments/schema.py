@@ -303,6 +303,7 @@ class AdamConfig(OptimizerConfig):
 class TrainerConfig:
     epochs: int = positive(60)
     batch_size: int = positive(16)
+    bucket_by_length: bool = False
     eval_batch_size: int = positive(500)
     dtype: str = one_of("float32", ("float32", "float64"))
     progress: bool = True
