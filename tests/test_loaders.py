@@ -190,6 +190,10 @@ def malformed_cases(tmp_path):
             lambda: load_text(write_csv(tmp_path / "t.csv", ROWS + [("odd one", "neutral", "test")]), split_column="split"),
             "t.csv:10: label 'neutral' does not occur in the training split",
         ),
+        "label only in test, after a multi-line text": (
+            lambda: load_text(write_csv(tmp_path / "m.csv", ROWS[:6] + [("two\nlines", "pos", "test"), ("x", "neutral", "test")]), split_column="split"),
+            "m.csv:10: label 'neutral' does not occur in the training split",
+        ),
         "unknown split name": (
             lambda: load_text(write_csv(tmp_path / "s.csv", ROWS + [("x", "pos", "holdout")]), split_column="split"),
             "s.csv:10: split 'holdout' is not one of",
@@ -209,7 +213,8 @@ def _write(path, text):
 @pytest.mark.parametrize(
     "case",
     ["missing file", "missing column", "ragged row", "non-numeric value", "ts header contradicts data",
-     "ts label not declared", "empty split", "label seen only in test", "unknown split name", "interior NaN"],
+     "ts label not declared", "empty split", "label seen only in test",
+     "label only in test, after a multi-line text", "unknown split name", "interior NaN"],
 )  # fmt: skip
 def test_malformed_input_names_file_line_and_problem(case, tmp_path):
     load, message = malformed_cases(tmp_path)[case]

@@ -1,5 +1,6 @@
 """Loading a text-classification table (CSV or TSV) with pandas."""
 
+import csv
 import re
 from pathlib import Path
 
@@ -13,6 +14,11 @@ from src.data.text_splits import text_splits
 SPLIT_NAMES = {"train": "train", "validation": "validation", "val": "validation", "dev": "validation", "test": "test"}
 
 
+def separator(path: Path, sep: str | None) -> str:
+    """``sep`` if given, else a tab for .tsv/.tab files and a comma otherwise."""
+    return sep or ("\t" if path.suffix.lower() in (".tsv", ".tab") else ",")
+
+
 def read_table(path: str | Path, sep: str | None = None, header: int | None = 0) -> pd.DataFrame:
     """Read a CSV/TSV file as strings (the separator follows the extension unless given).
 
@@ -21,7 +27,7 @@ def read_table(path: str | Path, sep: str | None = None, header: int | None = 0)
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "no such file")
-    sep = sep or ("\t" if path.suffix.lower() in (".tsv", ".tab") else ",")
+    sep = separator(path, sep)
     try:
         return pd.read_csv(
             path, sep=sep, header=header, dtype=str, keep_default_na=False, encoding="utf-8"
@@ -36,6 +42,19 @@ def read_table(path: str | Path, sep: str | None = None, header: int | None = 0)
         raise DataError(path, "the file is empty") from None
     except UnicodeDecodeError as error:
         raise DataError(path, f"not UTF-8 text ({error.reason} at byte {error.start})") from None
+
+
+def record_lines(path: str | Path, sep: str | None = None) -> list[int]:
+    """The file line on which each data record of a CSV/TSV file starts (quoted fields may span
+    several lines); the header is line 1."""
+    path = Path(path)
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.reader(f, delimiter=separator(path, sep))
+        starts, next_start = [], 1
+        for _ in reader:
+            starts.append(next_start)
+            next_start = reader.line_num + 1
+    return starts[1:]
 
 
 def load_text_table(
@@ -57,7 +76,7 @@ def load_text_table(
     for column in filter(None, (text_column, label_column, split_column)):
         if column not in table.columns:
             raise DataError(path, f"no column {column!r}; the header has {list(table.columns)}", line=1)
-    lines = list(range(2, len(table) + 2))  # line 1 is the header
+    lines = record_lines(path, sep)
     if split_column:
         names = table[split_column].str.strip().str.lower()
         unknown = ~names.isin(SPLIT_NAMES)
