@@ -134,7 +134,7 @@ def test_multivariate_unequal_length_ts_matches_a_plain_reading(tmp_path):
     test = write_ts(tmp_path / "Toy_TEST.ts", cases[9:], labels[9:])
     splits = load_archive(train, test)
     assert splits.num_features == 2 and splits.label_names == ("a", "b", "c")
-    for row, mask, case, label in zip(splits.test.inputs, splits.test.mask, cases[9:], labels[9:], strict=True):
+    for row, mask, case in zip(splits.test.inputs, splits.test.mask, cases[9:], strict=True):
         np.testing.assert_allclose(row[mask > 0], np.round(case.T, 6))
     assert [splits.label_names[y] for y in splits.test.labels] == labels[9:]
 

@@ -84,10 +84,6 @@ class Task:
     vocabulary: tuple[str, ...] | None = None
 
     @property
-    def num_classes(self) -> int:
-        return len(self.label_names)
-
-    @property
     def vocab_size(self) -> int | None:
         return None if self.vocabulary is None else len(self.vocabulary)
 
