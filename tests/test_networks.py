@@ -49,9 +49,17 @@ def make_model(spec: NetworkSpec, mode: str = "CVM") -> SequenceClassifier:
     return SequenceClassifier(spec, init_network_params(spec, seed=3), dtype="float64", mode=mode)
 
 
-@pytest.fixture(scope="module", params=list(SPECS), ids=list(SPECS))
+IMPLEMENTATIONS = ("fused", "scan")
+
+
+@pytest.fixture(
+    scope="module",
+    params=[(name, impl) for name in SPECS for impl in IMPLEMENTATIONS],
+    ids=[f"{name}-{impl}" for name in SPECS for impl in IMPLEMENTATIONS],
+)
 def spec(request) -> NetworkSpec:
-    return SPECS[request.param]
+    name, implementation = request.param
+    return dataclasses.replace(SPECS[name], implementation=implementation)
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +122,23 @@ def test_padding_with_masked_steps_changes_nothing(spec, model):
     np.testing.assert_allclose(
         model.log_proba(padded_inputs, padded_mask), model.log_proba(inputs, mask), atol=1e-12
     )
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_fused_matches_scan_in_values_and_gradients(name):
+    models = [make_model(dataclasses.replace(SPECS[name], implementation=i), mode="FAST_COMPILE") for i in IMPLEMENTATIONS]
+    inputs, mask, labels = random_batch(SPECS[name], seed=5, time=9)
+    results = []
+    for model in models:
+        params = list(model.params.values())
+        f = pytensor.function(
+            [model.inputs, model.mask, model.labels],
+            [model.logits, *pytensor.grad(model.loss, params)],
+            mode="FAST_COMPILE",
+        )
+        results.append(f(inputs, mask, labels))
+    for fused, scanned in zip(*results, strict=True):
+        np.testing.assert_allclose(fused, scanned, rtol=1e-10, atol=1e-12)
 
 
 def test_dropout_is_inverted_seeded_and_uses_its_rate():

@@ -208,6 +208,7 @@ class ModelConfig:
     input_init: str = one_of("glorot_uniform", tuple(INPUT_INITIALIZERS))
     recurrent_init: str = one_of("orthogonal", tuple(RECURRENT_INITIALIZERS))
     init_std: float = positive(0.01)
+    implementation: str = one_of("fused", ("fused", "scan"))
 
     def cross_check(self) -> list[tuple[str, Any, str]]:
         if self.dropout > 0 and self.num_layers == 1:

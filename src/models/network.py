@@ -14,6 +14,7 @@ from pytensor.tensor.variable import TensorVariable
 
 from src.models.cells import make_cell
 from src.models.dropout import Dropout
+from src.models.fused import FusedRecurrence
 from src.models.initializers import INPUT_INITIALIZERS, RECURRENT_INITIALIZERS
 from src.models.pooling import pool
 
@@ -44,6 +45,7 @@ class NetworkSpec:
     init_std: float = 0.01
     forget_bias: float = 1.0
     update_bias: float = 1.0
+    implementation: str = "fused"
 
     @property
     def uses_tokens(self) -> bool:
@@ -104,11 +106,17 @@ def _recurrent_layer(spec, params, name, inputs, mask, backwards):
     """Run one direction of one layer over inputs (time, batch, features).
 
     Returns the output states (time, batch, hidden) in the original time order and the
-    state after the last real step (batch, hidden).
+    state after the last real step (batch, hidden). ``spec.implementation`` picks the fused
+    Op ('fused') or PyTensor's ``scan`` over the cell's step ('scan', the reference).
     """
-    cell = make_cell(spec.cell, spec.activation)
     xw = inputs @ params[f"{name}_W"] + params[f"{name}_b"]
     U = params[f"{name}_U"]
+    if spec.implementation == "fused":
+        if backwards:
+            xw, mask = xw[::-1], mask[::-1]
+        outputs, _ = FusedRecurrence(spec.cell, spec.activation)(xw, mask, U)
+        return (outputs[::-1] if backwards else outputs), outputs[-1]
+    cell = make_cell(spec.cell, spec.activation)
     h0 = pt.zeros((inputs.shape[1], U.shape[0]), dtype=inputs.dtype)
     states = pytensor.scan(
         cell.step,
