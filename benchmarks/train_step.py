@@ -1,0 +1,178 @@
+"""Training-step speed of seqlab against PyTorch's CPU RNNs, on identical data and weights.
+
+    .venv/bin/pip install torch==2.13.0      # optional benchmark dependency (CPU build)
+    .venv/bin/python -m benchmarks.train_step [--rounds 4] [--steps 10] [--scan] [--compile] [--e2e]
+
+One training step = forward over the sequence, softmax cross-entropy on the last state,
+gradients, and an SGD update. Implementations are measured interleaved, round by round, and
+the table reports medians: step time, sequences per second, GFLOP/s (matrix products only,
+forward + backward = 3x forward) and the ratio PyTorch / seqlab (>= 1: seqlab is as fast).
+PyTorch's GRU puts the reset gate after the recurrent product (r * (h U + b)); seqlab's follows
+Cho et al. ((r * h) U): same cost, slightly different maths, so its weights are copied but its
+losses differ.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import pandas as pd
+
+from src.models.classifier import SequenceClassifier
+from src.models.network import NetworkSpec, init_network_params
+from src.models.optimizers import OptimizerSpec
+from src.paths import PROJECT_ROOT
+
+GATES = {"elman": 1, "lstm": 4, "gru": 3}
+INPUTS, CLASSES, LR = 16, 4, 0.01
+
+
+def make_batch(batch: int, length: int, dtype: str, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, length, INPUTS)).astype(dtype)
+    y = rng.integers(0, CLASSES, size=batch).astype("int32")
+    return x, np.ones((batch, length), dtype), y
+
+
+def seqlab_step(cell: str, hidden: int, dtype: str, implementation: str, params):
+    spec = NetworkSpec(CLASSES, INPUTS, cell=cell, hidden_size=hidden, implementation=implementation)
+    model = SequenceClassifier(spec, params, OptimizerSpec("sgd", {"lr": LR, "momentum": 0.0}), dtype=dtype)
+    return lambda x, mask, y: model.train_step(x, mask, y)
+
+
+def torch_step(cell: str, hidden: int, dtype: str, params):
+    import torch
+
+    torch_dtype = getattr(torch, dtype)
+    rnn_class = {"elman": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+    rnn = rnn_class(INPUTS, hidden, batch_first=True, dtype=torch_dtype)
+    out = torch.nn.Linear(hidden, CLASSES, dtype=torch_dtype)
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(torch.from_numpy(params["rnn0_fwd_W"].T.copy()))
+        rnn.weight_hh_l0.copy_(torch.from_numpy(params["rnn0_fwd_U"].T.copy()))
+        rnn.bias_ih_l0.copy_(torch.from_numpy(params["rnn0_fwd_b"]))
+        rnn.bias_hh_l0.zero_()
+        out.weight.copy_(torch.from_numpy(params["out_W"].T.copy()))
+        out.bias.copy_(torch.from_numpy(params["out_b"]))
+    optimizer = torch.optim.SGD([*rnn.parameters(), *out.parameters()], lr=LR)
+
+    def step(x, mask, y):
+        optimizer.zero_grad()
+        states, _ = rnn(torch.from_numpy(x))
+        loss = torch.nn.functional.cross_entropy(out(states[:, -1]), torch.from_numpy(y).long())
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return step
+
+
+def flops(cell: str, batch: int, length: int, hidden: int) -> float:
+    gates = GATES[cell]
+    forward = 2 * batch * length * (INPUTS + hidden) * gates * hidden
+    return 3 * forward
+
+
+def measure(step, batch, steps: int) -> float:
+    """Median seconds of one step over ``steps`` calls."""
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step(*batch)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def step_table(args) -> pd.DataFrame:
+    rows = []
+    for dtype in args.dtypes:
+        for cell in ("elman", "lstm", "gru"):
+            for hidden in args.hidden:
+                batch = make_batch(64, 50, dtype)
+                spec = NetworkSpec(CLASSES, INPUTS, cell=cell, hidden_size=hidden)
+                params = {k: v.astype(dtype) for k, v in init_network_params(spec, seed=0).items()}
+                steps = {"seqlab fused": seqlab_step(cell, hidden, dtype, "fused", params)}
+                if args.scan:
+                    steps["seqlab scan"] = seqlab_step(cell, hidden, dtype, "scan", params)
+                steps["pytorch"] = torch_step(cell, hidden, dtype, params)
+                for step in steps.values():
+                    step(*batch)  # compile, warm caches
+                medians = {name: [] for name in steps}
+                for _ in range(args.rounds):
+                    for name, step in steps.items():
+                        medians[name].append(measure(step, batch, args.steps))
+                torch_time = np.median(medians["pytorch"])
+                for name, values in medians.items():
+                    seconds = float(np.median(values))
+                    rows.append({
+                        "cell": cell, "dtype": dtype, "shape": f"B64/L50/H{hidden}", "impl": name,
+                        "step_ms": round(seconds * 1e3, 2), "seq_per_s": round(64 / seconds),
+                        "GFLOP/s": round(flops(cell, 64, 50, hidden) / seconds / 1e9, 2),
+                        "pytorch/seqlab": round(torch_time / seconds, 2),
+                    })  # fmt: skip
+                print(pd.DataFrame(rows[-len(steps):]).to_string(index=False, header=len(rows) == len(steps)), flush=True)
+    return pd.DataFrame(rows)
+
+
+COMPILE_PROBE = """
+import time, numpy as np
+from benchmarks.train_step import make_batch, seqlab_step
+from src.models.network import NetworkSpec, init_network_params
+spec = NetworkSpec(4, 16, cell="{cell}", hidden_size=128)
+step = seqlab_step("{cell}", 128, "float32", "fused", init_network_params(spec, seed=0))
+start = time.perf_counter(); step(*make_batch(64, 50, "float32")); print(time.perf_counter() - start)
+"""
+
+
+def compile_table() -> pd.DataFrame:
+    """Seconds to compile and run the first train step, in a new process: cold (empty compile
+    directory) and warm (its second run)."""
+    rows = []
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={cache}"}
+        for cell in ("elman", "lstm", "gru"):
+            for state in ("cold", "warm"):
+                result = subprocess.run(
+                    [sys.executable, "-c", COMPILE_PROBE.format(cell=cell)],
+                    cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=True,
+                )  # fmt: skip
+                rows.append({"cell": cell, "cache": state, "compile_s": round(float(result.stdout.split()[-1]), 1)})
+    return pd.DataFrame(rows)
+
+
+def end_to_end() -> pd.DataFrame:
+    """Wall time of the default experiment (a warm-up run first, so the cache is warm)."""
+    command = [sys.executable, "-m", "src.experiments.train", "trainer.progress=false",
+               "tracking.experiment_name=benchmark"]  # fmt: skip
+    rows = []
+    for run in ("first", "second"):
+        start = time.perf_counter()
+        subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, check=True)
+        rows.append({"run": run, "wall_s": round(time.perf_counter() - start, 1)})
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--hidden", type=int, nargs="+", default=[128, 512])
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
+    parser.add_argument("--scan", action="store_true", help="also time the scan reference")
+    parser.add_argument("--compile", action="store_true", help="also time cold and warm compiles")
+    parser.add_argument("--e2e", action="store_true", help="also time the default experiment")
+    args = parser.parse_args()
+    print("training step, medians of interleaved rounds:")
+    step_table(args)
+    if args.compile:
+        print("\ncompile and first step in a new process:\n" + compile_table().to_string(index=False))
+    if args.e2e:
+        print("\ndefault experiment, wall time:\n" + end_to_end().to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
