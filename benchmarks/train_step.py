@@ -114,7 +114,7 @@ def step_table(args) -> pd.DataFrame:
                         "GFLOP/s": round(flops(cell, 64, 50, hidden) / seconds / 1e9, 2),
                         "pytorch/seqlab": round(torch_time / seconds, 2),
                     })  # fmt: skip
-                print(pd.DataFrame(rows[-len(steps):]).to_string(index=False, header=len(rows) == len(steps)), flush=True)
+                print(f"  measured {cell} {dtype} H{hidden}", file=sys.stderr, flush=True)
     return pd.DataFrame(rows)
 
 
@@ -166,8 +166,7 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="also time cold and warm compiles")
     parser.add_argument("--e2e", action="store_true", help="also time the default experiment")
     args = parser.parse_args()
-    print("training step, medians of interleaved rounds:")
-    step_table(args)
+    print("training step, medians of interleaved rounds:\n" + step_table(args).to_string(index=False))
     if args.compile:
         print("\ncompile and first step in a new process:\n" + compile_table().to_string(index=False))
     if args.e2e:
