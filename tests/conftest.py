@@ -21,9 +21,13 @@ def store(tmp_path_factory) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def store_overrides(store) -> list[str]:
-    """Overrides that send a run to the session's temporary store."""
-    return [f"tracking.uri={store['uri']}", f"tracking.artifact_root={store['artifact_root']}"]
+def store_overrides(store, tmp_path_factory) -> list[str]:
+    """Overrides that send a run (and its checkpoints) to the session's temporary store."""
+    return [
+        f"tracking.uri={store['uri']}",
+        f"tracking.artifact_root={store['artifact_root']}",
+        f"trainer.checkpoint_dir={tmp_path_factory.mktemp('checkpoints')}",
+    ]
 
 
 def compose_config(overrides: list[str], config_name: str = "config") -> DictConfig:

@@ -10,7 +10,10 @@ from rich.console import Console
 from rich.progress import track
 
 from src.data.dataset import DataSplits
-from src.experiments.builders import build_classifier, load_data, model_inputs, shuffle_rng
+from src.data.errors import DataError
+from src.data.summary import summarize
+from src.experiments.builders import build_classifier, load_data, model_inputs
+from src.experiments.checkpoint import Progress, TrainingState, find_checkpoint, load_checkpoint
 from src.experiments.tracking import log_dataset, log_run_inputs, log_weights, open_experiment
 from src.experiments.validation import validate
 from src.models.backend import set_float_dtype
@@ -56,24 +59,29 @@ def train_epoch(
     return total / len(splits.train), lr
 
 
-def fit(model: SequenceClassifier, splits: DataSplits, cfg: DictConfig) -> dict[str, float]:
-    """Train for ``cfg.trainer.epochs``, logging per-epoch metrics to the active MLflow run.
+def fit(model: SequenceClassifier, splits: DataSplits, cfg: DictConfig, state: TrainingState) -> Progress:
+    """Train from ``state`` on for up to ``cfg.trainer.epochs``, logging per-epoch metrics to
+    the active MLflow run and writing a checkpoint after each epoch.
 
-    Returns the last epoch's ``train_loss``, ``val_loss`` and ``val_accuracy`` (``lr``, the
-    learning rate of each epoch's last step, is logged too).
+    Stops early once ``trainer.monitor`` has not improved for ``trainer.patience`` epochs.
+    Returns the progress: last and best epoch, with the best epoch's weights.
     """
-    rng = shuffle_rng(cfg)
-    metrics: dict[str, float] = {}
-    for epoch in range(1, cfg.trainer.epochs + 1):
-        train_loss, lr = train_epoch(model, splits, cfg, rng, epoch)
-        val = model.evaluate(splits.validation, cfg.trainer.eval_batch_size)
+    trainer, progress = cfg.trainer, state.progress
+    for epoch in range(progress.epoch + 1, trainer.epochs + 1):
+        train_loss, lr = train_epoch(model, splits, cfg, state.rng, epoch)
+        val = model.evaluate(splits.validation, trainer.eval_batch_size)
         metrics = {"train_loss": train_loss, "val_loss": val["loss"], "val_accuracy": val["accuracy"]}
         mlflow.log_metrics(metrics | {"lr": lr}, step=epoch)
+        progress.record(epoch, metrics, model.get_weights(), trainer.monitor)
+        state.save(model)
         log.info(
             "epoch %d/%d  train_loss=%.4f  val_loss=%.4f  val_accuracy=%.4f",
-            epoch, cfg.trainer.epochs, train_loss, val["loss"], val["accuracy"],
+            epoch, trainer.epochs, train_loss, val["loss"], val["accuracy"],
         )  # fmt: skip
-    return metrics
+        if trainer.patience is not None and progress.epochs_without_improvement() >= trainer.patience:
+            log.info("early stop: %s has not improved for %d epochs", trainer.monitor, trainer.patience)
+            break
+    return progress
 
 
 def _hydra_tags() -> dict[str, str]:
@@ -87,32 +95,55 @@ def _hydra_tags() -> dict[str, str]:
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Run the experiment ``cfg`` describes and record it as one MLflow run.
+    """Run the experiment ``cfg`` describes and record it as one MLflow run; with
+    ``trainer.resume`` set, continue the checkpointed run it names (with that run's config).
 
-    Returns the final metrics (``train_loss``, ``val_loss``, ``val_accuracy``, ``test_loss``,
-    ``test_accuracy``) and the ``run_id``. A run that raises is marked FAILED in MLflow, one
-    stopped by Ctrl-C KILLED; the metrics of the epochs it finished stay recorded.
+    Returns the final metrics: the best epoch's ``train_loss``, ``val_loss``, ``val_accuracy``,
+    the ``test_loss`` and ``test_accuracy`` of its weights, ``best_epoch`` and the ``run_id``.
+    A run that raises is marked FAILED in MLflow, one stopped by Ctrl-C KILLED; the metrics of
+    the epochs it finished stay recorded and its checkpoint is kept for ``trainer.resume``.
     """
+    checkpoint = None
+    if cfg.trainer.resume:
+        checkpoint = load_checkpoint(find_checkpoint(cfg.trainer.resume, cfg.trainer.checkpoint_dir))
+        cfg = checkpoint.resolved_config()
     validate(cfg)
     set_float_dtype(cfg.trainer.dtype)
     data = load_data(cfg)
+    data_hash = summarize(data)["hash"]
+    if checkpoint is not None and checkpoint.data_hash != data_hash:
+        raise DataError(
+            f"trainer.resume: run {checkpoint.run_id} trained on data with hash {checkpoint.data_hash}, "
+            f"but its config now gives data with hash {data_hash}"
+        )
     splits = model_inputs(cfg, data)
     experiment_id = open_experiment(cfg.tracking)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=cfg.tracking.run_name) as run:
-        log_run_inputs(cfg, _hydra_tags())
-        log_dataset(data, cfg.data.name)
+    resumed_run = checkpoint.run_id if checkpoint is not None else None
+    with mlflow.start_run(run_id=resumed_run, experiment_id=experiment_id, run_name=cfg.tracking.run_name) as run:
+        if checkpoint is None:
+            log_run_inputs(cfg, _hydra_tags())
+            log_dataset(data, cfg.data.name)
+        else:
+            mlflow.set_tag("resumed_after_epoch", checkpoint.progress.epoch)
         log.info("MLflow run %s in %s", run.info.run_id, mlflow.get_tracking_uri())
         model = build_classifier(cfg, splits)
         mlflow.log_param("num_params", count_parameters(model.get_weights()))
+        state = TrainingState.start(cfg, run.info.run_id, data_hash, model, checkpoint)
         try:
-            metrics = fit(model, splits, cfg)
+            progress = fit(model, splits, cfg, state)
         except KeyboardInterrupt:
-            log.warning("interrupted: run %s marked KILLED", run.info.run_id)
+            log.warning("interrupted: run %s marked KILLED; resume with trainer.resume=%s",
+                        run.info.run_id, run.info.run_id)  # fmt: skip
             mlflow.end_run("KILLED")
             raise
+        model.set_weights(progress.best_weights)
         test = model.evaluate(splits.test, cfg.trainer.eval_batch_size)
-        metrics |= {"test_loss": test["loss"], "test_accuracy": test["accuracy"]}
-        mlflow.log_metrics({"test_loss": test["loss"], "test_accuracy": test["accuracy"]})
-        log_weights(model.get_weights())
-        log.info("test_loss=%.4f  test_accuracy=%.4f", test["loss"], test["accuracy"])
-    return metrics | {"run_id": run.info.run_id}
+        metrics = progress.best_metrics | {"test_loss": test["loss"], "test_accuracy": test["accuracy"]}
+        mlflow.log_metrics({"test_loss": test["loss"], "test_accuracy": test["accuracy"],
+                            "best_epoch": progress.best_epoch, f"best_{cfg.trainer.monitor}":
+                            progress.best_metrics[cfg.trainer.monitor]})  # fmt: skip
+        log_weights(progress.best_weights)
+        log.info("best epoch %d: test_loss=%.4f  test_accuracy=%.4f",
+                 progress.best_epoch, test["loss"], test["accuracy"])  # fmt: skip
+    state.discard()
+    return metrics | {"best_epoch": progress.best_epoch, "run_id": run.info.run_id}

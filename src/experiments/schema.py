@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 from src.data.normalize import NORMALIZATIONS
 from src.data.registry import SOURCES
@@ -308,6 +308,10 @@ class TrainerConfig:
     eval_batch_size: int = positive(500)
     dtype: str = one_of("float32", ("float32", "float64"))
     progress: bool = True
+    monitor: str = one_of("val_loss", ("val_loss", "val_accuracy"))
+    patience: int | None = checked(None, lambda v: v is None or v > 0, "must be > 0 or null")
+    checkpoint_dir: str = MISSING
+    resume: str | None = None
 
 
 @dataclass
@@ -330,6 +334,28 @@ class Config:
     seed: int = 0
 
 
+GROUP_SCHEMAS = {
+    "data/parity": ParityDataConfig,
+    "data/majority": MajorityDataConfig,
+    "data/first_symbol": FirstSymbolDataConfig,
+    "data/reber": ReberDataConfig,
+    "data/sines": SinesDataConfig,
+    "data/shapes": ShapesDataConfig,
+    "data/control_charts": ControlChartsDataConfig,
+    "data/sentiment": SentimentDataConfig,
+    "data/text_table": TextTableDataConfig,
+    "data/archive": ArchiveDataConfig,
+    "model/elman": ElmanModelConfig,
+    "model/lstm": LSTMModelConfig,
+    "model/gru": GRUModelConfig,
+    "optimizer/sgd": SGDConfig,
+    "optimizer/adagrad": AdagradConfig,
+    "optimizer/rmsprop": RMSpropConfig,
+    "optimizer/adadelta": AdadeltaConfig,
+    "optimizer/adam": AdamConfig,
+}
+
+
 def register_schemas() -> None:
     """Store the schemas where ``conf/`` refers to them (``defaults: [/schema/<group>/<name>@_here_]``).
 
@@ -337,30 +363,29 @@ def register_schemas() -> None:
     """
     store = ConfigStore.instance()
     store.store(name="config_schema", node=Config)
-    for name, node in {
-        "data/parity": ParityDataConfig,
-        "data/majority": MajorityDataConfig,
-        "data/first_symbol": FirstSymbolDataConfig,
-        "data/reber": ReberDataConfig,
-        "data/sines": SinesDataConfig,
-        "data/shapes": ShapesDataConfig,
-        "data/control_charts": ControlChartsDataConfig,
-        "data/sentiment": SentimentDataConfig,
-        "data/text_table": TextTableDataConfig,
-        "data/archive": ArchiveDataConfig,
-        "model/elman": ElmanModelConfig,
-        "model/lstm": LSTMModelConfig,
-        "model/gru": GRUModelConfig,
-        "optimizer/sgd": SGDConfig,
-        "optimizer/adagrad": AdagradConfig,
-        "optimizer/rmsprop": RMSpropConfig,
-        "optimizer/adadelta": AdadeltaConfig,
-        "optimizer/adam": AdamConfig,
-    }.items():
+    for name, node in GROUP_SCHEMAS.items():
         group, _, option = name.rpartition("/")
         store.store(group=f"schema/{group}", name=option, node=node)
     store.store(group="schema/trainer", name="default", node=TrainerConfig)
     store.store(group="schema/tracking", name="default", node=TrackingConfig)
+
+
+def structured_config(logged: DictConfig) -> DictConfig:
+    """A resolved config read back from a run (plain YAML) put on its schema again, so it is
+    type-checked and validated like a composed one."""
+
+    def schema(group: str) -> Any:
+        name = {"adamw": "adam"}.get(logged[group].name, logged[group].name)
+        return GROUP_SCHEMAS[f"{group}/{name}"]()
+
+    skeleton = Config(
+        data=schema("data"),
+        model=schema("model"),
+        optimizer=schema("optimizer"),
+        trainer=TrainerConfig(),
+        tracking=TrackingConfig(),
+    )
+    return OmegaConf.merge(OmegaConf.structured(skeleton), logged)
 
 
 def _cross_check(node: Any) -> list[tuple[str, Any, str]]:

@@ -105,3 +105,26 @@ class SequenceClassifier:
     def get_weights(self) -> dict[str, np.ndarray]:
         """Copy the current parameters out as NumPy arrays by name."""
         return {name: shared.get_value() for name, shared in self.params.items()}
+
+    def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+        """Replace the parameters with ``weights`` (same names and shapes as ``get_weights``)."""
+        for name, value in weights.items():
+            self.params[name].set_value(np.asarray(value, dtype=self.dtype))
+
+    def training_state(self) -> dict:
+        """Everything a train step reads and changes: parameters, optimiser state and the
+        dropout generator, as arrays and numbers (see ``load_training_state``)."""
+        self.train_step  # creates the optimiser's slots
+        return {
+            "params": self.get_weights(),
+            "optimizer": self.optimizer.state(),
+            "dropout_rng": self.dropout.state() if self.dropout is not None else None,
+        }
+
+    def load_training_state(self, state: dict) -> None:
+        """Continue training exactly where ``training_state()`` was taken."""
+        self.train_step
+        self.set_weights(state["params"])
+        self.optimizer.load_state(state["optimizer"])
+        if self.dropout is not None:
+            self.dropout.load_state(state["dropout_rng"])

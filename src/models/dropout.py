@@ -27,3 +27,13 @@ class Dropout:
     def updates(self) -> list:
         """The ``(generator, next state)`` update for ``pytensor.function``."""
         return [(self.rng, self._state)] if self._state is not self.rng else []
+
+    def state(self) -> dict:
+        """The generator's state (a dict of numbers), to save with a checkpoint."""
+        return self.rng.get_value().bit_generator.state
+
+    def load_state(self, state: dict) -> None:
+        """Continue the generator from a ``state()``."""
+        generator = np.random.default_rng()
+        generator.bit_generator.state = state
+        self.rng.set_value(generator)

@@ -71,6 +71,20 @@ class Optimizer:
         self.slots.append(variable)
         return variable
 
+    def state(self) -> dict[str, np.ndarray]:
+        """The optimiser's state by name: every slot and ``steps_done``."""
+        return {v.name: v.get_value() for v in [*self.slots, self.steps_done]}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what ``state()`` returned (the slots must exist: compile the step first)."""
+        variables = {v.name: v for v in [*self.slots, self.steps_done]}
+        if set(state) != set(variables):
+            raise ValueError(
+                f"optimizer state holds {sorted(state)}, but this optimizer has {sorted(variables)}"
+            )
+        for name, value in state.items():
+            variables[name].set_value(value)
+
     def learning_rate(self) -> TensorVariable:
         """The scheduled learning rate of the step being taken."""
         h = self.hyper

@@ -1,11 +1,15 @@
-"""Saving and loading parameters as ``weights.pkl``: a pickled dict of NumPy arrays.
+"""Saving and loading ``weights.pkl`` and checkpoints: pickles of NumPy arrays in plain containers.
 
 Unpickling can run arbitrary code, so loading goes through an unpickler that admits only what
-``save_weights`` writes (dicts of NumPy arrays) and refuses everything else by name.
+these files hold (dicts, lists, strings, numbers and NumPy arrays) and refuses everything else
+by name. Saving is atomic: a reader (or a run killed mid-write) never sees half a file.
 """
 
+import os
 import pickle
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,31 +22,49 @@ _ALLOWED_GLOBALS = {
 
 
 class UnsafeWeightsError(pickle.UnpicklingError):
-    """A weights file asked to load something other than NumPy arrays."""
+    """A weights or checkpoint file asked to load something other than arrays and containers."""
 
 
-class _WeightsUnpickler(pickle.Unpickler):
+class _RestrictedUnpickler(pickle.Unpickler):
+    def __init__(self, file, source: Path):
+        super().__init__(file)
+        self.source = source
+
     def find_class(self, module: str, name: str):
         if (module, name) not in _ALLOWED_GLOBALS:
             raise UnsafeWeightsError(
-                f"{self.source}: refusing to load {module}.{name}; a weights file may only hold "
-                "a dict of NumPy arrays"
+                f"{self.source}: refusing to load {module}.{name}; a weights or checkpoint file "
+                "may only hold NumPy arrays, numbers and strings in dicts and lists"
             )
         return super().find_class(module, name)
 
 
+def save_pickle(obj: Any, path: Path) -> None:
+    """Pickle ``obj`` (containers of arrays, numbers, strings) to ``path`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as f:
+        pickle.dump(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(f.name, path)
+
+
+def load_pickle(path: Path) -> Any:
+    """Load a file written by ``save_pickle``; raise UnsafeWeightsError on anything that is not
+    a container of arrays, numbers and strings."""
+    with open(path, "rb") as f:
+        return _RestrictedUnpickler(f, path).load()
+
+
 def save_weights(weights: dict[str, np.ndarray], path: Path) -> None:
     """Pickle ``weights`` (name -> array) to ``path``."""
-    with open(path, "wb") as f:
-        pickle.dump({name: np.asarray(value) for name, value in weights.items()}, f)
+    save_pickle({name: np.asarray(value) for name, value in weights.items()}, path)
 
 
 def load_weights(path: Path) -> dict[str, np.ndarray]:
     """Load a ``weights.pkl`` written by ``save_weights``; raise UnsafeWeightsError on anything else."""
-    with open(path, "rb") as f:
-        unpickler = _WeightsUnpickler(f)
-        unpickler.source = str(path)
-        weights = unpickler.load()
+    weights = load_pickle(path)
     if not isinstance(weights, dict) or not all(
         isinstance(k, str) and isinstance(v, np.ndarray) for k, v in weights.items()
     ):

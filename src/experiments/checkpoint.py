@@ -1,0 +1,139 @@
+"""Per-epoch checkpoints: everything a killed run needs to go on as if it had never stopped.
+
+A checkpoint holds the run id and resolved config, the model's training state (parameters,
+optimiser state, dropout generator), the minibatch-order generator, the best epoch so far with
+its weights, and the data hash. It is rewritten atomically after every epoch under
+``trainer.checkpoint_dir/<run id>/`` and loaded through the restricted unpickler.
+"""
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from src.experiments.builders import shuffle_rng
+from src.experiments.schema import structured_config
+from src.experiments.validation import ConfigError
+from src.models.classifier import SequenceClassifier
+from src.models.weights import UnsafeWeightsError, load_pickle, save_pickle
+
+CHECKPOINT_FILE = "checkpoint.pkl"
+
+# The metric each ``trainer.monitor`` choice improves in: -1 lower is better, +1 higher.
+MONITOR_SIGN = {"val_loss": -1, "val_accuracy": 1}
+
+
+@dataclass
+class Progress:
+    """Where training stands after ``epoch`` finished epochs, and its best epoch so far."""
+
+    epoch: int = 0
+    metrics: dict[str, float] = field(default_factory=dict)
+    best_epoch: int = 0
+    best_metrics: dict[str, float] = field(default_factory=dict)
+    best_weights: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def record(self, epoch: int, metrics: dict[str, float], weights, monitor: str) -> None:
+        """Note epoch ``epoch``'s metrics; keep ``weights`` if ``monitor`` improved on the best."""
+        self.epoch, self.metrics = epoch, metrics
+        sign = MONITOR_SIGN[monitor]
+        if not self.best_metrics or sign * metrics[monitor] > sign * self.best_metrics[monitor]:
+            self.best_epoch, self.best_metrics, self.best_weights = epoch, metrics, weights
+
+    def epochs_without_improvement(self) -> int:
+        """Epochs finished since the best one."""
+        return self.epoch - self.best_epoch
+
+
+@dataclass
+class Checkpoint:
+    """A run's state at the end of an epoch (see the module docstring)."""
+
+    run_id: str
+    config: str
+    data_hash: str
+    progress: Progress
+    model_state: dict
+    shuffle_rng: dict
+
+    def resolved_config(self) -> DictConfig:
+        """The run's config, as it was logged, on its schema."""
+        return structured_config(OmegaConf.create(self.config))
+
+
+def checkpoint_path(checkpoint_dir: str, run_id: str) -> Path:
+    """Where run ``run_id`` keeps its checkpoint."""
+    return Path(checkpoint_dir) / run_id / CHECKPOINT_FILE
+
+
+def save_checkpoint(checkpoint: Checkpoint, path: Path) -> None:
+    """Write ``checkpoint`` to ``path`` atomically."""
+    save_pickle(asdict(checkpoint), path)
+
+
+def find_checkpoint(resume: str, checkpoint_dir: str) -> Path:
+    """The checkpoint ``trainer.resume`` names: a file, a run's folder, or a run id."""
+    for candidate in (Path(resume), Path(resume) / CHECKPOINT_FILE, checkpoint_path(checkpoint_dir, resume)):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(
+        f"trainer.resume={resume!r}: no checkpoint there, nor at "
+        f"{checkpoint_path(checkpoint_dir, resume)} (a finished run keeps none)"
+    )
+
+
+def load_checkpoint(path: Path) -> Checkpoint:
+    """Read a checkpoint written by ``save_checkpoint``; refuse anything else."""
+    state = load_pickle(path)
+    names = {f.name for f in fields(Checkpoint)}
+    if not isinstance(state, dict) or set(state) != names:
+        raise UnsafeWeightsError(f"{path}: not a seqlab checkpoint (expected keys {sorted(names)})")
+    return Checkpoint(**state | {"progress": Progress(**state["progress"])})
+
+
+@dataclass
+class TrainingState:
+    """A run's progress and minibatch-order generator, and where its checkpoint goes."""
+
+    config: DictConfig
+    run_id: str
+    data_hash: str
+    progress: Progress
+    rng: np.random.Generator
+
+    @classmethod
+    def start(
+        cls, cfg: DictConfig, run_id: str, data_hash: str, model: SequenceClassifier,
+        checkpoint: Checkpoint | None,
+    ) -> "TrainingState":  # fmt: skip
+        """A fresh state for a new run, or ``checkpoint``'s (restored into ``model`` too)."""
+        if checkpoint is None:
+            return cls(cfg, run_id, data_hash, Progress(), shuffle_rng(cfg))
+        model.load_training_state(checkpoint.model_state)
+        rng = np.random.default_rng()
+        rng.bit_generator.state = checkpoint.shuffle_rng
+        return cls(cfg, run_id, data_hash, checkpoint.progress, rng)
+
+    @property
+    def path(self) -> Path:
+        """This run's checkpoint file."""
+        return checkpoint_path(self.config.trainer.checkpoint_dir, self.run_id)
+
+    def save(self, model: SequenceClassifier) -> None:
+        """Checkpoint the run as it stands after its last finished epoch."""
+        checkpoint = Checkpoint(
+            run_id=self.run_id,
+            config=OmegaConf.to_yaml(self.config, resolve=True),
+            data_hash=self.data_hash,
+            progress=self.progress,
+            model_state=model.training_state(),
+            shuffle_rng=self.rng.bit_generator.state,
+        )
+        save_checkpoint(checkpoint, self.path)
+
+    def discard(self) -> None:
+        """Delete the checkpoint of a run that finished (its weights are in MLflow)."""
+        self.path.unlink(missing_ok=True)
+        if self.path.parent.is_dir() and not any(self.path.parent.iterdir()):
+            self.path.parent.rmdir()

@@ -1,0 +1,115 @@
+"""Checkpoints and early stopping: a run killed with SIGKILL resumes to the metrics of an
+uninterrupted run, and a run keeps its best epoch's weights, not its last."""
+
+import subprocess
+import sys
+import time
+
+import mlflow
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from src.experiments.checkpoint import load_checkpoint
+from src.experiments.runner import train
+from src.experiments.tracking import WEIGHTS_ARTIFACT
+from src.models.classifier import SequenceClassifier
+from src.models.weights import load_weights
+from src.paths import PROJECT_ROOT
+from tests.conftest import compose_config
+
+SMALL_RUN = [
+    "trainer.dtype=float64",
+    "trainer.progress=false",
+    "model.hidden_size=8",
+    "data.train_size=6000",
+    "data.val_size=100",
+    "data.test_size=100",
+]
+EPOCH_METRICS = ("train_loss", "val_loss", "val_accuracy", "lr")
+
+
+def history(client: MlflowClient, run_id: str, key: str) -> list[tuple[int, float]]:
+    """A metric's (step, value) pairs; an epoch logged twice (killed between logging it and
+    checkpointing it) must have logged the same value both times."""
+    return sorted({(m.step, m.value) for m in client.get_metric_history(run_id, key)})
+
+
+def wait_for_checkpoint(process: subprocess.Popen, folder, epoch: int):
+    """Poll ``folder`` until a checkpoint of at least ``epoch`` finished epochs appears."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        for path in folder.glob("*/checkpoint.pkl"):
+            checkpoint = load_checkpoint(path)
+            if checkpoint.progress.epoch >= epoch:
+                return checkpoint
+        assert process.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.01)
+    pytest.fail(f"no checkpoint of epoch {epoch} within 300 s")
+
+
+@pytest.mark.slow
+def test_a_run_killed_with_sigkill_resumes_to_the_metrics_of_an_uninterrupted_run(
+    store, store_overrides, tmp_path
+):
+    checkpoints = tmp_path / "checkpoints"
+    overrides = store_overrides + SMALL_RUN + ["trainer.epochs=10", f"trainer.checkpoint_dir={checkpoints}"]
+    with open(tmp_path / "train.log", "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "src.experiments.train", *overrides, f"hydra.run.dir={tmp_path}"],
+            cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            checkpoint = wait_for_checkpoint(process, checkpoints, epoch=2)
+        finally:
+            process.kill()
+            process.wait()
+    client = MlflowClient(store["uri"])
+    killed_at = load_checkpoint(checkpoints / checkpoint.run_id / "checkpoint.pkl").progress.epoch
+    assert killed_at < 10, "the run finished before it was killed"
+    assert client.get_run(checkpoint.run_id).info.status == "RUNNING"
+
+    resumed = train(compose_config(store_overrides + [f"trainer.checkpoint_dir={checkpoints}",
+                                                      f"trainer.resume={checkpoint.run_id}"]))  # fmt: skip
+    uninterrupted = train(compose_config(overrides))
+
+    assert resumed["run_id"] == checkpoint.run_id
+    assert client.get_run(checkpoint.run_id).info.status == "FINISHED"
+    assert client.get_run(checkpoint.run_id).data.tags["resumed_after_epoch"] == str(killed_at)
+    assert not (checkpoints / checkpoint.run_id).exists(), "a finished run keeps no checkpoint"
+    for key in ("train_loss", "val_loss", "val_accuracy", "test_loss", "test_accuracy", "best_epoch"):
+        assert resumed[key] == uninterrupted[key], key
+    for key in EPOCH_METRICS:
+        resumed_history = history(client, resumed["run_id"], key)
+        assert [step for step, _ in resumed_history] == list(range(1, 11)), key
+        assert resumed_history == history(client, uninterrupted["run_id"], key), key
+
+
+def test_resuming_a_run_without_checkpoint_names_it(store_overrides):
+    cfg = compose_config(store_overrides + ["trainer.resume=no-such-run"])
+    with pytest.raises(ValueError, match=r"trainer.resume='no-such-run': no checkpoint"):
+        train(cfg)
+
+
+def test_early_stopping_keeps_the_best_epochs_weights(store, store_overrides, monkeypatch):
+    val_losses = iter([0.9, 0.5, 0.6, 0.7, 0.8])
+    snapshots = []
+
+    def scripted_evaluate(self, dataset, batch_size):
+        snapshots.append(self.get_weights())
+        return {"loss": next(val_losses, 0.0), "accuracy": 0.5}
+
+    monkeypatch.setattr(SequenceClassifier, "evaluate", scripted_evaluate)
+    cfg = compose_config(store_overrides + SMALL_RUN[1:] + ["trainer.patience=2", "trainer.epochs=10"])
+    metrics = train(cfg)
+
+    assert metrics["best_epoch"] == 2 and metrics["val_loss"] == 0.5
+    client = MlflowClient(store["uri"])
+    assert [step for step, _ in history(client, metrics["run_id"], "val_loss")] == [1, 2, 3, 4]
+    mlflow.set_tracking_uri(store["uri"])
+    kept = load_weights(mlflow.artifacts.download_artifacts(run_id=metrics["run_id"], artifact_path=WEIGHTS_ARTIFACT))
+    assert len(snapshots) == 5, "four validations and one test"
+    for name, value in kept.items():
+        np.testing.assert_array_equal(value, snapshots[1][name])
+        np.testing.assert_array_equal(value, snapshots[4][name])
+        assert not np.array_equal(value, snapshots[3][name])
