@@ -13,6 +13,7 @@ $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet --no-deps "hydra-optuna-sweeper==1.3.0"
 	touch $(INSTALLED)
 
 # Extra Hydra overrides: make train ARGS="model.hidden_size=64 optimizer.lr=0.05"

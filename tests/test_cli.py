@@ -3,6 +3,7 @@
 import mlflow
 import pandas as pd
 import pytest
+from mlflow.tracking import MlflowClient
 
 from tests.conftest import run_cli
 
@@ -14,24 +15,56 @@ def runs_in(store: dict) -> pd.DataFrame:
     return mlflow.search_runs(search_all_experiments=True)
 
 
-def test_two_job_multirun_gives_two_finished_runs_in_one_experiment(tmp_path):
+def sweep(tmp_path, *overrides: str):
+    """Run a sweep into a store of its own under ``tmp_path``; return the result and the runs."""
     store = {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "artifact_root": str(tmp_path / "art")}
     result = run_cli(
         "src.experiments.train",
         "-m",
-        "model.hidden_size=8,16",
+        *overrides,
         "trainer.epochs=2",
+        "trainer.progress=false",
+        f"trainer.checkpoint_dir={tmp_path / 'checkpoints'}",
         f"tracking.uri={store['uri']}",
         f"tracking.artifact_root={store['artifact_root']}",
         "tracking.experiment_name=sweep",
         f"hydra.sweep.dir={tmp_path / 'hydra'}",
     )
+    return result, store
+
+
+def test_a_parallel_joblib_sweep_is_one_parent_run_with_every_job_as_a_child(tmp_path):
+    result, store = sweep(
+        tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=4", "optimizer.lr=0.05,0.1,0.2,0.4"
+    )
     assert result.returncode == 0, result.stderr
+    assert "database is locked" not in result.stderr
     runs = runs_in(store)
-    assert sorted(runs["params.model.hidden_size"]) == ["16", "8"]
-    assert set(runs["status"]) == {"FINISHED"}
     assert runs["experiment_id"].nunique() == 1
-    assert runs["metrics.val_accuracy"].notna().all()
+    assert set(runs["status"]) == {"FINISHED"}
+    parents = runs[runs["tags.mlflow.parentRunId"].isna()]
+    assert len(parents) == 1
+    parent = parents.run_id.iloc[0]
+    children = runs[runs["tags.mlflow.parentRunId"] == parent]
+    assert sorted(children["params.optimizer.lr"]) == ["0.05", "0.1", "0.2", "0.4"]
+    assert set(children["tags.sweep_id"]) == {parent}
+    for _, child in children.iterrows():
+        assert f"optimizer.lr={child['params.optimizer.lr']}" in child["tags.hydra_overrides"]
+        for key in ("train_loss", "val_loss", "val_accuracy"):
+            steps = [m.step for m in MlflowClient().get_metric_history(child.run_id, key)]
+            assert sorted(steps) == [1, 2], key
+    assert children["metrics.test_accuracy"].notna().all()
+
+
+def test_a_sweep_whose_set_up_failed_fails_visibly(tmp_path):
+    result, store = sweep(
+        tmp_path,
+        "hydra.callbacks.mlflow_sweep._target_=tests.failing_callback.FailingSweepCallback",
+        "optimizer.lr=0.05,0.1",
+    )
+    assert result.returncode != 0
+    assert "the sweep's MLflow parent run was not created" in result.stderr
+    assert runs_in(store).empty, "no job may train unrecorded or outside its sweep"
 
 
 @pytest.mark.parametrize(

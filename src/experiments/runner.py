@@ -14,6 +14,7 @@ from src.data.errors import DataError
 from src.data.summary import summarize
 from src.experiments.builders import build_classifier, load_data, model_inputs
 from src.experiments.checkpoint import Progress, TrainingState, find_checkpoint, load_checkpoint
+from src.experiments.sweep import sweep_parent
 from src.experiments.tracking import log_dataset, log_run_inputs, log_weights, open_experiment
 from src.experiments.validation import validate
 from src.models.backend import set_float_dtype
@@ -119,7 +120,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
     splits = model_inputs(cfg, data)
     experiment_id = open_experiment(cfg.tracking)
     resumed_run = checkpoint.run_id if checkpoint is not None else None
-    with mlflow.start_run(run_id=resumed_run, experiment_id=experiment_id, run_name=cfg.tracking.run_name) as run:
+    parent = sweep_parent() if checkpoint is None else None
+    with mlflow.start_run(
+        run_id=resumed_run, experiment_id=experiment_id, run_name=cfg.tracking.run_name,
+        parent_run_id=parent, tags={"sweep_id": parent} if parent else None,
+    ) as run:  # fmt: skip
         if checkpoint is None:
             log_run_inputs(cfg, _hydra_tags())
             log_dataset(data, cfg.data.name)

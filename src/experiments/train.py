@@ -1,6 +1,7 @@
 """Train entry point: ``python -m src.experiments.train [overrides]`` (add ``-m`` for a sweep).
 
-Returns the final ``val_accuracy`` to Hydra, so sweepers can optimise it.
+Returns the best value of ``trainer.monitor`` (``val_loss`` or ``val_accuracy``) to Hydra, so
+sweepers can optimise it.
 """
 
 import logging
@@ -29,7 +30,7 @@ def main(cfg: DictConfig) -> float:
     except (ConfigError, DataError) as error:
         log.error("%s", error)
         sys.exit(2)
-    return metrics["val_accuracy"]
+    return metrics[cfg.trainer.monitor]
 
 
 if __name__ == "__main__":

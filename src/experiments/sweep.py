@@ -1,0 +1,89 @@
+"""One Hydra sweep = one MLflow parent run, with every job of the sweep as its child run.
+
+``SweepCallback`` (registered in ``conf/config.yaml``) runs in the launching process: before any
+job starts it creates the store, the experiment and the parent run, and writes the parent's id
+into the sweep folder; when the sweep ends it closes the parent (FAILED if any job failed or the
+sweep itself raised) and logs the sweep's plots to it. Jobs find their parent through
+``sweep_parent``. Hydra turns an exception in a callback into a warning, so a job that finds no
+parent fails instead: a sweep whose set-up failed never trains unrecorded.
+"""
+
+import atexit
+import logging
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from mlflow.tracking import MlflowClient
+from omegaconf import DictConfig
+
+from src.experiments.tracking import environment_tags, open_experiment
+
+log = logging.getLogger(__name__)
+
+PARENT_FILE = "mlflow_parent_run_id"
+
+
+class SweepSetupError(RuntimeError):
+    """A sweep job found no parent run: the sweep's set-up failed (see its warnings)."""
+
+
+def sweep_parent() -> str | None:
+    """The parent run id of the current Hydra sweep job; None outside a sweep."""
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None
+    path = Path(HydraConfig.get().sweep.dir) / PARENT_FILE
+    if not path.is_file():
+        raise SweepSetupError(
+            f"{path} is missing: the sweep's MLflow parent run was not created "
+            "(look for the warning 'Callback SweepCallback.on_multirun_start raised' above)"
+        )
+    return path.read_text().strip()
+
+
+class SweepCallback(Callback):
+    """Creates and closes a sweep's MLflow parent run (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.parent: str | None = None
+        self.client: MlflowClient | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Create store, experiment and parent run; write the parent id to the sweep folder."""
+        experiment_id = open_experiment(config.tracking)
+        self.client = MlflowClient()
+        sweep_dir = Path(config.hydra.sweep.dir)
+        run = self.client.create_run(
+            experiment_id,
+            run_name=f"sweep {sweep_dir.name}",
+            tags={
+                **environment_tags(),
+                "sweep_dir": str(sweep_dir),
+                "hydra_overrides": " ".join(config.hydra.overrides.task),
+                "hydra_sweeper": config.hydra.sweeper._target_,
+                "hydra_launcher": config.hydra.launcher._target_,
+            },
+        )
+        self.parent = run.info.run_id
+        self.client.set_tag(self.parent, "sweep_id", self.parent)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        (sweep_dir / PARENT_FILE).write_text(self.parent)
+        atexit.register(self._close, "FAILED")
+        log.info("sweep parent run %s in %s", self.parent, self.client.tracking_uri)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        """Close the parent: FINISHED when every child finished, else FAILED."""
+        if self.parent is None:
+            return
+        children = self.client.search_runs(
+            [self.client.get_run(self.parent).info.experiment_id],
+            filter_string=f"tags.mlflow.parentRunId = '{self.parent}'",
+        )
+        statuses = {child.info.status for child in children}
+        self._close("FINISHED" if children and statuses == {"FINISHED"} else "FAILED")
+
+    def _close(self, status: str) -> None:
+        if self.parent is not None and self.client.get_run(self.parent).info.status == "RUNNING":
+            self.client.set_terminated(self.parent, status)
