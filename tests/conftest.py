@@ -30,10 +30,13 @@ def store_overrides(store, tmp_path_factory) -> list[str]:
     ]
 
 
-def compose_config(overrides: list[str], config_name: str = "config") -> DictConfig:
-    """Compose ``conf/<config_name>.yaml`` with ``overrides``, as the entry points would."""
+def compose_config(
+    overrides: list[str], config_name: str = "config", with_hydra: bool = False
+) -> DictConfig:
+    """Compose ``conf/<config_name>.yaml`` with ``overrides``, as the entry points would (with
+    the ``hydra`` node too when ``with_hydra``)."""
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(config_name=config_name, overrides=overrides)
+        return compose(config_name=config_name, overrides=overrides, return_hydra_config=with_hydra)
 
 
 def run_cli(module: str, *args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess:

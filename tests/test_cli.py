@@ -1,6 +1,7 @@
 """The entry points as a user runs them: in new processes, with Hydra's command line."""
 
 import mlflow
+import optuna
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
@@ -65,6 +66,26 @@ def test_a_sweep_whose_set_up_failed_fails_visibly(tmp_path):
     assert result.returncode != 0
     assert "the sweep's MLflow parent run was not created" in result.stderr
     assert runs_in(store).empty, "no job may train unrecorded or outside its sweep"
+
+
+def test_an_optuna_search_is_persistent_and_resumable(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    search = ["hparams_search=optuna", f"hydra.sweeper.storage={storage}", "hydra.sweeper.study_name=s"]
+    first, store = sweep(tmp_path, *search, "hydra.sweeper.n_trials=2")
+    assert first.returncode == 0, first.stderr
+    again, _ = sweep(tmp_path, *search, "hydra.sweeper.n_trials=1")
+    assert again.returncode == 0, again.stderr
+
+    trials = optuna.load_study(study_name="s", storage=storage).trials
+    assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 3
+    runs = runs_in(store)
+    children = runs[runs["tags.mlflow.parentRunId"].notna()]
+    assert len(children) == 3 and set(children["status"]) == {"FINISHED"}
+    assert children["tags.mlflow.parentRunId"].nunique() == 2, "one parent run per sweep"
+    best_val_loss = runs["metrics.best_val_loss"].dropna()
+    assert sorted(t.value for t in trials) == sorted(best_val_loss)
+    for trial in trials:
+        assert {"model.hidden_size", "optimizer", "optimizer.lr"} == set(trial.params)
 
 
 @pytest.mark.parametrize(

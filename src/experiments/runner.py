@@ -1,5 +1,6 @@
 """One training run: config → data → compiled model → epochs → MLflow run with metrics and weights."""
 
+import itertools
 import logging
 import math
 
@@ -32,17 +33,21 @@ class TrainingDiverged(RuntimeError):
 def train_epoch(
     model: SequenceClassifier, splits: DataSplits, cfg: DictConfig, rng, epoch: int
 ) -> tuple[float, float]:
-    """Run one shuffled pass over the training split.
+    """Run one shuffled pass over the training split (its first ``trainer.limit_batches``
+    minibatches when set).
 
-    Returns the mean loss per sequence and the learning rate of the epoch's last step.
+    Returns the mean loss per sequence trained on and the learning rate of the epoch's last step.
     """
     trainer = cfg.trainer
+    num_batches = math.ceil(len(splits.train) / trainer.batch_size)
+    if trainer.limit_batches is not None:
+        num_batches = min(num_batches, trainer.limit_batches)
     batches = splits.train.batches(trainer.batch_size, rng, trainer.bucket_by_length)
-    total, lr = 0.0, math.nan
+    total, lr, seen = 0.0, math.nan, 0
     for number, batch in enumerate(
         track(
-            batches,
-            total=math.ceil(len(splits.train) / trainer.batch_size),
+            itertools.islice(batches, num_batches),
+            total=num_batches,
             description=f"epoch {epoch}/{trainer.epochs}",
             disable=not (trainer.progress and _console.is_terminal),
             console=_console,
@@ -57,7 +62,8 @@ def train_epoch(
                 f"try a smaller optimizer.lr (now {cfg.optimizer.lr}) or optimizer.clip_norm"
             )
         total += loss * len(batch)
-    return total / len(splits.train), lr
+        seen += len(batch)
+    return total / seen, lr
 
 
 def fit(model: SequenceClassifier, splits: DataSplits, cfg: DictConfig, state: TrainingState) -> Progress:

@@ -305,6 +305,7 @@ class TrainerConfig:
     epochs: int = positive(60)
     batch_size: int = positive(16)
     bucket_by_length: bool = False
+    limit_batches: int | None = checked(None, lambda v: v is None or v > 0, "must be > 0 or null")
     eval_batch_size: int = positive(500)
     dtype: str = one_of("float32", ("float32", "float64"))
     progress: bool = True
