@@ -34,10 +34,16 @@ def sweep(tmp_path, *overrides: str):
     return result, store
 
 
-def test_a_parallel_joblib_sweep_is_one_parent_run_with_every_job_as_a_child(tmp_path):
-    result, store = sweep(
-        tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=4", "optimizer.lr=0.05,0.1,0.2,0.4"
-    )
+@pytest.mark.parametrize(
+    "launcher",
+    [
+        ["hydra/launcher=joblib", "hydra.launcher.n_jobs=4", "optimizer.lr=0.05,0.1,0.2,0.4"],
+        ["hydra/launcher=submitit_local", "optimizer.lr=0.05,0.1"],
+    ],
+    ids=["joblib-4-parallel", "submitit-local"],
+)
+def test_a_sweep_is_one_parent_run_with_every_job_as_a_child(launcher, tmp_path):
+    result, store = sweep(tmp_path, *launcher)
     assert result.returncode == 0, result.stderr
     assert "database is locked" not in result.stderr
     runs = runs_in(store)
@@ -47,7 +53,8 @@ def test_a_parallel_joblib_sweep_is_one_parent_run_with_every_job_as_a_child(tmp
     assert len(parents) == 1
     parent = parents.run_id.iloc[0]
     children = runs[runs["tags.mlflow.parentRunId"] == parent]
-    assert sorted(children["params.optimizer.lr"]) == ["0.05", "0.1", "0.2", "0.4"]
+    swept = launcher[-1].removeprefix("optimizer.lr=").split(",")
+    assert sorted(children["params.optimizer.lr"]) == sorted(swept)
     assert set(children["tags.sweep_id"]) == {parent}
     for _, child in children.iterrows():
         assert f"optimizer.lr={child['params.optimizer.lr']}" in child["tags.hydra_overrides"]
