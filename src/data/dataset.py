@@ -93,8 +93,8 @@ class DataSplits:
     """Train, validation and test sets of one task, with what a model and predict need.
 
     label_names: the original label of each class index. vocab_size is set when inputs are
-    int tokens (vocabulary: the token of each id, when the tokens come from text);
-    num_features when inputs are real-valued.
+    int tokens (vocabulary: the token of each id); num_features when inputs are real-valued.
+    normalizer: how loaded series were normalised (a ``Normalizer``), to treat new series alike.
     """
 
     train: SequenceDataset
@@ -103,6 +103,7 @@ class DataSplits:
     label_names: tuple[str, ...]
     vocab_size: int | None = None
     vocabulary: tuple[str, ...] | None = None
+    normalizer: object | None = None
 
     @property
     def num_classes(self) -> int:

@@ -4,6 +4,7 @@ Both use the archive's own TRAIN/TEST files; a seeded share of TRAIN becomes the
 split, and normalisation statistics come from the training split only.
 """
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -130,5 +131,5 @@ def load_archive(
             raise DataError(path, f"unknown archive format {suffix!r}; expected .tsv (UCR) or .ts (UEA)")
         parts.append(READERS[suffix](path))
     train, validation = hold_out(parts[0], val_fraction, seed, "validation")
-    raw = normalize_splits({"train": train, "validation": validation, "test": parts[1]}, normalize)
-    return assemble(raw, max_len=max_len)
+    raw, normalizer = normalize_splits({"train": train, "validation": validation, "test": parts[1]}, normalize)
+    return dataclasses.replace(assemble(raw, max_len=max_len), normalizer=normalizer)

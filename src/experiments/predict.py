@@ -15,10 +15,9 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from src.data.dataset import DataSplits, SequenceDataset
-from src.data.padding import pad_sequences
-from src.data.text import Vocabulary, tokenize
+from src.data.dataset import DataSplits
 from src.experiments.builders import build_classifier, load_data, model_inputs
+from src.experiments.encoding import encode, input_kind
 from src.experiments.resolvers import register_resolvers
 from src.experiments.schema import register_predict_schema, register_schemas
 from src.experiments.tracking import LoggedRun, load_run, use_tracking_store
@@ -33,8 +32,12 @@ register_predict_schema()
 register_resolvers()
 
 
-def _predict(run: LoggedRun, data: DataSplits, batch_size: int) -> pd.DataFrame:
-    """Classify ``data.test`` (raw, as the source gives it) with the run's model."""
+def classify(run: LoggedRun, data: DataSplits, batch_size: int) -> pd.DataFrame:
+    """Classify ``data.test`` (raw, as the source gives it) with the run's model.
+
+    Returns one row per sequence: ``prediction`` (class index), ``predicted_name`` (the original
+    label) and a ``proba_<label>`` column per class.
+    """
     set_float_dtype(run.config.trainer.dtype)
     splits = model_inputs(run.config, data)
     model = build_classifier(run.config, splits, weights=run.weights)
@@ -44,6 +47,13 @@ def _predict(run: LoggedRun, data: DataSplits, batch_size: int) -> pd.DataFrame:
     table.insert(0, "predicted_name", names[proba.argmax(axis=1)])
     table.insert(0, "prediction", proba.argmax(axis=1))
     return table
+
+
+def classify_raw(run: LoggedRun, values: list, batch_size: int) -> pd.DataFrame:
+    """Classify new raw texts, symbol sequences or series (see ``encoding.encode``)."""
+    dataset = encode(values, run)
+    vocab_size = len(run.vocabulary) if run.vocabulary is not None else None
+    return classify(run, DataSplits(dataset, dataset, dataset, run.label_names, vocab_size, run.vocabulary), batch_size)
 
 
 def predict_split(run_id: str, split: str, batch_size: int) -> pd.DataFrame:
@@ -57,7 +67,7 @@ def predict_split(run_id: str, split: str, batch_size: int) -> pd.DataFrame:
     if data.label_names != run.label_names:
         raise LookupError(f"run {run_id}: its data now gives labels {data.label_names}, it logged {run.label_names}")
     dataset = data.split(split)
-    table = _predict(run, dataclasses.replace(data, test=dataset), batch_size)
+    table = classify(run, dataclasses.replace(data, test=dataset), batch_size)
     table.insert(0, "label_name", np.array(run.label_names)[dataset.labels])
     table.insert(0, "label", dataset.labels)
     return table
@@ -66,18 +76,9 @@ def predict_split(run_id: str, split: str, batch_size: int) -> pd.DataFrame:
 def predict_texts(run_id: str, texts: list[str], batch_size: int) -> pd.DataFrame:
     """Classify new ``texts`` with a run trained on text, through the vocabulary it logged."""
     run = load_run(run_id)
-    if run.vocabulary is None:
-        raise LookupError(f"run {run_id} was not trained on text: it logged no vocabulary")
-    vocabulary = Vocabulary(run.vocabulary)
-    data = run.config.data
-    encoded = [np.array(vocabulary.encode(tokenize(t, data.lowercase, data.punctuation)), np.int32) for t in texts]
-    for text, tokens in zip(texts, encoded, strict=True):
-        if len(tokens) == 0:
-            raise ValueError(f"text {text!r} has no tokens")
-    tokens, mask = pad_sequences(encoded, data.max_len, source="texts")
-    dataset = SequenceDataset(tokens, mask, np.zeros(len(texts), np.int32))
-    splits = DataSplits(dataset, dataset, dataset, run.label_names, len(vocabulary), run.vocabulary)
-    table = _predict(run, splits, batch_size)
+    if input_kind(run) != "text":
+        raise LookupError(f"run {run_id} was not trained on text (data={run.config.data.name})")
+    table = classify_raw(run, texts, batch_size)
     table.insert(0, "text", texts)
     return table
 

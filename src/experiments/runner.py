@@ -3,6 +3,8 @@
 import itertools
 import logging
 import math
+import tempfile
+from pathlib import Path
 
 import mlflow
 from hydra.core.hydra_config import HydraConfig
@@ -15,8 +17,15 @@ from src.data.errors import DataError
 from src.data.summary import summarize
 from src.experiments.builders import build_classifier, load_data, model_inputs
 from src.experiments.checkpoint import Progress, TrainingState, find_checkpoint, load_checkpoint
+from src.experiments.mlflow_model import log_model
 from src.experiments.sweep import sweep_parent
-from src.experiments.tracking import log_dataset, log_run_inputs, log_weights, open_experiment
+from src.experiments.tracking import (
+    download_model_files,
+    log_dataset,
+    log_run_inputs,
+    log_weights,
+    open_experiment,
+)
 from src.experiments.validation import validate
 from src.models.backend import set_float_dtype
 from src.models.classifier import SequenceClassifier
@@ -116,6 +125,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         cfg = checkpoint.resolved_config()
     validate(cfg)
     set_float_dtype(cfg.trainer.dtype)
+    experiment_id = open_experiment(cfg.tracking)
     data = load_data(cfg)
     data_hash = summarize(data)["hash"]
     if checkpoint is not None and checkpoint.data_hash != data_hash:
@@ -124,7 +134,6 @@ def train(cfg: DictConfig) -> dict[str, float]:
             f"but its config now gives data with hash {data_hash}"
         )
     splits = model_inputs(cfg, data)
-    experiment_id = open_experiment(cfg.tracking)
     resumed_run = checkpoint.run_id if checkpoint is not None else None
     parent = sweep_parent() if checkpoint is None else None
     with mlflow.start_run(
@@ -154,6 +163,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
                             "best_epoch": progress.best_epoch, f"best_{cfg.trainer.monitor}":
                             progress.best_metrics[cfg.trainer.monitor]})  # fmt: skip
         log_weights(progress.best_weights)
+        if cfg.tracking.log_model:
+            with tempfile.TemporaryDirectory() as tmp:
+                log_model(download_model_files(run.info.run_id, Path(tmp)))
         log.info("best epoch %d: test_loss=%.4f  test_accuracy=%.4f",
                  progress.best_epoch, test["loss"], test["accuracy"])  # fmt: skip
     state.discard()

@@ -323,6 +323,7 @@ class TrackingConfig:
     artifact_root: str | None = None
     experiment_name: str = "seqlab"
     run_name: str | None = None
+    log_model: bool = True
 
 
 @dataclass

@@ -1,6 +1,8 @@
 """MLflow tracking: where the store is, what every run records, and reading runs back."""
 
+import dataclasses
 import json
+import os
 import platform
 import subprocess
 import tempfile
@@ -10,13 +12,16 @@ from typing import NamedTuple
 import mlflow
 import numpy as np
 import pandas as pd
+import requests
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf
 
 from src.data.assemble import SPLITS
 from src.data.dataset import DataSplits
+from src.data.normalize import Normalizer
 from src.data.summary import summarize
+from src.experiments.validation import ConfigError
 from src.models.backend import engine_info
 from src.models.weights import load_weights, save_weights
 from src.paths import PROJECT_ROOT, RUNS_DIR
@@ -26,6 +31,12 @@ WEIGHTS_ARTIFACT = "weights.pkl"
 DATASET_ARTIFACT = "dataset.json"
 LABELS_ARTIFACT = "labels.json"
 VOCABULARY_ARTIFACT = "vocabulary.json"
+NORMALIZER_ARTIFACT = "normalizer.json"
+SERVER_TIMEOUT_S = 10
+
+
+# Downloading a run's few small files needs no progress bar in the middle of a log.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def embedded_store_uri() -> str:
@@ -33,11 +44,31 @@ def embedded_store_uri() -> str:
     return f"sqlite:///{RUNS_DIR / 'mlflow.db'}"
 
 
+class TrackingUnavailable(ConfigError):
+    """The configured tracking server does not answer."""
+
+
+def check_server(uri: str) -> None:
+    """Raise TrackingUnavailable unless an MLflow server answers at ``uri`` within seconds."""
+    try:
+        requests.get(f"{uri.rstrip('/')}/health", timeout=SERVER_TIMEOUT_S).raise_for_status()
+    except requests.RequestException as error:
+        raise TrackingUnavailable(
+            f"tracking.uri={uri}: no MLflow server answers there ({type(error).__name__}: {error}); "
+            "start one (see conf/tracking/server.yaml) or use tracking=local"
+        ) from error
+
+
 def use_tracking_store(tracking: DictConfig) -> str:
-    """Point MLflow at ``tracking.uri`` (the embedded store when null); return the URI."""
+    """Point MLflow at ``tracking.uri`` (the embedded store when null); return the URI.
+
+    A server URI (http/https) is checked first, so an unreachable server fails at once.
+    """
     uri = tracking.uri or embedded_store_uri()
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    if uri.startswith(("http://", "https://")):
+        check_server(uri)
     mlflow.set_tracking_uri(uri)
     return uri
 
@@ -111,7 +142,8 @@ def log_run_inputs(cfg: DictConfig, extra_tags: dict[str, str]) -> None:
 
 def log_dataset(splits: DataSplits, name: str) -> None:
     """Record the data: ``dataset.*`` params (hash, split sizes), ``dataset.json`` (the full
-    summary), ``labels.json`` (class names by index) and, for text, ``vocabulary.json``."""
+    summary), ``labels.json`` (class names by index), for tokens ``vocabulary.json`` and for
+    normalised series ``normalizer.json``."""
     summary = summarize(splits)
     mlflow.log_params(
         {
@@ -124,6 +156,8 @@ def log_dataset(splits: DataSplits, name: str) -> None:
     mlflow.log_dict(list(splits.label_names), LABELS_ARTIFACT)
     if splits.vocabulary is not None:
         mlflow.log_dict(list(splits.vocabulary), VOCABULARY_ARTIFACT)
+    if splits.normalizer is not None:
+        mlflow.log_dict(dataclasses.asdict(splits.normalizer), NORMALIZER_ARTIFACT)
 
 
 def log_weights(weights: dict[str, np.ndarray]) -> None:
@@ -135,17 +169,42 @@ def log_weights(weights: dict[str, np.ndarray]) -> None:
 
 
 class LoggedRun(NamedTuple):
-    """What a finished run recorded: its resolved config, weights, class names and, for text
-    data, its vocabulary (token of each id)."""
+    """What a finished run recorded: its resolved config, weights, class names and, when its
+    data had them, its vocabulary (token of each id) and series normaliser."""
 
     config: DictConfig
     weights: dict[str, np.ndarray]
     label_names: tuple[str, ...]
     vocabulary: tuple[str, ...] | None
+    normalizer: Normalizer | None
+
+
+MODEL_FILES = (CONFIG_ARTIFACT, WEIGHTS_ARTIFACT, LABELS_ARTIFACT, VOCABULARY_ARTIFACT, NORMALIZER_ARTIFACT)
+
+
+def read_logged_run(folder: Path) -> LoggedRun:
+    """Read a run's model files (``MODEL_FILES``, the optional ones when present) from ``folder``."""
+    vocabulary, normalizer = folder / VOCABULARY_ARTIFACT, folder / NORMALIZER_ARTIFACT
+    return LoggedRun(
+        config=OmegaConf.load(folder / CONFIG_ARTIFACT),
+        weights=load_weights(folder / WEIGHTS_ARTIFACT),
+        label_names=tuple(json.loads((folder / LABELS_ARTIFACT).read_text())),
+        vocabulary=tuple(json.loads(vocabulary.read_text())) if vocabulary.exists() else None,
+        normalizer=Normalizer(**json.loads(normalizer.read_text())) if normalizer.exists() else None,
+    )
+
+
+def download_model_files(run_id: str, folder: Path) -> Path:
+    """Download run ``run_id``'s model files into ``folder``; return it."""
+    logged = {artifact.path for artifact in MlflowClient().list_artifacts(run_id)}
+    for name in MODEL_FILES:
+        if name in logged:
+            mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=name, dst_path=str(folder))
+    return folder
 
 
 def load_run(run_id: str) -> LoggedRun:
-    """Read back a finished run's artifacts from the current store."""
+    """Read back a finished run's model files from the current store."""
     try:
         run = MlflowClient().get_run(run_id)
     except MlflowException as error:
@@ -153,11 +212,4 @@ def load_run(run_id: str) -> LoggedRun:
     if run.info.status != "FINISHED":
         raise LookupError(f"run {run_id} is {run.info.status}, not FINISHED: it has no weights")
     with tempfile.TemporaryDirectory() as tmp:
-        local = Path(mlflow.artifacts.download_artifacts(run_id=run_id, dst_path=tmp))
-        vocabulary = local / VOCABULARY_ARTIFACT
-        return LoggedRun(
-            config=OmegaConf.load(local / CONFIG_ARTIFACT),
-            weights=load_weights(local / WEIGHTS_ARTIFACT),
-            label_names=tuple(json.loads((local / LABELS_ARTIFACT).read_text())),
-            vocabulary=tuple(json.loads(vocabulary.read_text())) if vocabulary.exists() else None,
-        )
+        return read_logged_run(download_model_files(run_id, Path(tmp)))

@@ -1,0 +1,66 @@
+"""The classifier as an MLflow pyfunc model: a DataFrame of raw texts or sequences in, labels out.
+
+``mlflow.pyfunc.load_model(f"runs:/{run_id}/model").predict(df)`` reads the column ``text`` (runs
+on text) or ``sequence`` (symbol lists such as ``["1", "0"]``, or series as lists of numbers or of
+per-step feature lists) and returns ``prediction``, ``predicted_name`` and ``proba_<label>``.
+The model carries the run's weights, config, label names, vocabulary and normaliser, and the
+``src`` package, so it loads wherever seqlab's dependencies are installed.
+"""
+
+import warnings
+from importlib.metadata import requires
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.models import ModelSignature
+from mlflow.types.schema import Array, ColSpec, Schema
+
+from src.experiments.encoding import INPUT_COLUMNS, input_kind
+from src.experiments.predict import classify_raw
+from src.experiments.tracking import LoggedRun, read_logged_run
+from src.paths import PROJECT_ROOT
+
+MODEL_NAME = "model"
+PREDICT_BATCH_SIZE = 500
+_INPUT_TYPES = {"text": "string", "symbols": Array("string"), "series": Array("double")}
+
+
+class SequenceClassifierModel(mlflow.pyfunc.PythonModel):
+    """A logged run's classifier behind MLflow's pyfunc interface."""
+
+    def load_context(self, context) -> None:
+        """Read the run's model files from the model's ``run`` artifact folder."""
+        self.run = read_logged_run(Path(context.artifacts["run"]))
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        """Classify each row's ``text`` or ``sequence``; return the predicted labels and probabilities."""
+        column = INPUT_COLUMNS[input_kind(self.run)]
+        if column not in model_input.columns:
+            raise ValueError(f"this model reads a {column!r} column; the input has {list(model_input.columns)}")
+        return classify_raw(self.run, list(model_input[column]), PREDICT_BATCH_SIZE)
+
+
+def signature(run: LoggedRun) -> ModelSignature:
+    """Inputs: one ``text`` or ``sequence`` column; outputs: the prediction table's columns."""
+    kind = input_kind(run)
+    multivariate = kind == "series" and run.weights["rnn0_fwd_W"].shape[0] > 1
+    input_type = Array(Array("double")) if multivariate else _INPUT_TYPES[kind]
+    outputs = [ColSpec("long", "prediction"), ColSpec("string", "predicted_name")]
+    outputs += [ColSpec("double", f"proba_{name}") for name in run.label_names]
+    return ModelSignature(Schema([ColSpec(input_type, INPUT_COLUMNS[kind])]), Schema(outputs))
+
+
+def log_model(model_files: Path) -> None:
+    """Log the classifier whose files (``tracking.MODEL_FILES``) are in ``model_files`` as the
+    active run's pyfunc model ``model``."""
+    with warnings.catch_warnings():  # an input example would cost a compile at every run's end
+        warnings.filterwarnings("ignore", message=".*An input example was not provided")
+        mlflow.pyfunc.log_model(
+            name=MODEL_NAME,
+            python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
+            artifacts={"run": str(model_files)},
+            code_paths=[str(PROJECT_ROOT / "src")],
+            signature=signature(read_logged_run(model_files)),
+            pip_requirements=[r for r in requires("seqlab") if "extra ==" not in r],
+        )

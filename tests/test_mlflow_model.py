@@ -1,0 +1,55 @@
+"""The MLflow pyfunc model each run logs: raw sequences in, the run's own predictions out."""
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+from src.data.registry import build_splits
+from src.experiments.predict import predict_split
+from src.experiments.runner import train
+from src.experiments.tracking import use_tracking_store
+from tests.conftest import compose_config
+from tests.test_loaders import random_series, write_ucr
+
+
+def logged_model(store: dict, run_id: str):
+    use_tracking_store(OmegaConf.create({"uri": store["uri"]}))
+    return mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
+
+
+def assert_same_predictions(table: pd.DataFrame, expected: pd.DataFrame) -> None:
+    assert list(table["predicted_name"]) == list(expected["predicted_name"])
+    probabilities = expected.filter(like="proba_").columns
+    np.testing.assert_allclose(table[probabilities], expected[probabilities], rtol=1e-5)
+
+
+def test_the_model_classifies_raw_symbol_sequences_like_the_run(default_run, store):
+    run_id = default_run["metrics"]["run_id"]
+    model = logged_model(store, run_id)
+    expected = predict_split(run_id, "test", batch_size=500)
+    splits = build_splits(**OmegaConf.to_container(default_run["cfg"].data, resolve=True))
+    raw = [
+        [splits.vocabulary[token] for token, real in zip(row, mask, strict=True) if real]
+        for row, mask in zip(splits.test.inputs, splits.test.mask, strict=True)
+    ]
+    assert model.metadata.signature.inputs.input_names() == ["sequence"]
+    assert_same_predictions(model.predict(pd.DataFrame({"sequence": raw})), expected)
+    with pytest.raises(Exception, match="sequence"):
+        model.predict(pd.DataFrame({"text": ["1 0 1"]}))
+
+
+@pytest.mark.slow
+def test_the_model_normalises_raw_series_with_the_training_statistics(store, store_overrides, tmp_path):
+    cases, labels = random_series(np.random.default_rng(3), 120, 1, ["up", "down"])
+    series = [10 + 5 * c[0] for c in cases]  # far from zero mean and unit spread
+    train_file = write_ucr(tmp_path / "S_TRAIN.tsv", series[:80], labels[:80])
+    test_file = write_ucr(tmp_path / "S_TEST.tsv", series[80:], labels[80:])
+    run_id = train(compose_config(store_overrides + [
+        "data=archive", f"data.train_path={train_file}", f"data.test_path={test_file}",
+        "data.normalize=dataset", "trainer.epochs=3", "trainer.progress=false",
+    ]))["run_id"]  # fmt: skip
+    model = logged_model(store, run_id)
+    table = model.predict(pd.DataFrame({"sequence": [list(s) for s in series[80:]]}))
+    assert_same_predictions(table, predict_split(run_id, "test", batch_size=500))

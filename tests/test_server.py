@@ -1,0 +1,84 @@
+"""tracking=server: a real `mlflow server` on 127.0.0.1 receives a sweep; a dead one is named."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+from mlflow.tracking import MlflowClient
+
+from src.experiments.runner import train
+from src.experiments.tracking import TrackingUnavailable
+from tests.conftest import compose_config, run_cli
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    """An `mlflow server` with a sqlite backend in ``tmp_path``; stopped by its pid afterwards."""
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}"
+    with open(tmp_path / "server.log", "w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+             "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+             "--artifacts-destination", str(tmp_path / "server-artifacts")],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, (tmp_path / "server.log").read_text()
+            try:
+                if requests.get(f"{uri}/health", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, "mlflow server did not start within 120 s"
+            time.sleep(0.5)
+        yield uri
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_a_sweep_against_a_real_mlflow_server(mlflow_server, tmp_path):
+    result = run_cli(
+        "src.experiments.train", "-m", "tracking=server", f"tracking.uri={mlflow_server}",
+        "tracking.experiment_name=shared", "optimizer.lr=0.05,0.1", "trainer.epochs=2",
+        "trainer.progress=false", f"trainer.checkpoint_dir={tmp_path / 'checkpoints'}",
+        f"hydra.sweep.dir={tmp_path / 'hydra'}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    client = MlflowClient(mlflow_server)
+    experiment = client.get_experiment_by_name("shared")
+    runs = client.search_runs([experiment.experiment_id])
+    assert sorted(r.info.status for r in runs) == ["FINISHED"] * 3
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert sorted(r.data.params["optimizer.lr"] for r in children) == ["0.05", "0.1"]
+    for run in children:
+        assert len(client.get_metric_history(run.info.run_id, "val_loss")) == 2
+        assert {"weights.pkl", "config.yaml"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
+
+
+def test_an_unreachable_server_fails_before_training(store_overrides, monkeypatch):
+    def no_data(cfg):
+        raise AssertionError("data was loaded before the server was checked")
+
+    monkeypatch.setattr("src.experiments.runner.load_data", no_data)
+    uri = f"http://127.0.0.1:{free_port()}"
+    cfg = compose_config(store_overrides + ["tracking=server", f"tracking.uri={uri}"])
+    started = time.monotonic()
+    with pytest.raises(TrackingUnavailable, match=f"tracking.uri={uri}: no MLflow server answers"):
+        train(cfg)
+    assert time.monotonic() - started < 15
