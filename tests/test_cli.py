@@ -34,34 +34,77 @@ def sweep(tmp_path, *overrides: str):
     return result, store
 
 
-@pytest.mark.parametrize(
-    "launcher",
-    [
-        ["hydra/launcher=joblib", "hydra.launcher.n_jobs=4", "optimizer.lr=0.05,0.1,0.2,0.4"],
-        ["hydra/launcher=submitit_local", "optimizer.lr=0.05,0.1"],
-    ],
-    ids=["joblib-4-parallel", "submitit-local"],
-)
-def test_a_sweep_is_one_parent_run_with_every_job_as_a_child(launcher, tmp_path):
-    result, store = sweep(tmp_path, *launcher)
+LAUNCHERS = {
+    "joblib-4-parallel": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=4", "optimizer.lr=0.05,0.1,0.2,0.4"],
+    "submitit-local": ["hydra/launcher=submitit_local", "optimizer.lr=0.05,0.1"],
+}
+
+
+@pytest.fixture(scope="module", params=list(LAUNCHERS))
+def finished_sweep(request, tmp_path_factory) -> dict:
+    """A small learning-rate sweep on each launcher: its process result, store and runs."""
+    tmp_path = tmp_path_factory.mktemp(request.param)
+    result, store = sweep(tmp_path, *LAUNCHERS[request.param])
     assert result.returncode == 0, result.stderr
-    assert "database is locked" not in result.stderr
     runs = runs_in(store)
-    assert runs["experiment_id"].nunique() == 1
-    assert set(runs["status"]) == {"FINISHED"}
     parents = runs[runs["tags.mlflow.parentRunId"].isna()]
     assert len(parents) == 1
     parent = parents.run_id.iloc[0]
-    children = runs[runs["tags.mlflow.parentRunId"] == parent]
-    swept = launcher[-1].removeprefix("optimizer.lr=").split(",")
-    assert sorted(children["params.optimizer.lr"]) == sorted(swept)
+    return {
+        "result": result, "store": store, "tmp_path": tmp_path, "runs": runs, "parent": parent,
+        "children": runs[runs["tags.mlflow.parentRunId"] == parent],
+        "swept": LAUNCHERS[request.param][-1].removeprefix("optimizer.lr=").split(","),
+    }  # fmt: skip
+
+
+def test_a_sweep_is_one_parent_run_with_every_job_as_a_child(finished_sweep):
+    runs, children, parent = finished_sweep["runs"], finished_sweep["children"], finished_sweep["parent"]
+    assert "database is locked" not in finished_sweep["result"].stderr
+    assert runs["experiment_id"].nunique() == 1
+    assert set(runs["status"]) == {"FINISHED"}
+    assert len(children) == len(runs) - 1
+    assert sorted(children["params.optimizer.lr"]) == sorted(finished_sweep["swept"])
     assert set(children["tags.sweep_id"]) == {parent}
+    client = MlflowClient(finished_sweep["store"]["uri"])
     for _, child in children.iterrows():
         assert f"optimizer.lr={child['params.optimizer.lr']}" in child["tags.hydra_overrides"]
         for key in ("train_loss", "val_loss", "val_accuracy"):
-            steps = [m.step for m in MlflowClient().get_metric_history(child.run_id, key)]
+            steps = [m.step for m in client.get_metric_history(child.run_id, key)]
             assert sorted(steps) == [1, 2], key
     assert children["metrics.test_accuracy"].notna().all()
+
+
+def test_every_run_has_its_plots_and_the_sweep_its_own(finished_sweep):
+    client = MlflowClient(finished_sweep["store"]["uri"])
+    for run_id in finished_sweep["children"].run_id:
+        plots = {a.path for a in client.list_artifacts(run_id, "plots")}
+        assert plots == {"plots/learning_curves.png", "plots/confusion_matrix.png"}
+    parent = finished_sweep["parent"]
+    assert {a.path for a in client.list_artifacts(parent, "plots")} == {"plots/sweep_best_val_loss.png"}
+    assert "sweep_runs.csv" in {a.path for a in client.list_artifacts(parent)}
+
+
+@pytest.mark.parametrize("target", ["sweep", "experiment"])
+def test_compare_tables_the_varied_parameters_against_the_final_metrics(target, finished_sweep):
+    output = finished_sweep["tmp_path"] / f"compare-{target}.csv"
+    result = run_cli(
+        "src.experiments.compare",
+        f"target={finished_sweep['parent'] if target == 'sweep' else 'sweep'}",
+        f"tracking.uri={finished_sweep['store']['uri']}",
+        f"output={output}",
+        f"hydra.run.dir={finished_sweep['tmp_path'] / 'compare'}",
+    )
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(output, dtype={"optimizer.lr": str})
+    children = finished_sweep["children"].set_index("run_id")
+    assert sorted(table["run_id"]) == sorted(children.index), "every job, and no sweep parent"
+    assert [c for c in table.columns if "." in c] == ["optimizer.lr"], "only the swept parameter varies"
+    assert list(table["test_accuracy"]) == sorted(table["test_accuracy"], reverse=True)
+    for _, row in table.iterrows():
+        assert row["optimizer.lr"] == children.loc[row.run_id, "params.optimizer.lr"]
+        for metric in ("test_accuracy", "best_val_loss", "val_loss", "train_loss"):
+            assert row[metric] == children.loc[row.run_id, f"metrics.{metric}"], metric
+    assert table.iloc[0]["run_id"] in result.stdout
 
 
 def test_a_sweep_whose_set_up_failed_fails_visibly(tmp_path):

@@ -18,12 +18,14 @@ from src.data.summary import summarize
 from src.experiments.builders import build_classifier, load_data, model_inputs
 from src.experiments.checkpoint import Progress, TrainingState, find_checkpoint, load_checkpoint
 from src.experiments.mlflow_model import log_model
+from src.experiments.plots import confusion_matrix, learning_curves, log_figure
 from src.experiments.sweep import sweep_parent
 from src.experiments.tracking import (
     download_model_files,
     log_dataset,
     log_run_inputs,
     log_weights,
+    metric_history,
     open_experiment,
 )
 from src.experiments.validation import validate
@@ -33,6 +35,9 @@ from src.models.network import count_parameters
 
 log = logging.getLogger(__name__)
 _console = Console(stderr=True)
+
+
+EPOCH_METRICS = ("train_loss", "val_loss", "val_accuracy")
 
 
 class TrainingDiverged(RuntimeError):
@@ -100,6 +105,13 @@ def fit(model: SequenceClassifier, splits: DataSplits, cfg: DictConfig, state: T
     return progress
 
 
+def log_plots(run_id: str, model: SequenceClassifier, splits: DataSplits, batch_size: int) -> None:
+    """Log the run's learning curves and its model's confusion matrix on the test split."""
+    log_figure(learning_curves(metric_history(run_id, EPOCH_METRICS)), "learning_curves")
+    predictions = model.predict_log_proba(splits.test, batch_size).argmax(axis=1)
+    log_figure(confusion_matrix(splits.test.labels, predictions, splits.label_names), "confusion_matrix")
+
+
 def _hydra_tags() -> dict[str, str]:
     if not HydraConfig.initialized():
         return {}
@@ -163,6 +175,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
                             "best_epoch": progress.best_epoch, f"best_{cfg.trainer.monitor}":
                             progress.best_metrics[cfg.trainer.monitor]})  # fmt: skip
         log_weights(progress.best_weights)
+        log_plots(run.info.run_id, model, splits, cfg.trainer.eval_batch_size)
         if cfg.tracking.log_model:
             with tempfile.TemporaryDirectory() as tmp:
                 log_model(download_model_files(run.info.run_id, Path(tmp)))

@@ -427,3 +427,18 @@ class PredictConfig:
 def register_predict_schema() -> None:
     """Store the predict entry point's schema as ``predict_schema``."""
     ConfigStore.instance().store(name="predict_schema", node=PredictConfig)
+
+
+@dataclass
+class CompareConfig:
+    """``python -m src.experiments.compare target=<sweep id | experiment>``: a table of runs."""
+
+    target: str = MISSING
+    sort_by: str = "test_accuracy"
+    output: str | None = None
+    tracking: TrackingConfig = MISSING
+
+
+def register_compare_schema() -> None:
+    """Store the compare entry point's schema as ``compare_schema``."""
+    ConfigStore.instance().store(name="compare_schema", node=CompareConfig)

@@ -13,12 +13,15 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
+from src.experiments.compare import comparison_table, find_runs, varied_params
+from src.experiments.plots import log_figure, metric_against_params
 from src.experiments.tracking import environment_tags, open_experiment
 
 log = logging.getLogger(__name__)
@@ -74,15 +77,23 @@ class SweepCallback(Callback):
         log.info("sweep parent run %s in %s", self.parent, self.client.tracking_uri)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        """Close the parent: FINISHED when every child finished, else FAILED."""
+        """Log the sweep's comparison table and plot to the parent and close it: FINISHED
+        when every child finished, else FAILED."""
         if self.parent is None:
             return
-        children = self.client.search_runs(
-            [self.client.get_run(self.parent).info.experiment_id],
-            filter_string=f"tags.mlflow.parentRunId = '{self.parent}'",
-        )
-        statuses = {child.info.status for child in children}
-        self._close("FINISHED" if children and statuses == {"FINISHED"} else "FAILED")
+        runs = find_runs(self.parent)
+        try:
+            self._log_comparison(runs, f"best_{config.trainer.monitor}")
+        finally:
+            finished = not runs.empty and set(runs["status"]) == {"FINISHED"}
+            self._close("FINISHED" if finished else "FAILED")
+
+    def _log_comparison(self, runs: pd.DataFrame, metric: str) -> None:
+        table = comparison_table(runs, sort_by=metric)
+        self.client.log_text(self.parent, table.to_csv(index=False), "sweep_runs.csv")
+        params = [p for p in varied_params(runs) if not p.startswith("dataset.")]
+        if params:
+            log_figure(metric_against_params(table, metric, params), f"sweep_{metric}", self.parent)
 
     def _close(self, status: str) -> None:
         if self.parent is not None and self.client.get_run(self.parent).info.status == "RUNNING":

@@ -168,6 +168,13 @@ def log_weights(weights: dict[str, np.ndarray]) -> None:
         mlflow.log_artifact(str(path))
 
 
+def metric_history(run_id: str, keys: tuple[str, ...]) -> pd.DataFrame:
+    """Per-epoch metrics of a run: one row per epoch (index ``epoch``), one column per key."""
+    client = MlflowClient()
+    columns = {key: {m.step: m.value for m in client.get_metric_history(run_id, key)} for key in keys}
+    return pd.DataFrame(columns).sort_index().rename_axis("epoch")
+
+
 class LoggedRun(NamedTuple):
     """What a finished run recorded: its resolved config, weights, class names and, when its
     data had them, its vocabulary (token of each id) and series normaliser."""

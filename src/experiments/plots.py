@@ -1,0 +1,73 @@
+"""Figures logged with runs: learning curves, a confusion matrix, and a sweep's metric against
+each swept parameter (matplotlib, drawn off-screen)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import mlflow  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+
+def learning_curves(history: pd.DataFrame) -> Figure:
+    """Loss (train and validation) and validation accuracy per epoch.
+
+    history: one row per epoch (index), columns ``train_loss``, ``val_loss``, ``val_accuracy``.
+    """
+    fig, (loss, accuracy) = plt.subplots(1, 2, figsize=(10, 4))
+    history[["train_loss", "val_loss"]].plot(ax=loss, marker=".")
+    loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    history[["val_accuracy"]].plot(ax=accuracy, marker=".", legend=False)
+    accuracy.set(xlabel="epoch", ylabel="accuracy", title="validation accuracy", ylim=(0, 1.02))
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, names: tuple[str, ...]) -> Figure:
+    """Counts of each (true, predicted) class pair, as an annotated heat map."""
+    counts = pd.crosstab(
+        pd.Categorical(np.asarray(names)[labels], categories=names),
+        pd.Categorical(np.asarray(names)[predictions], categories=names),
+        dropna=False,
+    ).to_numpy()
+    size = 2 + 0.6 * len(names)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    image = ax.imshow(counts, cmap="Blues")
+    fig.colorbar(image, ax=ax)
+    ax.set(xticks=range(len(names)), yticks=range(len(names)), xlabel="predicted", ylabel="true",
+           title=f"test split, accuracy {np.trace(counts) / counts.sum():.3f}")  # fmt: skip
+    ax.set_xticklabels(names, rotation=45, ha="right")
+    ax.set_yticklabels(names)
+    for (row, column), count in np.ndenumerate(counts):
+        ax.text(column, row, str(count), ha="center", va="center",
+                color="white" if count > counts.max() / 2 else "black")  # fmt: skip
+    fig.tight_layout()
+    return fig
+
+
+def metric_against_params(table: pd.DataFrame, metric: str, params: list[str]) -> Figure:
+    """One panel per swept parameter: ``metric`` of every run against that parameter's value
+    (numeric axis when every value is a number, else one position per value)."""
+    fig, axes = plt.subplots(1, len(params), figsize=(4 * len(params), 3.5), squeeze=False)
+    for ax, param in zip(axes[0], params, strict=True):
+        values = pd.to_numeric(table[param], errors="coerce")
+        x = values if values.notna().all() else table[param].astype(str)
+        ax.scatter(x, table[metric])
+        if values.notna().all() and values.min() > 0 and values.max() / values.min() >= 100:
+            ax.set_xscale("log")
+        ax.set(xlabel=param, ylabel=metric)
+    fig.tight_layout()
+    return fig
+
+
+def log_figure(figure: Figure, name: str, run_id: str | None = None) -> None:
+    """Log ``figure`` as ``plots/<name>.png`` of run ``run_id`` (the active run when None)."""
+    if run_id is None:
+        mlflow.log_figure(figure, f"plots/{name}.png")
+    else:
+        MlflowClient().log_figure(run_id, figure, f"plots/{name}.png")
+    plt.close(figure)
