@@ -192,3 +192,16 @@ def test_predict_cli_names_an_unknown_run(store, tmp_path):
     )
     assert result.returncode != 0
     assert "0123456789abcdef" in result.stderr + result.stdout
+
+
+def test_reproduce_cli_confirms_an_exact_reproduction(default_run, store, tmp_path):
+    run_id = default_run["metrics"]["run_id"]
+    result = run_cli(
+        "src.experiments.reproduce",
+        f"run_id={run_id}",
+        f"tracking.uri={store['uri']}",
+        f"tracking.artifact_root={store['artifact_root']}",
+        f"hydra.run.dir={tmp_path}",
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"reproduces run {run_id} exactly" in result.stderr + result.stdout

@@ -2,6 +2,7 @@
 
 import mlflow
 import numpy as np
+import pytensor
 import pytest
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
@@ -40,8 +41,11 @@ def test_run_is_recorded_in_mlflow(default_run, store):
     for key in ("train_loss", "val_loss", "val_accuracy"):
         steps = [step for step, _ in metric_history(run_id, key)]
         assert steps == list(range(1, cfg.trainer.epochs + 1)), key
+    assert row["tags.git_dirty"] in ("true", "false") and row["tags.pytensor_blas_ldflags"]
     artifacts = {a.path for a in MlflowClient().list_artifacts(run_id)}
-    assert {"weights.pkl", "config.yaml"} <= artifacts
+    assert {"weights.pkl", "config.yaml", "environment.txt", "dataset.json"} <= artifacts
+    environment = mlflow.artifacts.load_text(f"runs:/{run_id}/environment.txt")
+    assert f"pytensor=={pytensor.__version__}" in environment.splitlines()
     logged = OmegaConf.load(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="config.yaml"))
     assert logged == OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
 

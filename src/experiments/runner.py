@@ -122,9 +122,10 @@ def _hydra_tags() -> dict[str, str]:
     }
 
 
-def train(cfg: DictConfig) -> dict[str, float]:
-    """Run the experiment ``cfg`` describes and record it as one MLflow run; with
-    ``trainer.resume`` set, continue the checkpointed run it names (with that run's config).
+def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, float]:
+    """Run the experiment ``cfg`` describes and record it as one MLflow run (with extra
+    ``tags``); with ``trainer.resume`` set, continue the checkpointed run it names (with that
+    run's config).
 
     Returns the final metrics: the best epoch's ``train_loss``, ``val_loss``, ``val_accuracy``,
     the ``test_loss`` and ``test_accuracy`` of its weights, ``best_epoch`` and the ``run_id``.
@@ -150,7 +151,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     parent = sweep_parent() if checkpoint is None else None
     with mlflow.start_run(
         run_id=resumed_run, experiment_id=experiment_id, run_name=cfg.tracking.run_name,
-        parent_run_id=parent, tags={"sweep_id": parent} if parent else None,
+        parent_run_id=parent, tags=(tags or {}) | ({"sweep_id": parent} if parent else {}),
     ) as run:  # fmt: skip
         if checkpoint is None:
             log_run_inputs(cfg, _hydra_tags())

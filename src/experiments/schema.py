@@ -442,3 +442,16 @@ class CompareConfig:
 def register_compare_schema() -> None:
     """Store the compare entry point's schema as ``compare_schema``."""
     ConfigStore.instance().store(name="compare_schema", node=CompareConfig)
+
+
+@dataclass
+class ReproduceConfig:
+    """``python -m src.experiments.reproduce run_id=<id>``: train a logged run again and compare."""
+
+    run_id: str = MISSING
+    tracking: TrackingConfig = MISSING
+
+
+def register_reproduce_schema() -> None:
+    """Store the reproduce entry point's schema as ``reproduce_schema``."""
+    ConfigStore.instance().store(name="reproduce_schema", node=ReproduceConfig)

@@ -1,6 +1,7 @@
 """MLflow tracking: where the store is, what every run records, and reading runs back."""
 
 import dataclasses
+import importlib.metadata
 import json
 import os
 import platform
@@ -32,6 +33,7 @@ DATASET_ARTIFACT = "dataset.json"
 LABELS_ARTIFACT = "labels.json"
 VOCABULARY_ARTIFACT = "vocabulary.json"
 NORMALIZER_ARTIFACT = "normalizer.json"
+ENVIRONMENT_ARTIFACT = "environment.txt"
 SERVER_TIMEOUT_S = 10
 
 
@@ -133,10 +135,18 @@ def environment_tags() -> dict[str, str]:
     }
 
 
+def installed_packages() -> str:
+    """Every installed distribution as ``name==version`` lines, sorted (a ``pip freeze``)."""
+    versions = {d.metadata["Name"]: d.version for d in importlib.metadata.distributions()}
+    return "".join(f"{name}=={versions[name]}\n" for name in sorted(versions, key=str.lower))
+
+
 def log_run_inputs(cfg: DictConfig, extra_tags: dict[str, str]) -> None:
-    """Record the resolved config (as params and as ``config.yaml``) and the run's tags."""
+    """Record the resolved config (as params and as ``config.yaml``), the installed packages
+    (``environment.txt``) and the run's tags."""
     mlflow.log_params(flatten_config(cfg))
     mlflow.log_text(OmegaConf.to_yaml(cfg, resolve=True), CONFIG_ARTIFACT)
+    mlflow.log_text(installed_packages(), ENVIRONMENT_ARTIFACT)
     mlflow.set_tags({**environment_tags(), **extra_tags})
 
 

@@ -82,4 +82,6 @@ def engine_info() -> dict[str, str]:
         "pytensor_mode": COMPILE_MODE,
         "pytensor_floatX": pytensor.config.floatX,
         "pytensor_compiledir": str(pytensor.config.compiledir),
+        "pytensor_optimizer": pytensor.config.optimizer,
+        "pytensor_flags": os.environ.get("PYTENSOR_FLAGS", ""),
     }

@@ -1,0 +1,88 @@
+"""Reproduce entry point: ``python -m src.experiments.reproduce run_id=<id>``.
+
+Trains a new run from a logged run's own config (tagged ``reproduces=<id>``) and compares every
+per-epoch metric and every final metric with the original, value for value. Exits 0 when all
+match exactly, 1 otherwise (the differing values are printed). Exact equality holds on the same
+machine, code and libraries (``git_commit``, ``git_dirty`` and the version tags say which).
+"""
+
+import logging
+import sys
+
+import hydra
+import pandas as pd
+from mlflow.tracking import MlflowClient
+from omegaconf import DictConfig
+
+from src.data.errors import DataError
+from src.experiments.resolvers import register_resolvers
+from src.experiments.runner import EPOCH_METRICS, train
+from src.experiments.schema import register_reproduce_schema, register_schemas, structured_config
+from src.experiments.tracking import load_run, use_tracking_store
+from src.experiments.validation import ConfigError, validate
+
+log = logging.getLogger(__name__)
+
+FINAL_METRICS = ("test_loss", "test_accuracy", "best_epoch")
+
+
+def _metrics(run_id: str) -> pd.Series:
+    client = MlflowClient()
+    values = {
+        (key, m.step): m.value
+        for key in (*EPOCH_METRICS, "lr", *FINAL_METRICS)
+        for m in client.get_metric_history(run_id, key)
+    }
+    return pd.Series(values, dtype=float).rename_axis(["metric", "step"])
+
+
+def compare_runs(original: str, again: str) -> pd.DataFrame:
+    """Every metric value of two runs side by side: index (metric, step), columns ``original``,
+    ``reproduced`` and ``equal`` (exact equality; a value one run lacks is unequal)."""
+    table = pd.concat({"original": _metrics(original), "reproduced": _metrics(again)}, axis=1)
+    table["equal"] = table["original"] == table["reproduced"]
+    return table
+
+
+def reproduce(run_id: str, tracking: DictConfig) -> tuple[str, pd.DataFrame]:
+    """Train run ``run_id``'s logged config again into the store ``tracking`` names.
+
+    Returns the new run's id and ``compare_runs``' table.
+    """
+    cfg = structured_config(load_run(run_id).config)
+    cfg.tracking.uri, cfg.tracking.artifact_root = tracking.uri, tracking.artifact_root
+    again = train(cfg, tags={"reproduces": run_id})["run_id"]
+    table = compare_runs(run_id, again)
+    hashes = [MlflowClient().get_run(r).data.params["dataset.hash"] for r in (run_id, again)]
+    if hashes[0] != hashes[1]:
+        raise DataError(f"run {run_id} trained on data with hash {hashes[0]}, the reproduction on {hashes[1]}")
+    return again, table
+
+
+register_schemas()
+register_reproduce_schema()
+register_resolvers()
+
+
+@hydra.main(version_base="1.3", config_path="../../conf", config_name="reproduce")
+def main(cfg: DictConfig) -> None:
+    """Reproduce ``cfg.run_id``; exit 1 if any metric differs."""
+    try:
+        validate(cfg)
+        use_tracking_store(cfg.tracking)
+        again, table = reproduce(cfg.run_id, cfg.tracking)
+    except (ConfigError, DataError, LookupError) as error:
+        log.error("%s", error)
+        sys.exit(2)
+    differing = table[~table["equal"]]
+    if differing.empty:
+        log.info("run %s reproduces run %s exactly: %d metric values equal", again, cfg.run_id, len(table))
+        return
+    with pd.option_context("display.max_rows", 50, "display.precision", 17):
+        print(differing.to_string())
+    log.error("run %s differs from run %s in %d of %d metric values", again, cfg.run_id, len(differing), len(table))
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
