@@ -118,6 +118,16 @@ def test_a_sweep_whose_set_up_failed_fails_visibly(tmp_path):
     assert runs_in(store).empty, "no job may train unrecorded or outside its sweep"
 
 
+def test_a_sweep_with_a_failing_job_exits_non_zero_and_marks_its_parent_failed(tmp_path):
+    result, store = sweep(tmp_path, "data.train_size=100,-1")
+    assert result.returncode != 0
+    assert "data.train_size=-1: must be > 0" in result.stdout + result.stderr
+    runs = runs_in(store)
+    parent = runs[runs["tags.mlflow.parentRunId"].isna()]
+    assert list(parent["status"]) == ["FAILED"]
+    assert list(runs[runs["tags.mlflow.parentRunId"].notna()]["status"]) == ["FINISHED"]
+
+
 def test_an_optuna_search_is_persistent_and_resumable(tmp_path):
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     search = ["hparams_search=optuna", f"hydra.sweeper.storage={storage}", "hydra.sweeper.study_name=s"]

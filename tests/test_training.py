@@ -7,6 +7,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
+from src.experiments.checkpoint import checkpoint_path, load_checkpoint
 from src.experiments.predict import predict_split
 from src.experiments.runner import TrainingDiverged, train
 from src.experiments.tracking import WEIGHTS_ARTIFACT, flatten_config, use_tracking_store
@@ -74,20 +75,30 @@ def test_same_seed_gives_identical_losses(default_run, store_overrides):
         assert metric_history(again["run_id"], key) == metric_history(first, key)
 
 
-def interrupt(self, batch):
-    raise KeyboardInterrupt
+def interrupt_in_second_epoch(monkeypatch) -> None:
+    """Make the 130th train step (epoch 2 of the default experiment) raise KeyboardInterrupt."""
+    original, steps = SequenceClassifier.train_batch, []
+
+    def train_batch(self, batch):
+        steps.append(1)
+        if len(steps) == 130:
+            raise KeyboardInterrupt
+        return original(self, batch)
+
+    monkeypatch.setattr(SequenceClassifier, "train_batch", train_batch)
+
+
+def diverge(monkeypatch) -> None:
+    monkeypatch.setattr(SequenceClassifier, "train_batch", lambda self, batch: (float("nan"), 0.1))
 
 
 @pytest.mark.parametrize(
-    ("train_batch", "error", "status"),
-    [
-        (lambda self, batch: (float("nan"), 0.1), TrainingDiverged, "FAILED"),
-        (interrupt, KeyboardInterrupt, "KILLED"),
-    ],
+    ("stop", "error", "status"),
+    [(diverge, TrainingDiverged, "FAILED"), (interrupt_in_second_epoch, KeyboardInterrupt, "KILLED")],
     ids=["nan-loss", "ctrl-c"],
 )
-def test_a_stopped_run_is_not_left_running(train_batch, error, status, store, store_overrides, monkeypatch):
-    monkeypatch.setattr(SequenceClassifier, "train_batch", train_batch)
+def test_a_stopped_run_is_not_left_running(stop, error, status, store, store_overrides, monkeypatch):
+    stop(monkeypatch)
     cfg = compose_config(store_overrides + ["trainer.progress=false", f"tracking.run_name={status}"])
     with pytest.raises(error):
         train(cfg)
@@ -98,6 +109,9 @@ def test_a_stopped_run_is_not_left_running(train_batch, error, status, store, st
     )
     assert list(runs["status"]) == [status]
     assert "config.yaml" in {a.path for a in MlflowClient().list_artifacts(runs.run_id[0])}
+    if status == "KILLED":
+        checkpoint = load_checkpoint(checkpoint_path(cfg.trainer.checkpoint_dir, runs.run_id[0]))
+        assert checkpoint.progress.epoch == 1, "the interrupted run keeps its checkpoint"
 
 
 def test_nan_loss_error_names_the_epoch_and_the_learning_rate(store_overrides, monkeypatch):

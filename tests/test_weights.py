@@ -6,6 +6,7 @@ import pickle
 import numpy as np
 import pytest
 
+from src.experiments.checkpoint import load_checkpoint
 from src.models.weights import UnsafeWeightsError, load_weights, save_weights
 
 
@@ -41,3 +42,12 @@ def test_a_pickle_of_something_else_is_refused(tmp_path):
     path.write_bytes(pickle.dumps(["not", "a", "dict"]))
     with pytest.raises(UnsafeWeightsError, match="expected a dict of NumPy arrays"):
         load_weights(path)
+
+
+def test_a_malicious_checkpoint_is_refused_and_runs_nothing(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "checkpoint.pkl"
+    path.write_bytes(pickle.dumps({"run_id": "x", "model_state": {"params": RunsCode(marker)}}))
+    with pytest.raises(UnsafeWeightsError, match=r"refusing to load (posix|os)\.system"):
+        load_checkpoint(path)
+    assert not marker.exists()
