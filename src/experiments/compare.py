@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
 from src.experiments.resolvers import register_resolvers
-from src.experiments.schema import register_compare_schema, register_schemas
+from src.experiments.schema import register_schemas
 from src.experiments.tracking import use_tracking_store
 from src.experiments.validation import ConfigError, validate
 from src.paths import RUNS_DIR
@@ -74,7 +74,6 @@ def comparison_table(runs: pd.DataFrame, sort_by: str) -> pd.DataFrame:
 
 
 register_schemas()
-register_compare_schema()
 register_resolvers()
 
 

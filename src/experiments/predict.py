@@ -19,7 +19,7 @@ from src.data.dataset import DataSplits
 from src.experiments.builders import build_classifier, load_data, model_inputs
 from src.experiments.encoding import encode, input_kind
 from src.experiments.resolvers import register_resolvers
-from src.experiments.schema import register_predict_schema, register_schemas
+from src.experiments.schema import register_schemas
 from src.experiments.tracking import LoggedRun, load_run, use_tracking_store
 from src.experiments.validation import ConfigError, validate
 from src.models.backend import set_float_dtype
@@ -28,7 +28,6 @@ from src.paths import RUNS_DIR
 log = logging.getLogger(__name__)
 
 register_schemas()
-register_predict_schema()
 register_resolvers()
 
 

@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from src.data.errors import DataError
 from src.experiments.resolvers import register_resolvers
 from src.experiments.runner import EPOCH_METRICS, train
-from src.experiments.schema import register_reproduce_schema, register_schemas, structured_config
+from src.experiments.schema import register_schemas, structured_config
 from src.experiments.tracking import load_run, use_tracking_store
 from src.experiments.validation import ConfigError, validate
 
@@ -60,7 +60,6 @@ def reproduce(run_id: str, tracking: DictConfig) -> tuple[str, pd.DataFrame]:
 
 
 register_schemas()
-register_reproduce_schema()
 register_resolvers()
 
 

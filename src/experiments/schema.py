@@ -359,7 +359,8 @@ GROUP_SCHEMAS = {
 
 
 def register_schemas() -> None:
-    """Store the schemas where ``conf/`` refers to them (``defaults: [/schema/<group>/<name>@_here_]``).
+    """Store the schemas where ``conf/`` refers to them (``defaults: [/schema/<group>/<name>@_here_]``,
+    and ``<entry point>_schema`` for predict, compare and reproduce).
 
     Kept under ``schema/`` so they never show up as choices of the groups themselves.
     """
@@ -370,6 +371,8 @@ def register_schemas() -> None:
         store.store(group=f"schema/{group}", name=option, node=node)
     store.store(group="schema/trainer", name="default", node=TrainerConfig)
     store.store(group="schema/tracking", name="default", node=TrackingConfig)
+    for name, node in ENTRY_POINT_SCHEMAS.items():
+        store.store(name=name, node=node)
 
 
 def structured_config(logged: DictConfig) -> DictConfig:
@@ -424,11 +427,6 @@ class PredictConfig:
     tracking: TrackingConfig = MISSING
 
 
-def register_predict_schema() -> None:
-    """Store the predict entry point's schema as ``predict_schema``."""
-    ConfigStore.instance().store(name="predict_schema", node=PredictConfig)
-
-
 @dataclass
 class CompareConfig:
     """``python -m src.experiments.compare target=<sweep id | experiment>``: a table of runs."""
@@ -439,11 +437,6 @@ class CompareConfig:
     tracking: TrackingConfig = MISSING
 
 
-def register_compare_schema() -> None:
-    """Store the compare entry point's schema as ``compare_schema``."""
-    ConfigStore.instance().store(name="compare_schema", node=CompareConfig)
-
-
 @dataclass
 class ReproduceConfig:
     """``python -m src.experiments.reproduce run_id=<id>``: train a logged run again and compare."""
@@ -452,6 +445,5 @@ class ReproduceConfig:
     tracking: TrackingConfig = MISSING
 
 
-def register_reproduce_schema() -> None:
-    """Store the reproduce entry point's schema as ``reproduce_schema``."""
-    ConfigStore.instance().store(name="reproduce_schema", node=ReproduceConfig)
+ENTRY_POINT_SCHEMAS = {"predict_schema": PredictConfig, "compare_schema": CompareConfig,
+                       "reproduce_schema": ReproduceConfig}  # fmt: skip
