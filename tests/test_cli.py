@@ -68,7 +68,7 @@ def test_a_sweep_is_one_parent_run_with_every_job_as_a_child(finished_sweep):
     client = MlflowClient(finished_sweep["store"]["uri"])
     for _, child in children.iterrows():
         assert f"optimizer.lr={child['params.optimizer.lr']}" in child["tags.hydra_overrides"]
-        for key in ("train_loss", "val_loss", "val_accuracy"):
+        for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
             steps = [m.step for m in client.get_metric_history(child.run_id, key)]
             assert sorted(steps) == [1, 2], key
     assert children["metrics.test_accuracy"].notna().all()

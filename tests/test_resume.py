@@ -26,7 +26,7 @@ SMALL_RUN = [
     "data.val_size=100",
     "data.test_size=100",
 ]
-EPOCH_METRICS = ("train_loss", "val_loss", "val_accuracy", "lr")
+EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
 
 
 def history(client: MlflowClient, run_id: str, key: str) -> list[tuple[int, float]]:

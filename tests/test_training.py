@@ -11,7 +11,7 @@ from src.experiments.checkpoint import checkpoint_path, load_checkpoint
 from src.experiments.predict import predict_split
 from src.experiments.runner import TrainingDiverged, train
 from src.experiments.tracking import WEIGHTS_ARTIFACT, flatten_config, use_tracking_store
-from src.models.classifier import SequenceClassifier
+from src.models.classifier import SequenceClassifier, TrainStep
 from src.models.weights import load_weights
 from tests.conftest import compose_config
 
@@ -21,8 +21,11 @@ def metric_history(run_id: str, key: str) -> list[tuple[int, float]]:
     return sorted((m.step, m.value) for m in history)
 
 
-def test_default_experiment_learns_parity(default_run):
+def test_default_experiment_learns_parity(default_run, store):
     assert default_run["metrics"]["test_accuracy"] >= 0.95
+    mlflow.set_tracking_uri(store["uri"])
+    train_accuracy = metric_history(default_run["metrics"]["run_id"], "train_accuracy")
+    assert train_accuracy[0][1] < 0.7 < 0.95 < train_accuracy[-1][1], "measured while it learns"
 
 
 def test_run_is_recorded_in_mlflow(default_run, store):
@@ -39,7 +42,7 @@ def test_run_is_recorded_in_mlflow(default_run, store):
         assert row[f"params.{key}"] == str(value), key
     assert row["metrics.test_accuracy"] == default_run["metrics"]["test_accuracy"]
     assert row["tags.git_commit"] and row["tags.pytensor_version"] and row["tags.numpy_version"]
-    for key in ("train_loss", "val_loss", "val_accuracy"):
+    for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
         steps = [step for step, _ in metric_history(run_id, key)]
         assert steps == list(range(1, cfg.trainer.epochs + 1)), key
     assert row["tags.git_dirty"] in ("true", "false") and row["tags.pytensor_blas_ldflags"]
@@ -89,7 +92,7 @@ def interrupt_in_second_epoch(monkeypatch) -> None:
 
 
 def diverge(monkeypatch) -> None:
-    monkeypatch.setattr(SequenceClassifier, "train_batch", lambda self, batch: (float("nan"), 0.1))
+    monkeypatch.setattr(SequenceClassifier, "train_batch", lambda self, batch: TrainStep(float("nan"), 0.5, 0.1))
 
 
 @pytest.mark.parametrize(
@@ -115,7 +118,7 @@ def test_a_stopped_run_is_not_left_running(stop, error, status, store, store_ove
 
 
 def test_nan_loss_error_names_the_epoch_and_the_learning_rate(store_overrides, monkeypatch):
-    monkeypatch.setattr(SequenceClassifier, "train_batch", lambda self, batch: (float("nan"), 0.3))
+    monkeypatch.setattr(SequenceClassifier, "train_batch", lambda self, batch: TrainStep(float("nan"), 0.5, 0.3))
     cfg = compose_config(store_overrides + ["trainer.progress=false", "optimizer.lr=0.3"])
     with pytest.raises(TrainingDiverged, match=r"epoch 1, batch 1; .*optimizer.lr \(now 0.3\)"):
         train(cfg)

@@ -14,15 +14,16 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 
 
 def learning_curves(history: pd.DataFrame) -> Figure:
-    """Loss (train and validation) and validation accuracy per epoch.
+    """Loss and accuracy per epoch, on the training and the validation split.
 
-    history: one row per epoch (index), columns ``train_loss``, ``val_loss``, ``val_accuracy``.
+    history: one row per epoch (index), columns ``train_loss``, ``val_loss``, ``train_accuracy``,
+    ``val_accuracy``.
     """
     fig, (loss, accuracy) = plt.subplots(1, 2, figsize=(10, 4))
     history[["train_loss", "val_loss"]].plot(ax=loss, marker=".")
     loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    history[["val_accuracy"]].plot(ax=accuracy, marker=".", legend=False)
-    accuracy.set(xlabel="epoch", ylabel="accuracy", title="validation accuracy", ylim=(0, 1.02))
+    history[["train_accuracy", "val_accuracy"]].plot(ax=accuracy, marker=".")
+    accuracy.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1.02))
     fig.tight_layout()
     return fig
 

@@ -30,14 +30,14 @@ from src.experiments.tracking import (
 )
 from src.experiments.validation import validate
 from src.models.backend import set_float_dtype
-from src.models.classifier import SequenceClassifier
+from src.models.classifier import SequenceClassifier, TrainStep
 from src.models.network import count_parameters
 
 log = logging.getLogger(__name__)
 _console = Console(stderr=True)
 
 
-EPOCH_METRICS = ("train_loss", "val_loss", "val_accuracy")
+EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
 
 
 class TrainingDiverged(RuntimeError):
@@ -46,18 +46,19 @@ class TrainingDiverged(RuntimeError):
 
 def train_epoch(
     model: SequenceClassifier, splits: DataSplits, cfg: DictConfig, rng, epoch: int
-) -> tuple[float, float]:
+) -> TrainStep:
     """Run one shuffled pass over the training split (its first ``trainer.limit_batches``
     minibatches when set).
 
-    Returns the mean loss per sequence trained on and the learning rate of the epoch's last step.
+    Returns the mean loss and accuracy per sequence trained on (each measured by its batch's
+    step, before the update) and the learning rate of the epoch's last step.
     """
     trainer = cfg.trainer
     num_batches = math.ceil(len(splits.train) / trainer.batch_size)
     if trainer.limit_batches is not None:
         num_batches = min(num_batches, trainer.limit_batches)
     batches = splits.train.batches(trainer.batch_size, rng, trainer.bucket_by_length)
-    total, lr, seen = 0.0, math.nan, 0
+    total_loss, total_correct, lr, seen = 0.0, 0.0, math.nan, 0
     for number, batch in enumerate(
         track(
             itertools.islice(batches, num_batches),
@@ -69,15 +70,16 @@ def train_epoch(
         ),
         start=1,
     ):
-        loss, lr = model.train_batch(batch)
+        loss, accuracy, lr = model.train_batch(batch)
         if not math.isfinite(loss):
             raise TrainingDiverged(
                 f"train loss is {loss} at epoch {epoch}, batch {number}; "
                 f"try a smaller optimizer.lr (now {cfg.optimizer.lr}) or optimizer.clip_norm"
             )
-        total += loss * len(batch)
+        total_loss += loss * len(batch)
+        total_correct += accuracy * len(batch)
         seen += len(batch)
-    return total / seen, lr
+    return TrainStep(total_loss / seen, total_correct / seen, lr)
 
 
 def fit(model: SequenceClassifier, splits: DataSplits, cfg: DictConfig, state: TrainingState) -> Progress:
@@ -89,15 +91,16 @@ def fit(model: SequenceClassifier, splits: DataSplits, cfg: DictConfig, state: T
     """
     trainer, progress = cfg.trainer, state.progress
     for epoch in range(progress.epoch + 1, trainer.epochs + 1):
-        train_loss, lr = train_epoch(model, splits, cfg, state.rng, epoch)
+        train = train_epoch(model, splits, cfg, state.rng, epoch)
         val = model.evaluate(splits.validation, trainer.eval_batch_size)
-        metrics = {"train_loss": train_loss, "val_loss": val["loss"], "val_accuracy": val["accuracy"]}
-        mlflow.log_metrics(metrics | {"lr": lr}, step=epoch)
+        metrics = {"train_loss": train.loss, "train_accuracy": train.accuracy,
+                   "val_loss": val["loss"], "val_accuracy": val["accuracy"]}  # fmt: skip
+        mlflow.log_metrics(metrics | {"lr": train.lr}, step=epoch)
         progress.record(epoch, metrics, model.get_weights(), trainer.monitor)
         state.save(model)
         log.info(
             "epoch %d/%d  train_loss=%.4f  val_loss=%.4f  val_accuracy=%.4f",
-            epoch, trainer.epochs, train_loss, val["loss"], val["accuracy"],
+            epoch, trainer.epochs, train.loss, val["loss"], val["accuracy"],
         )  # fmt: skip
         if trainer.patience is not None and progress.epochs_without_improvement() >= trainer.patience:
             log.info("early stop: %s has not improved for %d epochs", trainer.monitor, trainer.patience)

@@ -7,6 +7,7 @@ recompiles.
 
 from collections.abc import Callable, Mapping
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 import pytensor
@@ -19,6 +20,14 @@ from src.models.dropout import Dropout
 from src.models.losses import cross_entropy
 from src.models.network import NetworkSpec, network_logits
 from src.models.optimizers import Optimizer, OptimizerSpec
+
+
+class TrainStep(NamedTuple):
+    """What one training step reports: the batch's mean loss and accuracy, and the lr used."""
+
+    loss: float
+    accuracy: float
+    lr: float
 
 
 class SequenceClassifier:
@@ -56,9 +65,10 @@ class SequenceClassifier:
 
     @cached_property
     def train_step(self) -> Callable[..., list[np.ndarray]]:
-        """Compiled ``(inputs, mask, labels) -> [loss, learning rate]`` applying one update.
+        """Compiled ``(inputs, mask, labels) -> [loss, correct, learning rate]`` applying one update.
 
-        The loss is that of the batch before the update, with dropout when the network has it.
+        The loss and the number of correctly classified sequences are those of the batch before
+        the update, with dropout when the network has it.
         """
         logits = network_logits(self.spec, self.params, self.inputs, self.mask, self.dropout)
         loss = cross_entropy(logits, self.labels)
@@ -66,9 +76,10 @@ class SequenceClassifier:
         updates, lr = self.optimizer.updates(params, pytensor.grad(loss, params))
         if self.dropout is not None:
             updates += self.dropout.updates
+        correct = pt.eq(logits.argmax(axis=-1), self.labels).sum()
         return pytensor.function(
             [self.inputs, self.mask, self.labels],
-            [loss, lr],
+            [loss, correct, lr],
             updates=updates,
             mode=self.mode,
             name="train_step",
@@ -84,10 +95,11 @@ class SequenceClassifier:
             name="log_proba",
         )
 
-    def train_batch(self, batch: SequenceDataset) -> tuple[float, float]:
-        """Apply one optimiser step on ``batch``; return its loss before the step and the lr used."""
-        loss, lr = self.train_step(batch.inputs, batch.mask, batch.labels)
-        return float(loss), float(lr)
+    def train_batch(self, batch: SequenceDataset) -> "TrainStep":
+        """Apply one optimiser step on ``batch``; return its loss and accuracy before the step
+        and the learning rate used."""
+        loss, correct, lr = self.train_step(batch.inputs, batch.mask, batch.labels)
+        return TrainStep(float(loss), float(correct) / len(batch), float(lr))
 
     def predict_log_proba(self, dataset: SequenceDataset, batch_size: int) -> np.ndarray:
         """Log class probabilities (num_sequences, classes) of ``dataset``, in batches."""
