@@ -11,6 +11,7 @@ import pytest
 from src.data.dataset import SequenceDataset
 from src.models.classifier import SequenceClassifier
 from src.models.dropout import Dropout
+from src.models.fused import FusedRecurrence, FusedRecurrenceGrad
 from src.models.initializers import glorot_uniform, orthogonal
 from src.models.network import NetworkSpec, count_parameters, init_network_params
 from tests.reference import log_softmax_numpy, network_logits_numpy
@@ -139,6 +140,14 @@ def test_fused_matches_scan_in_values_and_gradients(name):
         results.append(f(inputs, mask, labels))
     for fused, scanned in zip(*results, strict=True):
         np.testing.assert_allclose(fused, scanned, rtol=1e-10, atol=1e-12)
+
+
+def test_a_compiled_train_step_runs_each_fused_recurrence_once():
+    spec = NetworkSpec(3, 4, cell="lstm", hidden_size=5, bidirectional=True, num_layers=2)
+    model = SequenceClassifier(spec, init_network_params(spec, seed=0))
+    ops = [type(node.op) for node in model.train_step.maker.fgraph.toposort()]
+    assert ops.count(FusedRecurrence) == 4, "one forward pass per layer and direction"
+    assert ops.count(FusedRecurrenceGrad) == 4
 
 
 def test_dropout_is_inverted_seeded_and_uses_its_rate():

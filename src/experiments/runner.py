@@ -29,7 +29,7 @@ from src.experiments.tracking import (
     open_experiment,
 )
 from src.experiments.validation import validate
-from src.models.backend import set_float_dtype
+from src.models.backend import set_blas_threads, set_float_dtype
 from src.models.classifier import SequenceClassifier, TrainStep
 from src.models.network import count_parameters
 
@@ -141,6 +141,7 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
         cfg = checkpoint.resolved_config()
     validate(cfg)
     set_float_dtype(cfg.trainer.dtype)
+    set_blas_threads(cfg.trainer.blas_threads)
     experiment_id = open_experiment(cfg.tracking)
     data = load_data(cfg)
     data_hash = summarize(data)["hash"]

@@ -307,6 +307,7 @@ class TrainerConfig:
     bucket_by_length: bool = False
     limit_batches: int | None = checked(None, lambda v: v is None or v > 0, "must be > 0 or null")
     eval_batch_size: int = positive(500)
+    blas_threads: int = positive(1)
     dtype: str = one_of("float32", ("float32", "float64"))
     progress: bool = True
     monitor: str = one_of("val_loss", ("val_loss", "val_accuracy"))

@@ -127,6 +127,7 @@ def gru_backward(xw, mask, U, hs, cache, g_hs, activation):
 
 
 FORWARD = {"elman": elman_forward, "lstm": lstm_forward, "gru": gru_forward}
+CACHE_WIDTH = {"elman": 1, "lstm": 5, "gru": 3}  # the cache's last axis, in hidden sizes
 BACKWARD = {"elman": elman_backward, "lstm": lstm_backward, "gru": gru_backward}
 
 
@@ -147,6 +148,10 @@ class FusedRecurrence(Op):
         xw, mask, U = inputs
         hs, cache = FORWARD[self.cell](xw, mask.astype(xw.dtype), U, self.activation)
         outputs[0][0], outputs[1][0] = hs, cache
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        (steps, batch, _), _, (hidden, _) = input_shapes
+        return [(steps, batch, hidden), (steps, batch, CACHE_WIDTH[self.cell] * hidden)]
 
     def pullback(self, inputs, outputs, output_grads):
         xw, mask, U = inputs
@@ -169,6 +174,9 @@ class FusedRecurrenceGrad(Op):
     def make_node(self, xw, mask, U, hs, cache, g_hs):
         inputs = [pt.as_tensor_variable(v) for v in (xw, mask, U, hs, cache, g_hs)]
         return Apply(self, inputs, [inputs[0].type(), inputs[2].type()])
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [input_shapes[0], input_shapes[2]]
 
     def perform(self, node, inputs, outputs):
         xw, mask, U, hs, cache, g_hs = inputs

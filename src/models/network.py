@@ -109,8 +109,10 @@ def _recurrent_layer(spec, params, name, inputs, mask, backwards):
     state after the last real step (batch, hidden). ``spec.implementation`` picks the fused
     Op ('fused') or PyTensor's ``scan`` over the cell's step ('scan', the reference).
     """
-    xw = inputs @ params[f"{name}_W"] + params[f"{name}_b"]
-    U = params[f"{name}_U"]
+    W, U = params[f"{name}_W"], params[f"{name}_U"]
+    T, B = inputs.shape[0], inputs.shape[1]
+    # One (time*batch, features) matrix product, whose gradient is one product too.
+    xw = (inputs.reshape((T * B, inputs.shape[2])) @ W).reshape((T, B, W.shape[1])) + params[f"{name}_b"]
     if spec.implementation == "fused":
         if backwards:
             xw, mask = xw[::-1], mask[::-1]
