@@ -29,6 +29,7 @@ from src.paths import PROJECT_ROOT
 
 GATES = {"elman": 1, "lstm": 4, "gru": 3}
 INPUTS, CLASSES, LR = 16, 4, 0.01
+PAUSE_S = 0.5
 
 
 def make_batch(batch: int, length: int, dtype: str, seed: int = 0):
@@ -47,6 +48,9 @@ def seqlab_step(cell: str, hidden: int, dtype: str, implementation: str, params)
 def torch_step(cell: str, hidden: int, dtype: str, params):
     import torch
 
+    # PyTorch's own default, all cores: it would take seqlab's single-threaded MKL setting,
+    # made before torch is imported, as its own.
+    torch.set_num_threads(os.cpu_count())
     torch_dtype = getattr(torch, dtype)
     rnn_class = {"elman": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
     rnn = rnn_class(INPUTS, hidden, batch_first=True, dtype=torch_dtype)
@@ -78,7 +82,14 @@ def flops(cell: str, batch: int, length: int, hidden: int) -> float:
 
 
 def measure(step, batch, steps: int) -> float:
-    """Median seconds of one step over ``steps`` calls."""
+    """Median seconds of one step over ``steps`` calls.
+
+    First a pause and an untimed step: the thread pools of the implementation measured before
+    (OpenMP, OpenBLAS) keep spinning for a while after its last step and would otherwise slow
+    this one down on a small machine.
+    """
+    time.sleep(PAUSE_S)
+    step(*batch)
     times = []
     for _ in range(steps):
         start = time.perf_counter()

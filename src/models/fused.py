@@ -16,118 +16,173 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
 
-def _sigmoid(x):
-    return 0.5 * (np.tanh(0.5 * x) + 1)  # exact, and never overflows
+def _sigmoid(x, out):
+    """``out`` = sigmoid(x) as ``0.5 * tanh(0.5 x) + 0.5``: exact, and never overflows."""
+    np.multiply(x, 0.5, out=out)
+    np.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    return out
+
+
+def _step_masks(mask):
+    """Per step, None when every sequence is real there (nothing to blend), else the
+    (batch, 1) mask."""
+    return [None if m.all() else m[:, None] for m in mask]
+
+
+def _blend(m, new, old):
+    """``new`` where the step is real, ``old`` (carried over) where it is padding."""
+    return new if m is None else np.where(m > 0, new, old)
+
+
+def _previous_states(hs):
+    """The state entering each step — zeros, then ``hs[:-1]`` — as (time*batch, hidden)."""
+    prev = np.zeros_like(hs)
+    prev[1:] = hs[:-1]
+    return prev.reshape(-1, hs.shape[2])
+
+
+def _recurrent_weight_grad(inputs, g_pre):
+    """Sum over steps of ``inputs[t].T @ g_pre[t]``, as one matrix product."""
+    return inputs.T @ g_pre.reshape(-1, g_pre.shape[-1])
 
 
 def elman_forward(xw, mask, U, activation):
-    """Returns hs (T, B, H) and the cache: each step's unmasked new state."""
+    """Returns hs (T, B, H) and the cache: each step's new state before masking."""
     T, B, H = xw.shape[0], xw.shape[1], U.shape[0]
     hs, new = np.empty((T, B, H), xw.dtype), np.empty((T, B, H), xw.dtype)
     h = np.zeros((B, H), xw.dtype)
-    for t in range(T):
-        a = xw[t] + h @ U
-        new[t] = np.tanh(a) if activation == "tanh" else np.maximum(a, 0)
-        m = mask[t][:, None]
-        h = hs[t] = m * new[t] + (1 - m) * h
+    for t, m in enumerate(_step_masks(mask)):
+        a = h @ U
+        a += xw[t]
+        if activation == "tanh":
+            np.tanh(a, out=new[t])
+        else:
+            np.maximum(a, 0, out=new[t])
+        h = hs[t] = _blend(m, new[t], h)
     return hs, new
 
 
 def elman_backward(xw, mask, U, hs, new, g_hs, activation):
     T, B, H = hs.shape
-    g_xw, g_U = np.empty_like(xw), np.zeros_like(U)
+    g_xw, U_t = np.empty_like(xw), np.ascontiguousarray(U.T)
     gh = np.zeros((B, H), xw.dtype)
-    for t in reversed(range(T)):
+    for t, m in reversed(list(enumerate(_step_masks(mask)))):
         gh = gh + g_hs[t]
-        m = mask[t][:, None]
-        slope = 1 - new[t] ** 2 if activation == "tanh" else (new[t] > 0).astype(xw.dtype)
-        da = m * gh * slope
-        h_prev = hs[t - 1] if t > 0 else np.zeros_like(gh)
-        g_xw[t] = da
-        g_U += h_prev.T @ da
-        gh = da @ U.T + (1 - m) * gh
-    return g_xw, g_U
+        da = g_xw[t]
+        if activation == "tanh":
+            np.multiply(new[t], new[t], out=da)
+            np.subtract(1, da, out=da)
+        else:
+            np.greater(new[t], 0, out=da)
+        da *= gh if m is None else gh * m
+        gh = _blend(m, da @ U_t, gh)
+    return g_xw, _recurrent_weight_grad(_previous_states(hs), g_xw)
 
 
 def lstm_forward(xw, mask, U, activation):
-    """Returns hs (T, B, H) and the cache: gates i, f, g, o and the cell states c (T, B, 5H)."""
+    """Returns hs (T, B, H) and the cache (T, B, 6H): gates i, f, g, o, the (masked) cell state
+    c and tanh of the new cell state."""
     T, B, H = xw.shape[0], xw.shape[1], U.shape[0]
-    hs, cache = np.empty((T, B, H), xw.dtype), np.empty((T, B, 5 * H), xw.dtype)
+    hs, cache = np.empty((T, B, H), xw.dtype), np.empty((T, B, 6 * H), xw.dtype)
     h, c = np.zeros((B, H), xw.dtype), np.zeros((B, H), xw.dtype)
-    for t in range(T):
-        z = xw[t] + h @ U
-        i, f, o = _sigmoid(z[:, :H]), _sigmoid(z[:, H : 2 * H]), _sigmoid(z[:, 3 * H :])
-        g = np.tanh(z[:, 2 * H : 3 * H])
-        c_new = f * c + i * g
-        m = mask[t][:, None]
-        c = m * c_new + (1 - m) * c
-        h = hs[t] = m * (o * np.tanh(c_new)) + (1 - m) * h
-        cache[t] = np.concatenate([i, f, g, o, c], axis=1)
+    z = np.empty((B, 4 * H), xw.dtype)
+    for t, m in enumerate(_step_masks(mask)):
+        np.matmul(h, U, out=z)
+        z += xw[t]
+        gates = _sigmoid(z, out=cache[t, :, : 4 * H])
+        np.tanh(z[:, 2 * H : 3 * H], out=gates[:, 2 * H : 3 * H])
+        i, f, g, o = (gates[:, k * H : (k + 1) * H] for k in range(4))
+        c_new = f * c
+        c_new += i * g
+        tanh_c = np.tanh(c_new, out=cache[t, :, 5 * H :])
+        c = cache[t, :, 4 * H : 5 * H] = _blend(m, c_new, c)
+        h = hs[t] = _blend(m, o * tanh_c, h)
     return hs, cache
 
 
 def lstm_backward(xw, mask, U, hs, cache, g_hs, activation):
     T, B, H = hs.shape
-    g_xw, g_U = np.empty_like(xw), np.zeros_like(U)
+    g_xw, U_t = np.empty_like(xw), np.ascontiguousarray(U.T)
     gh, gc = np.zeros((B, H), xw.dtype), np.zeros((B, H), xw.dtype)
-    for t in reversed(range(T)):
+    for t, m in reversed(list(enumerate(_step_masks(mask)))):
         gh = gh + g_hs[t]
-        m = mask[t][:, None]
-        i, f, g, o = (cache[t][:, k * H : (k + 1) * H] for k in range(4))
-        c_prev = cache[t - 1][:, 4 * H :] if t > 0 else np.zeros_like(gc)
-        tanh_c = np.tanh(f * c_prev + i * g)
-        dh_new = m * gh
-        dc_new = m * gc + dh_new * o * (1 - tanh_c**2)
-        dz = np.concatenate(
-            [dc_new * g * i * (1 - i), dc_new * c_prev * f * (1 - f), dc_new * i * (1 - g**2),
-             dh_new * tanh_c * o * (1 - o)],
-            axis=1,
-        )  # fmt: skip
-        h_prev = hs[t - 1] if t > 0 else np.zeros_like(gh)
-        g_xw[t] = dz
-        g_U += h_prev.T @ dz
-        gh = dz @ U.T + (1 - m) * gh
-        gc = dc_new * f + (1 - m) * gc
-    return g_xw, g_U
+        i, f, g, o, _, tanh_c = (cache[t, :, k * H : (k + 1) * H] for k in range(6))
+        c_prev = cache[t - 1, :, 4 * H : 5 * H] if t > 0 else np.zeros_like(gc)
+        dh = gh if m is None else gh * m
+        dc = tanh_c * tanh_c
+        np.subtract(1, dc, out=dc)
+        dc *= o
+        dc *= dh
+        dc += gc if m is None else gc * m
+        dz = g_xw[t]
+        np.multiply(dc, g, out=dz[:, :H])
+        np.multiply(dc, c_prev, out=dz[:, H : 2 * H])
+        np.multiply(dc, i, out=dz[:, 2 * H : 3 * H])
+        np.multiply(dh, tanh_c, out=dz[:, 3 * H :])
+        for k, sigmoid in ((0, i), (1, f), (3, o)):  # sigmoid' = s (1 - s)
+            dz[:, k * H : (k + 1) * H] *= sigmoid * (1 - sigmoid)
+        dz[:, 2 * H : 3 * H] *= 1 - g * g
+        gh = _blend(m, dz @ U_t, gh)
+        gc = _blend(m, dc * f, gc)
+    return g_xw, _recurrent_weight_grad(_previous_states(hs), g_xw)
 
 
 def gru_forward(xw, mask, U, activation):
     """Returns hs (T, B, H) and the cache: gates r, z and the candidate (T, B, 3H)."""
     T, B, H = xw.shape[0], xw.shape[1], U.shape[0]
+    U_rz, U_n = np.ascontiguousarray(U[:, : 2 * H]), np.ascontiguousarray(U[:, 2 * H :])
     hs, cache = np.empty((T, B, H), xw.dtype), np.empty((T, B, 3 * H), xw.dtype)
     h = np.zeros((B, H), xw.dtype)
-    for t in range(T):
-        rz = _sigmoid(xw[t][:, : 2 * H] + h @ U[:, : 2 * H])
+    for t, m in enumerate(_step_masks(mask)):
+        a = h @ U_rz
+        a += xw[t, :, : 2 * H]
+        rz = _sigmoid(a, out=cache[t, :, : 2 * H])
         r, z = rz[:, :H], rz[:, H:]
-        candidate = np.tanh(xw[t][:, 2 * H :] + (r * h) @ U[:, 2 * H :])
-        m = mask[t][:, None]
-        h = hs[t] = m * (z * h + (1 - z) * candidate) + (1 - m) * h
-        cache[t] = np.concatenate([r, z, candidate], axis=1)
+        a_n = (r * h) @ U_n
+        a_n += xw[t, :, 2 * H :]
+        candidate = np.tanh(a_n, out=cache[t, :, 2 * H :])
+        h_new = h - candidate
+        h_new *= z
+        h_new += candidate  # z h + (1 - z) candidate
+        h = hs[t] = _blend(m, h_new, h)
     return hs, cache
 
 
 def gru_backward(xw, mask, U, hs, cache, g_hs, activation):
     T, B, H = hs.shape
-    g_xw, g_U = np.empty_like(xw), np.zeros_like(U)
+    U_rz_t, U_n_t = np.ascontiguousarray(U[:, : 2 * H].T), np.ascontiguousarray(U[:, 2 * H :].T)
+    g_xw = np.empty_like(xw)
+    h_prev = _previous_states(hs).reshape(T, B, H)
     gh = np.zeros((B, H), xw.dtype)
-    for t in reversed(range(T)):
+    for t, m in reversed(list(enumerate(_step_masks(mask)))):
         gh = gh + g_hs[t]
-        m = mask[t][:, None]
-        r, z, candidate = (cache[t][:, k * H : (k + 1) * H] for k in range(3))
-        h_prev = hs[t - 1] if t > 0 else np.zeros_like(gh)
-        dh_new = m * gh
-        da_n = dh_new * (1 - z) * (1 - candidate**2)
-        d_rh = da_n @ U[:, 2 * H :].T
-        da_rz = np.concatenate([d_rh * h_prev * r * (1 - r), dh_new * (h_prev - candidate) * z * (1 - z)], axis=1)
-        g_xw[t] = np.concatenate([da_rz, da_n], axis=1)
-        g_U[:, : 2 * H] += h_prev.T @ da_rz
-        g_U[:, 2 * H :] += (r * h_prev).T @ da_n
-        gh = dh_new * z + d_rh * r + da_rz @ U[:, : 2 * H].T + (1 - m) * gh
+        r, z, candidate = (cache[t, :, k * H : (k + 1) * H] for k in range(3))
+        dh = gh if m is None else gh * m
+        da_n = np.multiply(candidate, candidate, out=g_xw[t, :, 2 * H :])
+        np.subtract(1, da_n, out=da_n)
+        da_n *= 1 - z
+        da_n *= dh
+        d_rh = da_n @ U_n_t
+        da_rz = g_xw[t, :, : 2 * H]
+        np.multiply(d_rh, h_prev[t], out=da_rz[:, :H])
+        da_rz[:, :H] *= r * (1 - r)
+        np.subtract(h_prev[t], candidate, out=da_rz[:, H:])
+        da_rz[:, H:] *= dh
+        da_rz[:, H:] *= z * (1 - z)
+        g_step = dh * z
+        g_step += d_rh * r
+        g_step += da_rz @ U_rz_t
+        gh = _blend(m, g_step, gh)
+    g_U = np.empty_like(U)
+    g_U[:, : 2 * H] = _recurrent_weight_grad(h_prev.reshape(-1, H), g_xw[:, :, : 2 * H])
+    g_U[:, 2 * H :] = _recurrent_weight_grad((cache[:, :, :H] * h_prev).reshape(-1, H), g_xw[:, :, 2 * H :])
     return g_xw, g_U
 
 
 FORWARD = {"elman": elman_forward, "lstm": lstm_forward, "gru": gru_forward}
-CACHE_WIDTH = {"elman": 1, "lstm": 5, "gru": 3}  # the cache's last axis, in hidden sizes
+CACHE_WIDTH = {"elman": 1, "lstm": 6, "gru": 3}  # the cache's last axis, in hidden sizes
 BACKWARD = {"elman": elman_backward, "lstm": lstm_backward, "gru": gru_backward}
 
 
