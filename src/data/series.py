@@ -5,7 +5,6 @@ pattern in every channel with independent phase, parameters and noise.
 """
 
 import numpy as np
-from scipy import signal
 
 from src.data.dataset import SequenceDataset, Task
 
@@ -41,6 +40,8 @@ def shapes_task(
 ) -> Task:
     """Sine, square, sawtooth or chirp waves (the class) of random frequency (2-5 cycles)
     and phase, plus Gaussian noise."""
+    from scipy import signal  # imported here: it takes 0.5 s, and most runs never need it
+
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, len(SHAPES), size=num_sequences)
     t = np.arange(length) / length

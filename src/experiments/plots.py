@@ -1,25 +1,35 @@
 """Figures logged with runs: learning curves, a confusion matrix, and a sweep's metric against
 each swept parameter (matplotlib, drawn off-screen)."""
 
-import matplotlib
+from typing import TYPE_CHECKING
 
-matplotlib.use("Agg")
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.tracking import MlflowClient
 
-import matplotlib.pyplot as plt  # noqa: E402
-import mlflow  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from mlflow.tracking import MlflowClient  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
-def learning_curves(history: pd.DataFrame) -> Figure:
+def _pyplot():
+    """matplotlib's pyplot, drawing off-screen; imported on first use, since importing it
+    costs a run's start-up 0.2 s."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def learning_curves(history: pd.DataFrame) -> "Figure":
     """Loss and accuracy per epoch, on the training and the validation split.
 
     history: one row per epoch (index), columns ``train_loss``, ``val_loss``, ``train_accuracy``,
     ``val_accuracy``.
     """
-    fig, (loss, accuracy) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (loss, accuracy) = _pyplot().subplots(1, 2, figsize=(10, 4))
     history[["train_loss", "val_loss"]].plot(ax=loss, marker=".")
     loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     history[["train_accuracy", "val_accuracy"]].plot(ax=accuracy, marker=".")
@@ -28,7 +38,7 @@ def learning_curves(history: pd.DataFrame) -> Figure:
     return fig
 
 
-def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, names: tuple[str, ...]) -> Figure:
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, names: tuple[str, ...]) -> "Figure":
     """Counts of each (true, predicted) class pair, as an annotated heat map."""
     counts = pd.crosstab(
         pd.Categorical(np.asarray(names)[labels], categories=names),
@@ -36,7 +46,7 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, names: tuple[s
         dropna=False,
     ).to_numpy()
     size = 2 + 0.6 * len(names)
-    fig, ax = plt.subplots(figsize=(size + 1, size))
+    fig, ax = _pyplot().subplots(figsize=(size + 1, size))
     image = ax.imshow(counts, cmap="Blues")
     fig.colorbar(image, ax=ax)
     ax.set(xticks=range(len(names)), yticks=range(len(names)), xlabel="predicted", ylabel="true",
@@ -50,10 +60,10 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, names: tuple[s
     return fig
 
 
-def metric_against_params(table: pd.DataFrame, metric: str, params: list[str]) -> Figure:
+def metric_against_params(table: pd.DataFrame, metric: str, params: list[str]) -> "Figure":
     """One panel per swept parameter: ``metric`` of every run against that parameter's value
     (numeric axis when every value is a number, else one position per value)."""
-    fig, axes = plt.subplots(1, len(params), figsize=(4 * len(params), 3.5), squeeze=False)
+    fig, axes = _pyplot().subplots(1, len(params), figsize=(4 * len(params), 3.5), squeeze=False)
     for ax, param in zip(axes[0], params, strict=True):
         values = pd.to_numeric(table[param], errors="coerce")
         x = values if values.notna().all() else table[param].astype(str)
@@ -65,10 +75,10 @@ def metric_against_params(table: pd.DataFrame, metric: str, params: list[str]) -
     return fig
 
 
-def log_figure(figure: Figure, name: str, run_id: str | None = None) -> None:
+def log_figure(figure: "Figure", name: str, run_id: str | None = None) -> None:
     """Log ``figure`` as ``plots/<name>.png`` of run ``run_id`` (the active run when None)."""
     if run_id is None:
         mlflow.log_figure(figure, f"plots/{name}.png")
     else:
         MlflowClient().log_figure(run_id, figure, f"plots/{name}.png")
-    plt.close(figure)
+    _pyplot().close(figure)
