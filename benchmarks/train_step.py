@@ -4,8 +4,9 @@
     .venv/bin/python -m benchmarks.train_step [--rounds 4] [--steps 10] [--scan] [--compile] [--e2e]
 
 One training step = forward over the sequence, softmax cross-entropy on the last state,
-gradients, and an SGD update. Implementations are measured interleaved, round by round, and
-the table reports medians: step time, sequences per second, GFLOP/s (matrix products only,
+gradients, and an SGD update. Each implementation runs in a process of its own (sharing one
+process, PyTorch's OpenMP threads slowed seqlab's steps up to 8x); they are measured
+interleaved, round by round, and the table reports medians: step time, sequences per second, GFLOP/s (matrix products only,
 forward + backward = 3x forward) and the ratio PyTorch / seqlab (>= 1: seqlab is as fast).
 PyTorch's GRU puts the reset gate after the recurrent product (r * (h U + b)); seqlab's follows
 Cho et al. ((r * h) U): same cost, slightly different maths, so its weights are copied but its
@@ -13,6 +14,7 @@ losses differ.
 """
 
 import argparse
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -49,7 +51,7 @@ def torch_step(cell: str, hidden: int, dtype: str, params):
     import torch
 
     # PyTorch's own default, all cores: it would take seqlab's single-threaded MKL setting,
-    # made before torch is imported, as its own.
+    # made when seqlab is imported, as its own.
     torch.set_num_threads(os.cpu_count())
     torch_dtype = getattr(torch, dtype)
     rnn_class = {"elman": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
@@ -84,9 +86,8 @@ def flops(cell: str, batch: int, length: int, hidden: int) -> float:
 def measure(step, batch, steps: int) -> float:
     """Median seconds of one step over ``steps`` calls.
 
-    First a pause and an untimed step: the thread pools of the implementation measured before
-    (OpenMP, OpenBLAS) keep spinning for a while after its last step and would otherwise slow
-    this one down on a small machine.
+    First a pause and an untimed step: the thread pools of the implementation measured before,
+    in another process, may spin for a while after its last step.
     """
     time.sleep(PAUSE_S)
     step(*batch)
@@ -98,24 +99,46 @@ def measure(step, batch, steps: int) -> float:
     return float(np.median(times))
 
 
+def _worker(connection, impl: str, cell: str, hidden: int, dtype: str) -> None:
+    """Build one implementation in this process, then time ``steps`` steps whenever asked
+    (None ends it). Each implementation has a process of its own, so that neither runs beside
+    the other's thread pools."""
+    batch = make_batch(64, 50, dtype)
+    spec = NetworkSpec(CLASSES, INPUTS, cell=cell, hidden_size=hidden)
+    params = {k: v.astype(dtype) for k, v in init_network_params(spec, seed=0).items()}
+    if impl == "pytorch":
+        step = torch_step(cell, hidden, dtype, params)
+    else:
+        step = seqlab_step(cell, hidden, dtype, impl.removeprefix("seqlab "), params)
+    step(*batch)  # compile, warm caches
+    connection.send("ready")
+    while (steps := connection.recv()) is not None:
+        connection.send(measure(step, batch, steps))
+
+
 def step_table(args) -> pd.DataFrame:
     rows = []
+    context = multiprocessing.get_context("spawn")
+    impls = ["seqlab fused", *(["seqlab scan"] if args.scan else []), "pytorch"]
     for dtype in args.dtypes:
         for cell in ("elman", "lstm", "gru"):
             for hidden in args.hidden:
-                batch = make_batch(64, 50, dtype)
-                spec = NetworkSpec(CLASSES, INPUTS, cell=cell, hidden_size=hidden)
-                params = {k: v.astype(dtype) for k, v in init_network_params(spec, seed=0).items()}
-                steps = {"seqlab fused": seqlab_step(cell, hidden, dtype, "fused", params)}
-                if args.scan:
-                    steps["seqlab scan"] = seqlab_step(cell, hidden, dtype, "scan", params)
-                steps["pytorch"] = torch_step(cell, hidden, dtype, params)
-                for step in steps.values():
-                    step(*batch)  # compile, warm caches
-                medians = {name: [] for name in steps}
+                workers = {}
+                for impl in impls:
+                    ours, theirs = context.Pipe()
+                    process = context.Process(target=_worker, args=(theirs, impl, cell, hidden, dtype))
+                    process.start()
+                    workers[impl] = (ours, process)
+                for connection, _ in workers.values():
+                    assert connection.recv() == "ready"
+                medians = {impl: [] for impl in impls}
                 for _ in range(args.rounds):
-                    for name, step in steps.items():
-                        medians[name].append(measure(step, batch, args.steps))
+                    for impl, (connection, _) in workers.items():
+                        connection.send(args.steps)
+                        medians[impl].append(connection.recv())
+                for connection, process in workers.values():
+                    connection.send(None)
+                    process.join()
                 torch_time = np.median(medians["pytorch"])
                 for name, values in medians.items():
                     seconds = float(np.median(values))
