@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
+from src.data.errors import DataError
 from src.experiments.checkpoint import load_checkpoint
 from src.experiments.runner import train
 from src.experiments.tracking import WEIGHTS_ARTIFACT
 from src.models.classifier import SequenceClassifier
-from src.models.weights import load_weights
+from src.models.weights import load_pickle, load_weights, save_pickle
 from src.paths import PROJECT_ROOT
 from tests.conftest import compose_config
 
@@ -89,6 +90,18 @@ def test_resuming_a_run_without_checkpoint_names_it(store_overrides):
     cfg = compose_config(store_overrides + ["trainer.resume=no-such-run"])
     with pytest.raises(ValueError, match=r"trainer.resume='no-such-run': no checkpoint"):
         train(cfg)
+
+
+def test_resuming_on_changed_data_is_refused(store_overrides, tmp_path, monkeypatch):
+    checkpoints = tmp_path / "checkpoints"
+    overrides = store_overrides + SMALL_RUN + ["trainer.epochs=2", f"trainer.checkpoint_dir={checkpoints}"]
+    monkeypatch.setattr("src.experiments.checkpoint.TrainingState.discard", lambda self: None)
+    run_id = train(compose_config(overrides))["run_id"]
+    checkpoint = checkpoints / run_id / "checkpoint.pkl"
+    state = load_pickle(checkpoint)
+    save_pickle(state | {"data_hash": "0" * 64}, checkpoint)
+    with pytest.raises(DataError, match=f"the data of run {run_id} .*hash 0000"):
+        train(compose_config(store_overrides + [f"trainer.checkpoint_dir={checkpoints}", f"trainer.resume={run_id}"]))
 
 
 def test_early_stopping_keeps_the_best_epochs_weights(store, store_overrides, monkeypatch):

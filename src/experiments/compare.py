@@ -6,7 +6,6 @@ metrics, sorted by ``sort_by``; the same table is written as CSV.
 """
 
 import logging
-import sys
 from pathlib import Path
 
 import hydra
@@ -16,6 +15,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
+from src.experiments.cli import exit_on_user_error
 from src.experiments.resolvers import register_resolvers
 from src.experiments.schema import register_schemas
 from src.experiments.tracking import use_tracking_store
@@ -80,13 +80,10 @@ register_resolvers()
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="compare")
 def main(cfg: DictConfig) -> None:
     """Print the comparison table of ``cfg.target`` and write it as CSV."""
-    try:
+    with exit_on_user_error():
         validate(cfg)
         use_tracking_store(cfg.tracking)
         table = comparison_table(find_runs(cfg.target), cfg.sort_by)
-    except (ConfigError, LookupError) as error:
-        log.error("%s", error)
-        sys.exit(2)
     output = Path(cfg.output or RUNS_DIR / "compare" / f"{cfg.target}.csv")
     output.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(output, index=False)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from src.data.dataset import SequenceDataset
+from src.data.errors import DataError
 from src.data.padding import pad_sequences
 from src.data.text import Vocabulary, tokenize
 from src.experiments.tracking import LoggedRun
@@ -24,7 +25,7 @@ def input_kind(run: LoggedRun) -> str:
 def _dataset(sequences: list[np.ndarray], run: LoggedRun, source: str) -> SequenceDataset:
     for row, sequence in enumerate(sequences):
         if len(sequence) == 0:
-            raise ValueError(f"{source} {row} is empty")
+            raise DataError(f"<{source}s to classify>", f"{source} {row} is empty")
     inputs, mask = pad_sequences(sequences, run.config.data.get("max_len"), source=source)
     return SequenceDataset(inputs, mask, np.zeros(len(sequences), np.int32))
 
@@ -43,7 +44,7 @@ def encode_symbols(sequences: Sequence[Sequence[str]], run: LoggedRun) -> Sequen
     for row, sequence in enumerate(sequences):
         unknown = sorted({str(s) for s in sequence} - set(index))
         if unknown:
-            raise ValueError(f"sequence {row}: unknown symbols {unknown}; the run knows {sorted(index)}")
+            raise DataError("<sequences to classify>", f"sequence {row}: unknown symbols {unknown}; the run knows {sorted(index)}")
         encoded.append(np.array([index[str(s)] for s in sequence], np.int32))
     return _dataset(encoded, run, "sequence")
 
@@ -56,7 +57,7 @@ def encode_series(sequences: Sequence, run: LoggedRun) -> SequenceDataset:
         values = np.asarray([np.asarray(step, dtype=np.float64) for step in sequence], dtype=np.float64)
         values = values.reshape(len(values), -1)
         if values.shape[1] != num_features:
-            raise ValueError(f"sequence {row} has {values.shape[1]} features per step, the run {num_features}")
+            raise DataError("<sequences to classify>", f"sequence {row} has {values.shape[1]} features per step, the run {num_features}")
         encoded.append(run.normalizer(values) if run.normalizer is not None else values)
     return _dataset(encoded, run, "sequence")
 

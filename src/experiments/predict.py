@@ -7,7 +7,6 @@ vocabulary. Predictions carry the original label names the run logged.
 
 import dataclasses
 import logging
-import sys
 from pathlib import Path
 
 import hydra
@@ -18,10 +17,11 @@ from omegaconf import DictConfig
 from src.data.dataset import DataSplits
 from src.experiments.builders import build_classifier, load_data, model_inputs
 from src.experiments.encoding import encode, input_kind
+from src.experiments.cli import exit_on_user_error
 from src.experiments.resolvers import register_resolvers
 from src.experiments.schema import register_schemas
 from src.experiments.tracking import LoggedRun, load_run, use_tracking_store
-from src.experiments.validation import ConfigError, validate
+from src.experiments.validation import validate
 from src.models.backend import set_float_dtype
 from src.paths import RUNS_DIR
 
@@ -85,22 +85,15 @@ def predict_texts(run_id: str, texts: list[str], batch_size: int) -> pd.DataFram
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="predict")
 def main(cfg: DictConfig) -> None:
     """Print the accuracy (on a split) or the predicted labels (of texts); write them as CSV."""
-    try:
+    with exit_on_user_error():
         validate(cfg)
-    except ConfigError as error:
-        log.error("%s", error)
-        sys.exit(2)
-    use_tracking_store(cfg.tracking)
-    try:
+        use_tracking_store(cfg.tracking)
         if cfg.texts:
             table = predict_texts(cfg.run_id, list(cfg.texts), cfg.batch_size)
             source = "texts"
         else:
             table = predict_split(cfg.run_id, cfg.split, cfg.batch_size)
             source = cfg.split
-    except (LookupError, ValueError) as error:
-        log.error("%s", error)
-        sys.exit(1)
     output = Path(cfg.output or RUNS_DIR / "predictions" / f"{cfg.run_id}-{source}.csv")
     output.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(output, index_label="sequence")

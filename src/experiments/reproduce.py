@@ -15,11 +15,12 @@ from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
 from src.data.errors import DataError
+from src.experiments.cli import exit_on_user_error
 from src.experiments.resolvers import register_resolvers
 from src.experiments.runner import EPOCH_METRICS, train
 from src.experiments.schema import register_schemas, structured_config
 from src.experiments.tracking import load_run, use_tracking_store
-from src.experiments.validation import ConfigError, validate
+from src.experiments.validation import validate
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def reproduce(run_id: str, tracking: DictConfig) -> tuple[str, pd.DataFrame]:
     table = compare_runs(run_id, again)
     hashes = [MlflowClient().get_run(r).data.params["dataset.hash"] for r in (run_id, again)]
     if hashes[0] != hashes[1]:
-        raise DataError(f"run {run_id} trained on data with hash {hashes[0]}, the reproduction on {hashes[1]}")
+        raise DataError(f"the data of run {run_id}", f"hash {hashes[0]} when logged, {hashes[1]} now")
     return again, table
 
 
@@ -66,13 +67,10 @@ register_resolvers()
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="reproduce")
 def main(cfg: DictConfig) -> None:
     """Reproduce ``cfg.run_id``; exit 1 if any metric differs."""
-    try:
+    with exit_on_user_error():
         validate(cfg)
         use_tracking_store(cfg.tracking)
         again, table = reproduce(cfg.run_id, cfg.tracking)
-    except (ConfigError, DataError, LookupError) as error:
-        log.error("%s", error)
-        sys.exit(2)
     differing = table[~table["equal"]]
     if differing.empty:
         log.info("run %s reproduces run %s exactly: %d metric values equal", again, cfg.run_id, len(table))

@@ -147,8 +147,8 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
     data_hash = summarize(data)["hash"]
     if checkpoint is not None and checkpoint.data_hash != data_hash:
         raise DataError(
-            f"trainer.resume: run {checkpoint.run_id} trained on data with hash {checkpoint.data_hash}, "
-            f"but its config now gives data with hash {data_hash}"
+            f"the data of run {checkpoint.run_id} (trainer.resume)",
+            f"it trained on data with hash {checkpoint.data_hash}, its config now gives {data_hash}",
         )
     splits = model_inputs(cfg, data)
     resumed_run = checkpoint.run_id if checkpoint is not None else None

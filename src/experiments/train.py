@@ -4,19 +4,13 @@ Returns the best value of ``trainer.monitor`` (``val_loss`` or ``val_accuracy``)
 sweepers can optimise it.
 """
 
-import logging
-import sys
-
 import hydra
 from omegaconf import DictConfig
 
-from src.data.errors import DataError
+from src.experiments.cli import exit_on_user_error
 from src.experiments.resolvers import register_resolvers
 from src.experiments.runner import train
 from src.experiments.schema import register_schemas
-from src.experiments.validation import ConfigError
-
-log = logging.getLogger(__name__)
 
 register_schemas()
 register_resolvers()
@@ -24,12 +18,10 @@ register_resolvers()
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="config")
 def main(cfg: DictConfig) -> float:
-    """Train one configuration; exit with status 2 on an invalid config value or data file."""
-    try:
+    """Train one configuration; exit with status 2 on an invalid config value, data file,
+    run id or tracking server."""
+    with exit_on_user_error():
         metrics = train(cfg)
-    except (ConfigError, DataError) as error:
-        log.error("%s", error)
-        sys.exit(2)
     return metrics[cfg.trainer.monitor]
 
 
