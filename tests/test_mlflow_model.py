@@ -6,10 +6,12 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
+from src.data.errors import DataError
 from src.data.registry import build_splits
+from src.experiments.encoding import encode
 from src.experiments.predict import predict_split
 from src.experiments.runner import train
-from src.experiments.tracking import use_tracking_store
+from src.experiments.tracking import load_run, use_tracking_store
 from tests.conftest import compose_config
 from tests.test_loaders import random_series, write_ucr
 
@@ -53,3 +55,13 @@ def test_the_model_normalises_raw_series_with_the_training_statistics(store, sto
     model = logged_model(store, run_id)
     table = model.predict(pd.DataFrame({"sequence": [list(s) for s in series[80:]]}))
     assert_same_predictions(table, predict_split(run_id, "test", batch_size=500))
+
+
+def test_symbol_sequences_longer_than_the_generated_ones_are_not_cut(default_run, store):
+    use_tracking_store(OmegaConf.create({"uri": store["uri"]}))
+    run = load_run(default_run["metrics"]["run_id"])
+    assert run.config.data.max_len == 8
+    dataset = encode([["1", "0"] * 6, ["1"]], run)
+    assert dataset.mask.sum(axis=1).tolist() == [12, 1]
+    with pytest.raises(DataError, match=r"sequence 0: unknown symbols \['2'\]"):
+        encode([["2"]], run)

@@ -3,8 +3,12 @@
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from src.data.normalize import Normalizer  # which imports this module
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,7 @@ class DataSplits:
     label_names: tuple[str, ...]
     vocab_size: int | None = None
     vocabulary: tuple[str, ...] | None = None
-    normalizer: object | None = None
+    normalizer: "Normalizer | None" = None
 
     @property
     def num_classes(self) -> int:

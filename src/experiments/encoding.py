@@ -26,7 +26,10 @@ def _dataset(sequences: list[np.ndarray], run: LoggedRun, source: str) -> Sequen
     for row, sequence in enumerate(sequences):
         if len(sequence) == 0:
             raise DataError(f"<{source}s to classify>", f"{source} {row} is empty")
-    inputs, mask = pad_sequences(sequences, run.config.data.get("max_len"), source=source)
+    # Texts and loaded series may be cut at data.max_len; a generator's max_len only bounds
+    # what it generates, so symbol sequences are never cut.
+    max_len = None if input_kind(run) == "symbols" else run.config.data.get("max_len")
+    inputs, mask = pad_sequences(sequences, max_len, source=source)
     return SequenceDataset(inputs, mask, np.zeros(len(sequences), np.int32))
 
 

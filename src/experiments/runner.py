@@ -144,7 +144,8 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
     set_blas_threads(cfg.trainer.blas_threads)
     experiment_id = open_experiment(cfg.tracking)
     data = load_data(cfg)
-    data_hash = summarize(data)["hash"]
+    summary = summarize(data)
+    data_hash = summary["hash"]
     if checkpoint is not None and checkpoint.data_hash != data_hash:
         raise DataError(
             f"the data of run {checkpoint.run_id} (trainer.resume)",
@@ -159,7 +160,7 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
     ) as run:  # fmt: skip
         if checkpoint is None:
             log_run_inputs(cfg, _hydra_tags())
-            log_dataset(data, cfg.data.name)
+            log_dataset(data, cfg.data.name, summary)
         else:
             mlflow.set_tag("resumed_after_epoch", checkpoint.progress.epoch)
         log.info("MLflow run %s in %s", run.info.run_id, mlflow.get_tracking_uri())

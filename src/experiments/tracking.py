@@ -21,7 +21,6 @@ from omegaconf import DictConfig, OmegaConf
 from src.data.assemble import SPLITS
 from src.data.dataset import DataSplits
 from src.data.normalize import Normalizer
-from src.data.summary import summarize
 from src.experiments.validation import ConfigError
 from src.models.backend import engine_info
 from src.models.weights import load_weights, save_weights
@@ -150,11 +149,10 @@ def log_run_inputs(cfg: DictConfig, extra_tags: dict[str, str]) -> None:
     mlflow.set_tags({**environment_tags(), **extra_tags})
 
 
-def log_dataset(splits: DataSplits, name: str) -> None:
+def log_dataset(splits: DataSplits, name: str, summary: dict) -> None:
     """Record the data: ``dataset.*`` params (hash, split sizes), ``dataset.json`` (the full
-    summary), ``labels.json`` (class names by index), for tokens ``vocabulary.json`` and for
-    normalised series ``normalizer.json``."""
-    summary = summarize(splits)
+    ``summarize(splits)``), ``labels.json`` (class names by index), for tokens
+    ``vocabulary.json`` and for normalised series ``normalizer.json``."""
     mlflow.log_params(
         {
             "dataset.name": name,

@@ -126,7 +126,7 @@ class SequenceClassifier:
     def training_state(self) -> dict:
         """Everything a train step reads and changes: parameters, optimiser state and the
         dropout generator, as arrays and numbers (see ``load_training_state``)."""
-        self.train_step  # creates the optimiser's slots
+        _ = self.train_step  # compiling the step creates the optimiser's slots
         return {
             "params": self.get_weights(),
             "optimizer": self.optimizer.state(),
@@ -135,7 +135,7 @@ class SequenceClassifier:
 
     def load_training_state(self, state: dict) -> None:
         """Continue training exactly where ``training_state()`` was taken."""
-        self.train_step
+        _ = self.train_step  # compiling the step creates the optimiser's slots
         self.set_weights(state["params"])
         self.optimizer.load_state(state["optimizer"])
         if self.dropout is not None:
