@@ -12,12 +12,11 @@ from typing import NamedTuple
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
-from pytensor.tensor.special import log_softmax
 
 from src.data.dataset import SequenceDataset
 from src.models.backend import COMPILE_MODE
 from src.models.dropout import Dropout
-from src.models.losses import cross_entropy
+from src.models.losses import cross_entropy, log_softmax
 from src.models.network import NetworkSpec, network_logits
 from src.models.optimizers import Optimizer, OptimizerSpec
 
@@ -90,7 +89,7 @@ class SequenceClassifier:
         """Compiled ``(inputs, mask) -> log class probabilities (batch, classes)``, no dropout."""
         return pytensor.function(
             [self.inputs, self.mask],
-            log_softmax(self.logits, axis=-1),
+            log_softmax(self.logits),
             mode=self.mode,
             name="log_proba",
         )
