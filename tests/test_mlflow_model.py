@@ -38,6 +38,10 @@ def test_the_model_classifies_raw_symbol_sequences_like_the_run(default_run, sto
     ]
     assert model.metadata.signature.inputs.input_names() == ["sequence"]
     assert_same_predictions(model.predict(pd.DataFrame({"sequence": raw})), expected)
+    classifier = model.unwrap_python_model().classifier
+    compiled = classifier._model
+    assert_same_predictions(model.predict(pd.DataFrame({"sequence": raw[:10]})), expected[:10])
+    assert classifier._model is compiled, "the model is built and compiled once, not per call"
     with pytest.raises(Exception, match="sequence"):
         model.predict(pd.DataFrame({"text": ["1 0 1"]}))
 

@@ -22,6 +22,11 @@ def input_kind(run: LoggedRun) -> str:
     return "text" if "punctuation" in run.config.data else "symbols"
 
 
+def input_features(run: LoggedRun) -> int:
+    """Features per step the run's first recurrent layer takes (rows of its input weights)."""
+    return run.weights["rnn0_fwd_W"].shape[0]
+
+
 def _dataset(sequences: list[np.ndarray], run: LoggedRun, source: str) -> SequenceDataset:
     for row, sequence in enumerate(sequences):
         if len(sequence) == 0:
@@ -54,7 +59,7 @@ def encode_symbols(sequences: Sequence[Sequence[str]], run: LoggedRun) -> Sequen
 
 def encode_series(sequences: Sequence, run: LoggedRun) -> SequenceDataset:
     """Values (batch, time, features) of series given as (length,) or (length, features)."""
-    num_features = run.weights["rnn0_fwd_W"].shape[0]  # the first layer's input weights
+    num_features = input_features(run)
     encoded = []
     for row, sequence in enumerate(sequences):
         values = np.asarray([np.asarray(step, dtype=np.float64) for step in sequence], dtype=np.float64)

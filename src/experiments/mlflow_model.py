@@ -16,8 +16,8 @@ import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.types.schema import Array, ColSpec, Schema
 
-from src.experiments.encoding import INPUT_COLUMNS, input_kind
-from src.experiments.predict import classify_raw
+from src.experiments.encoding import INPUT_COLUMNS, input_features, input_kind
+from src.experiments.predict import RunClassifier
 from src.experiments.tracking import LoggedRun, read_logged_run
 from src.paths import PROJECT_ROOT
 
@@ -31,20 +31,20 @@ class SequenceClassifierModel(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context) -> None:
         """Read the run's model files from the model's ``run`` artifact folder."""
-        self.run = read_logged_run(Path(context.artifacts["run"]))
+        self.classifier = RunClassifier(read_logged_run(Path(context.artifacts["run"])))
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         """Classify each row's ``text`` or ``sequence``; return the predicted labels and probabilities."""
-        column = INPUT_COLUMNS[input_kind(self.run)]
+        column = INPUT_COLUMNS[input_kind(self.classifier.run)]
         if column not in model_input.columns:
             raise ValueError(f"this model reads a {column!r} column; the input has {list(model_input.columns)}")
-        return classify_raw(self.run, list(model_input[column]), PREDICT_BATCH_SIZE)
+        return self.classifier.classify_raw(list(model_input[column]), PREDICT_BATCH_SIZE)
 
 
 def signature(run: LoggedRun) -> ModelSignature:
     """Inputs: one ``text`` or ``sequence`` column; outputs: the prediction table's columns."""
     kind = input_kind(run)
-    multivariate = kind == "series" and run.weights["rnn0_fwd_W"].shape[0] > 1
+    multivariate = kind == "series" and input_features(run) > 1
     input_type = Array(Array("double")) if multivariate else _INPUT_TYPES[kind]
     outputs = [ColSpec("long", "prediction"), ColSpec("string", "predicted_name")]
     outputs += [ColSpec("double", f"proba_{name}") for name in run.label_names]

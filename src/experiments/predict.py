@@ -23,6 +23,7 @@ from src.experiments.schema import register_schemas
 from src.experiments.tracking import LoggedRun, load_run, use_tracking_store
 from src.experiments.validation import validate
 from src.models.backend import set_float_dtype
+from src.models.classifier import SequenceClassifier
 from src.paths import RUNS_DIR
 
 log = logging.getLogger(__name__)
@@ -31,28 +32,37 @@ register_schemas()
 register_resolvers()
 
 
-def classify(run: LoggedRun, data: DataSplits, batch_size: int) -> pd.DataFrame:
-    """Classify ``data.test`` (raw, as the source gives it) with the run's model.
+class RunClassifier:
+    """A logged run's model, built and compiled on its first use and kept for every later call."""
 
-    Returns one row per sequence: ``prediction`` (class index), ``predicted_name`` (the original
-    label) and a ``proba_<label>`` column per class.
-    """
-    set_float_dtype(run.config.trainer.dtype)
-    splits = model_inputs(run.config, data)
-    model = build_classifier(run.config, splits, weights=run.weights)
-    proba = np.exp(model.predict_log_proba(splits.test, batch_size))
-    names = np.array(run.label_names)
-    table = pd.DataFrame(proba, columns=[f"proba_{name}" for name in names])
-    table.insert(0, "predicted_name", names[proba.argmax(axis=1)])
-    table.insert(0, "prediction", proba.argmax(axis=1))
-    return table
+    def __init__(self, run: LoggedRun):
+        self.run = run
+        self._model: SequenceClassifier | None = None
 
+    def classify(self, data: DataSplits, batch_size: int) -> pd.DataFrame:
+        """Classify ``data.test`` (raw, as the source gives it).
 
-def classify_raw(run: LoggedRun, values: list, batch_size: int) -> pd.DataFrame:
-    """Classify new raw texts, symbol sequences or series (see ``encoding.encode``)."""
-    dataset = encode(values, run)
-    vocab_size = len(run.vocabulary) if run.vocabulary is not None else None
-    return classify(run, DataSplits(dataset, dataset, dataset, run.label_names, vocab_size, run.vocabulary), batch_size)
+        Returns one row per sequence: ``prediction`` (class index), ``predicted_name`` (the
+        original label) and a ``proba_<label>`` column per class.
+        """
+        splits = model_inputs(self.run.config, data)
+        if self._model is None:
+            set_float_dtype(self.run.config.trainer.dtype)
+            self._model = build_classifier(self.run.config, splits, weights=self.run.weights)
+        proba = np.exp(self._model.predict_log_proba(splits.test, batch_size))
+        names = np.array(self.run.label_names)
+        table = pd.DataFrame(proba, columns=[f"proba_{name}" for name in names])
+        table.insert(0, "predicted_name", names[proba.argmax(axis=1)])
+        table.insert(0, "prediction", proba.argmax(axis=1))
+        return table
+
+    def classify_raw(self, values: list, batch_size: int) -> pd.DataFrame:
+        """Classify new raw texts, symbol sequences or series (see ``encoding.encode``)."""
+        run = self.run
+        dataset = encode(values, run)
+        vocab_size = len(run.vocabulary) if run.vocabulary is not None else None
+        data = DataSplits(dataset, dataset, dataset, run.label_names, vocab_size, run.vocabulary)
+        return self.classify(data, batch_size)
 
 
 def predict_split(run_id: str, split: str, batch_size: int) -> pd.DataFrame:
@@ -66,7 +76,7 @@ def predict_split(run_id: str, split: str, batch_size: int) -> pd.DataFrame:
     if data.label_names != run.label_names:
         raise LookupError(f"run {run_id}: its data now gives labels {data.label_names}, it logged {run.label_names}")
     dataset = data.split(split)
-    table = classify(run, dataclasses.replace(data, test=dataset), batch_size)
+    table = RunClassifier(run).classify(dataclasses.replace(data, test=dataset), batch_size)
     table.insert(0, "label_name", np.array(run.label_names)[dataset.labels])
     table.insert(0, "label", dataset.labels)
     return table
@@ -77,7 +87,7 @@ def predict_texts(run_id: str, texts: list[str], batch_size: int) -> pd.DataFram
     run = load_run(run_id)
     if input_kind(run) != "text":
         raise LookupError(f"run {run_id} was not trained on text (data={run.config.data.name})")
-    table = classify_raw(run, texts, batch_size)
+    table = RunClassifier(run).classify_raw(texts, batch_size)
     table.insert(0, "text", texts)
     return table
 
