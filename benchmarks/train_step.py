@@ -1,7 +1,7 @@
 """Training-step speed of seqlab against PyTorch's CPU RNNs, on identical data and weights.
 
     .venv/bin/pip install torch==2.13.0      # optional benchmark dependency (CPU build)
-    .venv/bin/python -m benchmarks.train_step [--rounds 4] [--steps 10] [--scan] [--compile] [--e2e]
+    .venv/bin/python -m benchmarks.train_step [--rounds 4] [--steps 10] [--cells ...] [--hidden ...] [--dtypes ...] [--scan] [--compile] [--e2e]
 
 One training step = forward over the sequence, softmax cross-entropy on the last state,
 gradients, and an SGD update. Each implementation runs in a process of its own (sharing one
@@ -121,7 +121,7 @@ def step_table(args) -> pd.DataFrame:
     context = multiprocessing.get_context("spawn")
     impls = ["seqlab fused", *(["seqlab scan"] if args.scan else []), "pytorch"]
     for dtype in args.dtypes:
-        for cell in ("elman", "lstm", "gru"):
+        for cell in args.cells:
             for hidden in args.hidden:
                 workers = {}
                 for impl in impls:
@@ -194,6 +194,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--cells", nargs="+", default=list(GATES), choices=list(GATES))
     parser.add_argument("--hidden", type=int, nargs="+", default=[128, 512])
     parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
     parser.add_argument("--scan", action="store_true", help="also time the scan reference")

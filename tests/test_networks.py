@@ -6,10 +6,14 @@ import dataclasses
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+from pytensor.tensor.blas import Dot22, Dot22Scalar
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from src.data.dataset import SequenceDataset
 from src.models.classifier import SequenceClassifier
+from src.models import lstm_kernels
 from src.models.dropout import Dropout
 from src.models.fused import FusedRecurrence, FusedRecurrenceGrad
 from src.models.initializers import glorot_uniform, orthogonal
@@ -129,25 +133,56 @@ def test_padding_with_masked_steps_changes_nothing(spec, model):
 def test_fused_matches_scan_in_values_and_gradients(name):
     models = [make_model(dataclasses.replace(SPECS[name], implementation=i), mode="FAST_COMPILE") for i in IMPLEMENTATIONS]
     inputs, mask, labels = random_batch(SPECS[name], seed=5, time=9)
-    results = []
-    for model in models:
-        params = list(model.params.values())
-        f = pytensor.function(
-            [model.inputs, model.mask, model.labels],
-            [model.logits, *pytensor.grad(model.loss, params)],
-            mode="FAST_COMPILE",
-        )
-        results.append(f(inputs, mask, labels))
+    results = [loss_and_gradients(model, (inputs, mask, labels)) for model in models]
     for fused, scanned in zip(*results, strict=True):
         np.testing.assert_allclose(fused, scanned, rtol=1e-10, atol=1e-12)
 
 
-def test_a_compiled_train_step_runs_each_fused_recurrence_once():
+def loss_and_gradients(model: SequenceClassifier, batch) -> list[np.ndarray]:
+    params = list(model.params.values())
+    f = pytensor.function(
+        [model.inputs, model.mask, model.labels],
+        [model.logits, *pytensor.grad(model.loss, params)],
+        mode="FAST_COMPILE",
+    )
+    return f(*batch)
+
+
+def test_float32_lstm_kernels_match_the_float64_recurrence():
+    # float32 LSTMs run compiled step kernels (src/models/lstm_kernels.py) with an approximate
+    # tanh; float64 runs NumPy's exact functions, which the tests above check against scan and
+    # finite differences. Padded rows, a step padded in every sequence and a gap inside
+    # sequences (the states carry over it) are included.
+    spec = SPECS["lstm-2x-bidir-mean"]
+    weights = init_network_params(spec, seed=3)
+    inputs, mask, labels = random_batch(spec, seed=6, time=9)
+    mask[:, -1] = 0
+    mask[0, 3] = mask[2, 1] = 0
+    results = []
+    for dtype in ("float32", "float64"):
+        model = SequenceClassifier(spec, {k: v.astype(dtype) for k, v in weights.items()}, dtype=dtype)
+        results.append(loss_and_gradients(model, (inputs.astype(dtype), mask.astype(dtype), labels)))
+    for single, double in zip(*results, strict=True):
+        assert single.dtype == np.float32
+        np.testing.assert_allclose(single, double, rtol=1e-4, atol=1e-6)
+
+
+@given(st.floats(-20, 20, width=32))
+def test_the_kernels_tanh_is_within_float32_rounding(x):
+    exact = np.tanh(np.float64(x))
+    assert abs(float(lstm_kernels._tanh(np.float32(x))) - exact) <= 3e-7 * max(abs(exact), 1e-3)
+
+
+def test_a_compiled_train_step_runs_each_fused_recurrence_and_matrix_product_once():
     spec = NetworkSpec(3, 4, cell="lstm", hidden_size=5, bidirectional=True, num_layers=2)
     model = SequenceClassifier(spec, init_network_params(spec, seed=0))
-    ops = [type(node.op) for node in model.train_step.maker.fgraph.toposort()]
+    nodes = model.train_step.maker.fgraph.toposort()
+    ops = [type(node.op) for node in nodes]
     assert ops.count(FusedRecurrence) == 4, "one forward pass per layer and direction"
     assert ops.count(FusedRecurrenceGrad) == 4
+    # The gradient-clipping norm and the update share each weight gradient's product.
+    products = [tuple(node.inputs[:2]) for node in nodes if isinstance(node.op, Dot22 | Dot22Scalar)]
+    assert products and len(products) == len(set(products))
 
 
 def test_dropout_is_inverted_seeded_and_uses_its_rate():

@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+from pytensor.compile.mode import Mode
 
 from src.data.dataset import SequenceDataset
 from src.models.backend import COMPILE_MODE
@@ -45,7 +46,7 @@ class SequenceClassifier:
         optimizer: OptimizerSpec = OptimizerSpec(),
         dtype: str = "float64",
         seed: int | list[int] = 0,
-        mode: str = COMPILE_MODE,
+        mode: str | Mode = COMPILE_MODE,
     ):
         self.spec = spec
         self.dtype = dtype

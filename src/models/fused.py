@@ -81,51 +81,85 @@ def elman_backward(xw, mask, U, hs, new, g_hs, activation):
     return g_xw, _recurrent_weight_grad(_previous_states(hs), g_xw)
 
 
+def lstm_forward_step(z, xw, prev_cache, h_prev, m, cache, h):
+    """One step in NumPy: ``z`` (batch, 4H) = h_prev @ U (overwritten), ``xw`` (batch, 4H) the
+    input projection, ``prev_cache`` the previous step's cache (zeros at the first), ``m``
+    (batch,) the mask. Writes ``cache`` (batch, 6H) — gates i, f, g, o, the (masked) new cell
+    state and tanh of the unmasked one — and ``h`` (batch, H)."""
+    H = h.shape[1]
+    z += xw
+    gates = _sigmoid(z, out=cache[:, : 4 * H])
+    np.tanh(z[:, 2 * H : 3 * H], out=gates[:, 2 * H : 3 * H])
+    i, f, g, o = (gates[:, k * H : (k + 1) * H] for k in range(4))
+    c_prev, c = prev_cache[:, 4 * H : 5 * H], cache[:, 4 * H : 5 * H]
+    np.multiply(f, c_prev, out=c)
+    c += i * g
+    np.multiply(o, np.tanh(c, out=cache[:, 5 * H :]), out=h)
+    padded = m <= 0
+    if padded.any():
+        c[padded], h[padded] = c_prev[padded], h_prev[padded]
+
+
+def lstm_backward_step(gh, g_h, gc, cache, prev_cache, m, dz):
+    """One step back in NumPy: adds ``g_h`` (batch, H) to ``gh``, the gradient flowing into
+    this step's state; writes ``dz`` (batch, 4H), the gradient of the gate pre-activations,
+    and replaces ``gc`` by the gradient of the previous cell state (rows of padded steps keep
+    theirs, and their ``dz`` is 0)."""
+    H = gh.shape[1]
+    gh += g_h
+    i, f, g, o, _, tanh_c = (cache[:, k * H : (k + 1) * H] for k in range(6))
+    real = (m > 0)[:, None]
+    dh = gh * real
+    dc = tanh_c * tanh_c
+    np.subtract(1, dc, out=dc)
+    dc *= o
+    dc *= dh
+    dc += gc * real
+    np.multiply(dc, g, out=dz[:, :H])
+    np.multiply(dc, prev_cache[:, 4 * H : 5 * H], out=dz[:, H : 2 * H])
+    np.multiply(dc, i, out=dz[:, 2 * H : 3 * H])
+    np.multiply(dh, tanh_c, out=dz[:, 3 * H :])
+    for k, sigmoid in ((0, i), (1, f), (3, o)):  # sigmoid' = s (1 - s)
+        dz[:, k * H : (k + 1) * H] *= sigmoid * (1 - sigmoid)
+    dz[:, 2 * H : 3 * H] *= 1 - g * g
+    np.copyto(gc, dc * f, where=real)
+
+
+def _lstm_steps(dtype):
+    """The (forward, backward) step functions for ``dtype``: compiled kernels for float32,
+    NumPy's exact functions otherwise. Numba takes about 0.4 s to import, so it is imported
+    only by runs that train a float32 LSTM."""
+    if dtype == np.float32:
+        from src.models import lstm_kernels
+
+        return lstm_kernels.forward_step, lstm_kernels.backward_step
+    return lstm_forward_step, lstm_backward_step
+
+
 def lstm_forward(xw, mask, U, activation):
     """Returns hs (T, B, H) and the cache (T, B, 6H): gates i, f, g, o, the (masked) cell state
     c and tanh of the new cell state."""
     T, B, H = xw.shape[0], xw.shape[1], U.shape[0]
+    step, _ = _lstm_steps(xw.dtype)
     hs, cache = np.empty((T, B, H), xw.dtype), np.empty((T, B, 6 * H), xw.dtype)
-    h, c = np.zeros((B, H), xw.dtype), np.zeros((B, H), xw.dtype)
+    h, prev_cache = np.zeros((B, H), xw.dtype), np.zeros((B, 6 * H), xw.dtype)
     z = np.empty((B, 4 * H), xw.dtype)
-    for t, m in enumerate(_step_masks(mask)):
+    for t in range(T):
         np.matmul(h, U, out=z)
-        z += xw[t]
-        gates = _sigmoid(z, out=cache[t, :, : 4 * H])
-        np.tanh(z[:, 2 * H : 3 * H], out=gates[:, 2 * H : 3 * H])
-        i, f, g, o = (gates[:, k * H : (k + 1) * H] for k in range(4))
-        c_new = f * c
-        c_new += i * g
-        tanh_c = np.tanh(c_new, out=cache[t, :, 5 * H :])
-        c = cache[t, :, 4 * H : 5 * H] = _blend(m, c_new, c)
-        h = hs[t] = _blend(m, o * tanh_c, h)
+        step(z, xw[t], prev_cache, h, mask[t], cache[t], hs[t])
+        h, prev_cache = hs[t], cache[t]
     return hs, cache
 
 
 def lstm_backward(xw, mask, U, hs, cache, g_hs, activation):
     T, B, H = hs.shape
+    _, step = _lstm_steps(xw.dtype)
     g_xw, U_t = np.empty_like(xw), np.ascontiguousarray(U.T)
     gh, gc = np.zeros((B, H), xw.dtype), np.zeros((B, H), xw.dtype)
+    first_cache = np.zeros((B, 6 * H), xw.dtype)
     for t, m in reversed(list(enumerate(_step_masks(mask)))):
-        gh = gh + g_hs[t]
-        i, f, g, o, _, tanh_c = (cache[t, :, k * H : (k + 1) * H] for k in range(6))
-        c_prev = cache[t - 1, :, 4 * H : 5 * H] if t > 0 else np.zeros_like(gc)
-        dh = gh if m is None else gh * m
-        dc = tanh_c * tanh_c
-        np.subtract(1, dc, out=dc)
-        dc *= o
-        dc *= dh
-        dc += gc if m is None else gc * m
-        dz = g_xw[t]
-        np.multiply(dc, g, out=dz[:, :H])
-        np.multiply(dc, c_prev, out=dz[:, H : 2 * H])
-        np.multiply(dc, i, out=dz[:, 2 * H : 3 * H])
-        np.multiply(dh, tanh_c, out=dz[:, 3 * H :])
-        for k, sigmoid in ((0, i), (1, f), (3, o)):  # sigmoid' = s (1 - s)
-            dz[:, k * H : (k + 1) * H] *= sigmoid * (1 - sigmoid)
-        dz[:, 2 * H : 3 * H] *= 1 - g * g
-        gh = _blend(m, dz @ U_t, gh)
-        gc = _blend(m, dc * f, gc)
+        step(gh, g_hs[t], gc, cache[t], cache[t - 1] if t > 0 else first_cache, mask[t], g_xw[t])
+        gh = _blend(m, g_xw[t] @ U_t, gh)
     return g_xw, _recurrent_weight_grad(_previous_states(hs), g_xw)
 
 
@@ -200,8 +234,8 @@ class FusedRecurrence(Op):
         return Apply(self, [xw, mask, U], [pt.tensor3(dtype=xw.dtype), pt.tensor3(dtype=xw.dtype)])
 
     def perform(self, node, inputs, outputs):
-        xw, mask, U = inputs
-        hs, cache = FORWARD[self.cell](xw, mask.astype(xw.dtype), U, self.activation)
+        xw, mask, U = np.ascontiguousarray(inputs[0]), inputs[1].astype(inputs[0].dtype), inputs[2]
+        hs, cache = FORWARD[self.cell](xw, mask, U, self.activation)
         outputs[0][0], outputs[1][0] = hs, cache
 
     def infer_shape(self, fgraph, node, input_shapes):
@@ -235,5 +269,7 @@ class FusedRecurrenceGrad(Op):
 
     def perform(self, node, inputs, outputs):
         xw, mask, U, hs, cache, g_hs = inputs
-        g_xw, g_U = BACKWARD[self.cell](xw, mask.astype(xw.dtype), U, hs, cache, g_hs, self.activation)
+        g_xw, g_U = BACKWARD[self.cell](
+            np.ascontiguousarray(xw), mask.astype(xw.dtype), U, hs, cache, np.ascontiguousarray(g_hs), self.activation
+        )
         outputs[0][0], outputs[1][0] = g_xw, g_U

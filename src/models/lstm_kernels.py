@@ -1,0 +1,103 @@
+"""Compiled (Numba) element-wise LSTM steps for float32: the gate maths of one time step in one
+pass over memory, vectorised (AVX2/AVX-512).
+
+NumPy runs each step's gate maths as a dozen separate passes, each with its own call overhead;
+at hidden 128 that cost more than the matrix products. These kernels keep the matrix products
+in NumPy (so one BLAS thread pool serves the whole step) and replace only the element-wise
+part. ``tanh`` is Eigen's rational approximation (float32 error about 2e-7, the size of float32
+rounding) because Numba's ``tanh`` calls scalar libm and does not vectorise; float64 keeps
+NumPy's exact functions (see :mod:`src.models.fused`). The step semantics are those of
+``lstm_forward_step`` / ``lstm_backward_step`` there; a mask entry of 0 carries the state over.
+
+Compiled functions are cached in ``NUMBA_CACHE_DIR`` (set by :mod:`src.models.backend`).
+"""
+
+import numba
+import numpy as np
+
+_JIT = {"nogil": True, "fastmath": True, "error_model": "numpy", "cache": True}
+_CLAMP = np.float32(7.90531110763549805)  # tanh is 1 to float32 precision beyond this
+# Coefficients of tanh(x) ~ x p(x^2) / q(x^2), highest power first.
+_P = tuple(np.float32(a) for a in (-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11,
+                              5.12229709037114e-08, 1.48572235717979e-05, 6.37261928875436e-04,
+                              4.89352455891786e-03))  # fmt: skip
+_Q = tuple(np.float32(b) for b in (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03,
+                              4.89352518554385e-03))  # fmt: skip
+_HALF, _ONE = np.float32(0.5), np.float32(1.0)
+
+
+@numba.njit(inline="always", **_JIT)
+def _tanh(x):
+    x = min(max(x, -_CLAMP), _CLAMP)
+    x2 = x * x
+    # Horner's rule, written out: a loop over the coefficients would stop LLVM vectorising.
+    p = ((((((_P[0] * x2 + _P[1]) * x2 + _P[2]) * x2 + _P[3]) * x2 + _P[4]) * x2 + _P[5]) * x2 + _P[6])
+    q = ((_Q[0] * x2 + _Q[1]) * x2 + _Q[2]) * x2 + _Q[3]
+    return x * p / q
+
+
+@numba.njit(inline="always", **_JIT)
+def _sigmoid(x):
+    return _HALF * _tanh(_HALF * x) + _HALF
+
+
+@numba.njit(**_JIT)
+def forward_step(z, xw, prev_cache, h_prev, m, cache, h):
+    """One step: ``z`` (batch, 4H) = h_prev @ U (overwritten), ``xw`` (batch, 4H) the input
+    projection, ``prev_cache`` (batch, 6H) the previous step's cache (zeros at the first),
+    ``h_prev`` (batch, H), ``m`` (batch,) the mask. Writes ``cache`` (batch, 6H) — gates i, f,
+    g, o, the (masked) new cell state and tanh of the unmasked one — and ``h`` (batch, H)."""
+    hidden = h.shape[1]
+    for row in range(h.shape[0]):
+        gates = cache[row]
+        i, f, g, o = gates[:hidden], gates[hidden : 2 * hidden], gates[2 * hidden : 3 * hidden], gates[3 * hidden : 4 * hidden]
+        c, tanh_c, hr = gates[4 * hidden : 5 * hidden], gates[5 * hidden :], h[row]
+        cp = prev_cache[row][4 * hidden : 5 * hidden]
+        # Loops over range(hidden) on slices: a loop starting elsewhere than 0 did not vectorise.
+        z_ifgo, x_ifgo = z[row], xw[row]
+        z_g, x_g, z_o, x_o = z_ifgo[2 * hidden : 3 * hidden], x_ifgo[2 * hidden : 3 * hidden], z_ifgo[3 * hidden :], x_ifgo[3 * hidden :]
+        for k in range(2 * hidden):  # i and f
+            gates[k] = _sigmoid(z_ifgo[k] + x_ifgo[k])
+        for j in range(hidden):
+            g[j] = _tanh(z_g[j] + x_g[j])
+        for j in range(hidden):
+            o[j] = _sigmoid(z_o[j] + x_o[j])
+        for j in range(hidden):
+            c[j] = f[j] * cp[j] + i[j] * g[j]
+        for j in range(hidden):
+            tanh_c[j] = _tanh(c[j])
+        for j in range(hidden):
+            hr[j] = o[j] * tanh_c[j]
+        if m[row] <= 0:
+            c[:] = cp
+            hr[:] = h_prev[row]
+
+
+@numba.njit(**_JIT)
+def backward_step(gh, g_h, gc, cache, prev_cache, m, dz):
+    """One step back: adds ``g_h`` (batch, H), the loss gradient of this step's state, to
+    ``gh``, the gradient flowing back into it; writes ``dz`` (batch, 4H), the gradient of the
+    gate pre-activations, and replaces ``gc`` by the gradient of the previous cell state
+    (unchanged on padded rows, where ``dz`` is 0)."""
+    hidden = gh.shape[1]
+    for row in range(gh.shape[0]):
+        dh, dzr, gates = gh[row], dz[row], cache[row]
+        for j in range(hidden):
+            dh[j] += g_h[row, j]
+        if m[row] <= 0:
+            dzr[:] = 0
+            continue
+        i, f, g, o = gates[:hidden], gates[hidden : 2 * hidden], gates[2 * hidden : 3 * hidden], gates[3 * hidden : 4 * hidden]
+        tanh_c, cp, dc = gates[5 * hidden :], prev_cache[row][4 * hidden : 5 * hidden], gc[row]
+        for j in range(hidden):
+            dc[j] += (_ONE - tanh_c[j] * tanh_c[j]) * o[j] * dh[j]
+        for j in range(hidden):
+            dzr[j] = dc[j] * g[j] * i[j] * (_ONE - i[j])
+        for j in range(hidden):
+            dzr[hidden + j] = dc[j] * cp[j] * f[j] * (_ONE - f[j])
+        for j in range(hidden):
+            dzr[2 * hidden + j] = dc[j] * i[j] * (_ONE - g[j] * g[j])
+        for j in range(hidden):
+            dzr[3 * hidden + j] = dh[j] * tanh_c[j] * o[j] * (_ONE - o[j])
+        for j in range(hidden):
+            dc[j] *= f[j]
