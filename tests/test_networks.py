@@ -18,6 +18,7 @@ from src.models.dropout import Dropout
 from src.models.fused import FusedRecurrence, FusedRecurrenceGrad
 from src.models.initializers import glorot_uniform, orthogonal
 from src.models.network import NetworkSpec, count_parameters, init_network_params
+from src.models.numpy_matmul import NumpyMatmul
 from tests.reference import log_softmax_numpy, network_logits_numpy
 
 BATCH, TIME, FEATURES, HIDDEN, CLASSES, VOCAB = 4, 6, 3, 4, 3, 5
@@ -181,7 +182,7 @@ def test_a_compiled_train_step_runs_each_fused_recurrence_and_matrix_product_onc
     assert ops.count(FusedRecurrence) == 4, "one forward pass per layer and direction"
     assert ops.count(FusedRecurrenceGrad) == 4
     # The gradient-clipping norm and the update share each weight gradient's product.
-    products = [tuple(node.inputs[:2]) for node in nodes if isinstance(node.op, Dot22 | Dot22Scalar)]
+    products = [tuple(node.inputs[:2]) for node in nodes if isinstance(node.op, Dot22 | Dot22Scalar | NumpyMatmul)]
     assert products and len(products) == len(set(products))
 
 

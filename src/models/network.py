@@ -15,6 +15,7 @@ from pytensor.tensor.variable import TensorVariable
 from src.models.cells import make_cell
 from src.models.dropout import Dropout
 from src.models.fused import FusedRecurrence
+from src.models.numpy_matmul import numpy_matmul
 from src.models.initializers import INPUT_INITIALIZERS, RECURRENT_INITIALIZERS
 from src.models.pooling import pool
 
@@ -111,8 +112,11 @@ def _recurrent_layer(spec, params, name, inputs, mask, backwards):
     """
     W, U = params[f"{name}_W"], params[f"{name}_U"]
     T, B = inputs.shape[0], inputs.shape[1]
-    # One (time*batch, features) matrix product, whose gradient is one product too.
-    xw = (inputs.reshape((T * B, inputs.shape[2])) @ W).reshape((T, B, W.shape[1])) + params[f"{name}_b"]
+    # One (time*batch, features) matrix product, whose gradient is one product too; the fused
+    # path runs it on NumPy's BLAS like the recurrence (see src/models/numpy_matmul.py).
+    x = inputs.reshape((T * B, inputs.shape[2]))
+    product = numpy_matmul(x, W) if spec.implementation == "fused" else x @ W
+    xw = product.reshape((T, B, W.shape[1])) + params[f"{name}_b"]
     if spec.implementation == "fused":
         if backwards:
             xw, mask = xw[::-1], mask[::-1]
