@@ -167,8 +167,8 @@ def compile_table() -> pd.DataFrame:
     directory) and warm (its second run)."""
     rows = []
     for cell in ("elman", "lstm", "gru"):
-        with tempfile.TemporaryDirectory() as cache:  # a compile directory of its own per cell
-            env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={cache}"}
+        with tempfile.TemporaryDirectory() as cache:  # compile directories of its own per cell
+            env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={cache}", "NUMBA_CACHE_DIR": f"{cache}/numba"}
             for state in ("cold", "warm"):
                 result = subprocess.run(
                     [sys.executable, "-c", COMPILE_PROBE.format(cell=cell)],
@@ -190,6 +190,20 @@ def end_to_end() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def blas_description() -> str:
+    """The BLAS libraries loaded here (MKL: PyTensor's products; OpenBLAS: NumPy's, which the
+    fused recurrences use): version, kernels (``OPENBLAS_CORETYPE`` picks them), threads."""
+    from threadpoolctl import threadpool_info
+
+    return "; ".join(
+        " ".join([pool["internal_api"], pool["version"]])
+        + (f", {pool['architecture']} kernels" if pool.get("architecture") else "")
+        + f", {pool['num_threads']} threads"
+        for pool in threadpool_info()
+        if pool["user_api"] == "blas"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=4)
@@ -201,6 +215,7 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="also time cold and warm compiles")
     parser.add_argument("--e2e", action="store_true", help="also time the default experiment")
     args = parser.parse_args()
+    print(f"BLAS: {blas_description()}")
     print("training step, medians of interleaved rounds:\n" + step_table(args).to_string(index=False))
     if args.compile:
         print("\ncompile and first step in a new process:\n" + compile_table().to_string(index=False))
