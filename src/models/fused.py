@@ -37,15 +37,17 @@ def _blend(m, new, old):
 
 
 def _previous_states(hs):
-    """The state entering each step — zeros, then ``hs[:-1]`` — as (time*batch, hidden)."""
+    """The state entering each step (time, batch, hidden): zeros, then ``hs[:-1]``."""
     prev = np.zeros_like(hs)
     prev[1:] = hs[:-1]
-    return prev.reshape(-1, hs.shape[2])
+    return prev
 
 
-def _recurrent_weight_grad(inputs, g_pre):
-    """Sum over steps of ``inputs[t].T @ g_pre[t]``, as one matrix product."""
-    return inputs.T @ g_pre.reshape(-1, g_pre.shape[-1])
+def _recurrent_weight_grad(entering, g_pre):
+    """Sum over steps of ``entering[t].T @ g_pre[t]`` — what multiplied U at a step, times the
+    gradient of that product — as one matrix product. Callers pass the steps from the second
+    on: the state entering the first is zero."""
+    return entering.reshape(-1, entering.shape[-1]).T @ g_pre.reshape(-1, g_pre.shape[-1])
 
 
 def elman_forward(xw, mask, U, activation):
@@ -78,7 +80,7 @@ def elman_backward(xw, mask, U, hs, new, g_hs, activation):
             np.greater(new[t], 0, out=da)
         da *= gh if m is None else gh * m
         gh = _blend(m, da @ U_t, gh)
-    return g_xw, _recurrent_weight_grad(_previous_states(hs), g_xw)
+    return g_xw, _recurrent_weight_grad(hs[:-1], g_xw[1:])
 
 
 def lstm_forward_step(z, xw, prev_cache, h_prev, m, cache, h):
@@ -160,7 +162,7 @@ def lstm_backward(xw, mask, U, hs, cache, g_hs, activation):
     for t, m in reversed(list(enumerate(_step_masks(mask)))):
         step(gh, g_hs[t], gc, cache[t], cache[t - 1] if t > 0 else first_cache, mask[t], g_xw[t])
         gh = _blend(m, g_xw[t] @ U_t, gh)
-    return g_xw, _recurrent_weight_grad(_previous_states(hs), g_xw)
+    return g_xw, _recurrent_weight_grad(hs[:-1], g_xw[1:])
 
 
 def gru_forward(xw, mask, U, activation):
@@ -188,7 +190,7 @@ def gru_backward(xw, mask, U, hs, cache, g_hs, activation):
     T, B, H = hs.shape
     U_rz_t, U_n_t = np.ascontiguousarray(U[:, : 2 * H].T), np.ascontiguousarray(U[:, 2 * H :].T)
     g_xw = np.empty_like(xw)
-    h_prev = _previous_states(hs).reshape(T, B, H)
+    h_prev = _previous_states(hs)
     gh = np.zeros((B, H), xw.dtype)
     for t, m in reversed(list(enumerate(_step_masks(mask)))):
         gh = gh + g_hs[t]
@@ -210,8 +212,8 @@ def gru_backward(xw, mask, U, hs, cache, g_hs, activation):
         g_step += da_rz @ U_rz_t
         gh = _blend(m, g_step, gh)
     g_U = np.empty_like(U)
-    g_U[:, : 2 * H] = _recurrent_weight_grad(h_prev.reshape(-1, H), g_xw[:, :, : 2 * H])
-    g_U[:, 2 * H :] = _recurrent_weight_grad((cache[:, :, :H] * h_prev).reshape(-1, H), g_xw[:, :, 2 * H :])
+    g_U[:, : 2 * H] = _recurrent_weight_grad(hs[:-1], g_xw[1:, :, : 2 * H])
+    g_U[:, 2 * H :] = _recurrent_weight_grad(cache[1:, :, :H] * hs[:-1], g_xw[1:, :, 2 * H :])
     return g_xw, g_U
 
 
