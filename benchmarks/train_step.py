@@ -24,6 +24,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from src.models.backend import blas_libraries
 from src.models.classifier import SequenceClassifier
 from src.models.network import NetworkSpec, init_network_params
 from src.models.optimizers import OptimizerSpec
@@ -190,20 +191,6 @@ def end_to_end() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def blas_description() -> str:
-    """The BLAS libraries loaded here (MKL: PyTensor's products; OpenBLAS: NumPy's, which the
-    fused recurrences use): version, kernels (``OPENBLAS_CORETYPE`` picks them), threads."""
-    from threadpoolctl import threadpool_info
-
-    return "; ".join(
-        " ".join([pool["internal_api"], pool["version"]])
-        + (f", {pool['architecture']} kernels" if pool.get("architecture") else "")
-        + f", {pool['num_threads']} threads"
-        for pool in threadpool_info()
-        if pool["user_api"] == "blas"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=4)
@@ -215,7 +202,7 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="also time cold and warm compiles")
     parser.add_argument("--e2e", action="store_true", help="also time the default experiment")
     args = parser.parse_args()
-    print(f"BLAS: {blas_description()}")
+    print(f"BLAS: {blas_libraries()}")
     print("training step, medians of interleaved rounds:\n" + step_table(args).to_string(index=False))
     if args.compile:
         print("\ncompile and first step in a new process:\n" + compile_table().to_string(index=False))

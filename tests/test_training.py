@@ -46,6 +46,7 @@ def test_run_is_recorded_in_mlflow(default_run, store):
         steps = [step for step, _ in metric_history(run_id, key)]
         assert steps == list(range(1, cfg.trainer.epochs + 1)), key
     assert row["tags.git_dirty"] in ("true", "false") and row["tags.pytensor_blas_ldflags"]
+    assert "threads" in row["tags.blas_libraries"]
     artifacts = {a.path for a in MlflowClient().list_artifacts(run_id)}
     assert {"weights.pkl", "config.yaml", "environment.txt", "dataset.json"} <= artifacts
     environment = mlflow.artifacts.load_text(f"runs:/{run_id}/environment.txt")

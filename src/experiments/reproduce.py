@@ -3,7 +3,8 @@
 Trains a new run from a logged run's own config (tagged ``reproduces=<id>``) and compares every
 per-epoch metric and every final metric with the original, value for value. Exits 0 when all
 match exactly, 1 otherwise (the differing values are printed). Exact equality holds on the same
-machine, code and libraries (``git_commit``, ``git_dirty`` and the version tags say which).
+machine, code and libraries (``git_commit``, ``git_dirty``, ``blas_libraries`` and the version
+tags say which: a different BLAS kernel sums in a different order).
 """
 
 import logging

@@ -125,11 +125,28 @@ def set_float_dtype(dtype: str) -> None:
     pytensor.config.floatX = dtype
 
 
+def blas_libraries() -> str:
+    """The BLAS libraries loaded in this process — MKL for PyTensor's products, NumPy's
+    OpenBLAS for the fused recurrences' — each with its version, kernels (OpenBLAS's depend on
+    the CPU and ``OPENBLAS_CORETYPE``) and threads, e.g. ``openblas 0.3.31, Haswell kernels,
+    2 threads; mkl 2026.2, 1 threads``."""
+    from threadpoolctl import threadpool_info
+
+    return "; ".join(
+        f"{pool['internal_api']} {pool['version']}"
+        + (f", {pool['architecture']} kernels" if pool.get("architecture") else "")
+        + f", {pool['num_threads']} threads"
+        for pool in threadpool_info()
+        if pool["user_api"] == "blas"
+    )
+
+
 def engine_info() -> dict[str, str]:
     """Return the PyTensor settings a run should record (version, BLAS flags, mode, floatX)."""
     return {
         "pytensor_version": pytensor.__version__,
         "pytensor_blas_ldflags": pytensor.config.blas__ldflags,
+        "blas_libraries": blas_libraries(),
         "pytensor_mode": f"CVM excluding {', '.join(EXCLUDED_REWRITES)}",
         "pytensor_floatX": pytensor.config.floatX,
         "pytensor_compiledir": str(pytensor.config.compiledir),
