@@ -238,8 +238,8 @@ class FusedRecurrence(Op):
         return Apply(self, [xw, mask, U], [pt.tensor3(dtype=xw.dtype), pt.tensor3(dtype=xw.dtype)])
 
     def perform(self, node, inputs, outputs):
-        xw, mask, U = np.ascontiguousarray(inputs[0]), inputs[1].astype(inputs[0].dtype), inputs[2]
-        hs, cache = FORWARD[self.cell](xw, mask, U, self.activation)
+        xw, mask, U = inputs
+        hs, cache = FORWARD[self.cell](xw, mask.astype(xw.dtype), U, self.activation)
         outputs[0][0], outputs[1][0] = hs, cache
 
     def infer_shape(self, fgraph, node, input_shapes):
@@ -273,7 +273,5 @@ class FusedRecurrenceGrad(Op):
 
     def perform(self, node, inputs, outputs):
         xw, mask, U, hs, cache, g_hs = inputs
-        g_xw, g_U = BACKWARD[self.cell](
-            np.ascontiguousarray(xw), mask.astype(xw.dtype), U, hs, cache, np.ascontiguousarray(g_hs), self.activation
-        )
+        g_xw, g_U = BACKWARD[self.cell](xw, mask.astype(xw.dtype), U, hs, cache, g_hs, self.activation)
         outputs[0][0], outputs[1][0] = g_xw, g_U
