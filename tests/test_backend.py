@@ -1,9 +1,14 @@
 """PyTensor runs with a real BLAS, configured by the project alone."""
 
+import json
 import os
 import subprocess
 import sys
 
+import pytensor
+from pytensor.link.c.cmodule import GCC_compiler
+
+from src.models import backend
 from src.paths import PROJECT_ROOT
 
 PROBE = """
@@ -42,3 +47,27 @@ def test_pytensor_links_a_blas_without_warnings():
     assert mkl_threads in ("1", "none"), "PyTensor's MKL runs single-threaded by default"
     ops = result.stdout.split("OPS=")[1].split()[0].split(",")
     assert "Dot22" in ops or "Gemm" in ops, ops  # BLAS-backed C ops, not the NumPy fallback
+
+
+def test_the_march_flags_are_detected_once_and_then_reused(tmp_path, monkeypatch):
+    detections = []
+
+    def detect():
+        detections.append(1)
+        GCC_compiler.march_flags = ["-march=test", "-mavx2"]
+
+    monkeypatch.setattr(backend, "_march_flags_file", lambda: tmp_path / "march-flags.json")
+    monkeypatch.setattr(GCC_compiler, "compile_args", detect)
+    monkeypatch.setattr(GCC_compiler, "march_flags", None)
+    backend.reuse_march_flags()
+    assert detections == [1] and json.loads((tmp_path / "march-flags.json").read_text()) == ["-march=test", "-mavx2"]
+    GCC_compiler.march_flags = None  # a new process
+    backend.reuse_march_flags()
+    assert detections == [1], "the second process reads the flags instead of detecting them"
+    assert GCC_compiler.march_flags == ["-march=test", "-mavx2"]
+
+
+def test_the_march_flags_file_depends_on_the_compiler_flags(monkeypatch):
+    before = backend._march_flags_file()
+    monkeypatch.setattr(pytensor.config, "gcc__cxxflags", "-O2")
+    assert backend._march_flags_file() != before
