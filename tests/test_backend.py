@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytensor
 from pytensor.link.c.cmodule import GCC_compiler
@@ -67,7 +68,15 @@ def test_the_march_flags_are_detected_once_and_then_reused(tmp_path, monkeypatch
     assert GCC_compiler.march_flags == ["-march=test", "-mavx2"]
 
 
-def test_the_march_flags_file_depends_on_the_compiler_flags(monkeypatch):
-    before = backend._march_flags_file()
+def test_the_march_flags_file_depends_on_cpu_features_and_compiler_flags_not_on_clock_speed(tmp_path, monkeypatch):
+    def cpuinfo(mhz: str, flags: str) -> Path:
+        path = tmp_path / f"cpuinfo-{mhz}-{flags}"
+        first_cpu = f"processor\t: 0\nmodel name\t: AMD EPYC\ncpu MHz\t\t: {mhz}\nflags\t\t: {flags}\n"
+        path.write_text(first_cpu + "\nprocessor\t: 1\n")
+        return path
+
+    base = backend._march_flags_file(cpuinfo("2596.1", "avx2 avx512f"))
+    assert backend._march_flags_file(cpuinfo("3100.0", "avx2 avx512f")) == base
+    assert backend._march_flags_file(cpuinfo("2596.1", "avx2")) != base
     monkeypatch.setattr(pytensor.config, "gcc__cxxflags", "-O2")
-    assert backend._march_flags_file() != before
+    assert backend._march_flags_file(cpuinfo("2596.1", "avx2 avx512f")) != base

@@ -86,6 +86,7 @@ _set_compile_dir()
 import pytensor  # noqa: E402  (the compile directory must be set first)
 from pytensor.compile.mode import get_mode  # noqa: E402
 from pytensor.link.c.cmodule import GCC_compiler  # noqa: E402
+from threadpoolctl import threadpool_info  # noqa: E402
 
 # PyTensor folds a scalar factor into a matrix product (Dot22Scalar) even when the plain
 # product is needed too: with gradient clipping each weight gradient was computed twice, once
@@ -102,16 +103,21 @@ if "blas__ldflags" not in _user_flags():
         pytensor.config.blas__ldflags = _ldflags
 
 
-def _march_flags_file() -> Path:
-    """Where the detected ``-march=native`` flags are kept for this compiler, CPU and flags."""
+CPU_IDENTITY = ("vendor_id", "cpu family", "model", "model name", "flags")
+
+
+def _march_flags_file(cpuinfo: Path = Path("/proc/cpuinfo")) -> Path:
+    """Where the detected ``-march=native`` flags are kept for this compiler, CPU (as
+    ``cpuinfo`` describes it) and ``gcc__cxxflags``."""
     compiler = shutil.which(pytensor.config.cxx) or pytensor.config.cxx
     try:
         stat = os.stat(compiler)
         compiler += f"{stat.st_size}:{stat.st_mtime_ns}"
     except OSError:
         pass
-    try:
-        cpu = Path("/proc/cpuinfo").read_text().split("\n\n")[0]
+    try:  # the CPU's model and features, not its changing clock speed
+        first_cpu = cpuinfo.read_text().split("\n\n")[0].splitlines()
+        cpu = "\n".join(line for line in first_cpu if line.split(":")[0].strip() in CPU_IDENTITY)
     except OSError:
         cpu = platform.processor()
     key = hashlib.sha256("\0".join([compiler, cpu, pytensor.config.gcc__cxxflags]).encode()).hexdigest()[:16]
@@ -174,8 +180,6 @@ def blas_libraries() -> str:
     OpenBLAS for the fused recurrences' — each with its version, kernels (OpenBLAS's depend on
     the CPU and ``OPENBLAS_CORETYPE``) and threads, e.g. ``openblas 0.3.31, Haswell kernels,
     2 threads; mkl 2026.2, 1 threads``."""
-    from threadpoolctl import threadpool_info
-
     return "; ".join(
         f"{pool['internal_api']} {pool['version']}"
         + (f", {pool['architecture']} kernels" if pool.get("architecture") else "")
