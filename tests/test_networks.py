@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from src.data.dataset import SequenceDataset
 from src.models.classifier import SequenceClassifier
-from src.models import lstm_kernels
+from src.models import fused, lstm_kernels
 from src.models.dropout import Dropout
 from src.models.fused import FusedRecurrence, FusedRecurrenceGrad
 from src.models.initializers import glorot_uniform, orthogonal
@@ -172,6 +172,19 @@ def test_float32_lstm_kernels_match_the_float64_recurrence():
 def test_the_kernels_tanh_is_within_float32_rounding(x):
     exact = np.tanh(np.float64(x))
     assert abs(float(lstm_kernels._tanh(np.float32(x))) - exact) <= 3e-7 * max(abs(exact), 1e-3)
+
+
+def test_the_kernels_carry_nan_through_so_that_a_diverged_run_is_caught():
+    # fastmath without its no-NaN/no-inf assumptions: a clamp could otherwise turn NaN into 1.
+    assert np.isnan(lstm_kernels._tanh(np.float32("nan")))
+    rng = np.random.default_rng(0)
+    xw, mask = rng.standard_normal((3, 2, 8)).astype("float32"), np.ones((3, 2), "float32")
+    U = rng.standard_normal((2, 8)).astype("float32")
+    U[0, 5] = np.nan  # one diverged recurrent weight (into gate g of unit 1; 0 * NaN is NaN)
+    hs, cache = fused.lstm_forward(xw, mask, U, "tanh")
+    assert np.isnan(hs[0, :, 1]).all() and np.isnan(hs[1:]).all(), "unit 1 at once, then every unit"
+    g_xw, g_U = fused.lstm_backward(xw, mask, U, hs, cache, np.ones_like(hs), "tanh")
+    assert np.isnan(g_xw[:-1]).any() and np.isnan(g_U).any()
 
 
 def test_a_compiled_train_step_runs_each_fused_recurrence_and_matrix_product_once():

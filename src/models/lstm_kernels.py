@@ -15,7 +15,10 @@ Compiled functions are cached in ``NUMBA_CACHE_DIR`` (set by :mod:`src.models.ba
 import numba
 import numpy as np
 
-_JIT = {"nogil": True, "fastmath": True, "error_model": "numpy", "cache": True}
+# fastmath for vectorising, without its no-NaN and no-infinity assumptions: a diverged run must
+# keep its NaNs for the trainer to stop it.
+_FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+_JIT = {"nogil": True, "fastmath": _FASTMATH, "error_model": "numpy", "cache": True}
 _CLAMP = np.float32(7.90531110763549805)  # tanh is 1 to float32 precision beyond this
 # Coefficients of tanh(x) ~ x p(x^2) / q(x^2), highest power first.
 _P = tuple(np.float32(a) for a in (-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11,
