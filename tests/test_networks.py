@@ -2,6 +2,7 @@
 masking and padding, dropout, initialisation."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytensor
@@ -19,6 +20,7 @@ from src.models.fused import FusedRecurrence, FusedRecurrenceGrad
 from src.models.initializers import glorot_uniform, orthogonal
 from src.models.network import NetworkSpec, count_parameters, init_network_params
 from src.models.numpy_matmul import NumpyMatmul
+from src.models.optimizers import OptimizerSpec
 from tests.reference import log_softmax_numpy, network_logits_numpy
 
 BATCH, TIME, FEATURES, HIDDEN, CLASSES, VOCAB = 4, 6, 3, 4, 3, 5
@@ -197,6 +199,26 @@ def test_a_compiled_train_step_runs_each_fused_recurrence_and_matrix_product_onc
     # The gradient-clipping norm and the update share each weight gradient's product.
     products = [tuple(node.inputs[:2]) for node in nodes if isinstance(node.op, Dot22 | Dot22Scalar | NumpyMatmul)]
     assert products and len(products) == len(set(products))
+
+
+def test_a_sweep_over_hyper_parameters_compiles_its_train_step_once():
+    # Every number a sweep varies is a shared variable: new values reuse the compiled modules.
+    def compile_train_step(dropout: float, hyperparams: dict[str, float]) -> None:
+        spec = NetworkSpec(3, 4, cell="elman", hidden_size=5, num_layers=2, dropout=dropout)
+        optimizer = OptimizerSpec("sgd", hyperparams, nesterov=True, schedule="cosine")
+        SequenceClassifier(spec, init_network_params(spec, seed=0), optimizer, dtype="float32").train_step
+
+    def compiled_modules() -> set[str]:
+        return {path.name for path in Path(pytensor.config.compiledir).glob("tmp*")}
+
+    compile_train_step(0.1, {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.0, "clip_norm": 0.0, "warmup_epochs": 0.0})
+    before = compiled_modules()
+    # Values new to the compile cache on every run: a number baked into the graph would need a
+    # module of its own even when the cache is warm from earlier runs.
+    new = np.random.default_rng().uniform(0.1, 0.5, size=5)
+    compile_train_step(new[0], {"lr": new[1], "momentum": new[2], "weight_decay": new[3], "clip_norm": 5.0,
+                                "warmup_epochs": new[4]})  # fmt: skip
+    assert compiled_modules() == before
 
 
 def test_dropout_is_inverted_seeded_and_uses_its_rate():
