@@ -15,8 +15,8 @@ from pytensor.tensor.variable import TensorVariable
 from src.models.cells import make_cell
 from src.models.dropout import Dropout
 from src.models.fused import FusedRecurrence
-from src.models.numpy_matmul import numpy_matmul
 from src.models.initializers import INPUT_INITIALIZERS, RECURRENT_INITIALIZERS
+from src.models.numpy_matmul import numpy_matmul
 from src.models.pooling import pool
 
 
