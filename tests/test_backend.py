@@ -68,6 +68,16 @@ def test_the_march_flags_are_detected_once_and_then_reused(tmp_path, monkeypatch
     assert GCC_compiler.march_flags == ["-march=test", "-mavx2"]
 
 
+def test_an_unwritable_compile_directory_only_costs_the_detection(tmp_path, monkeypatch):
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")  # unwritable as a directory, even for root
+    monkeypatch.setattr(backend, "_march_flags_file", lambda: not_a_directory / "march-flags.json")
+    monkeypatch.setattr(GCC_compiler, "compile_args", lambda: setattr(GCC_compiler, "march_flags", ["-mavx2"]))
+    monkeypatch.setattr(GCC_compiler, "march_flags", None)
+    backend.reuse_march_flags()
+    assert GCC_compiler.march_flags == ["-mavx2"]
+
+
 def test_the_march_flags_file_depends_on_cpu_features_and_compiler_flags_not_on_clock_speed(tmp_path, monkeypatch):
     def cpuinfo(mhz: str, flags: str) -> Path:
         path = tmp_path / f"cpuinfo-{mhz}-{flags}"

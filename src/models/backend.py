@@ -134,10 +134,13 @@ def reuse_march_flags() -> None:
         GCC_compiler.march_flags = json.loads(path.read_text())
         return
     GCC_compiler.compile_args()  # detects and sets GCC_compiler.march_flags
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(GCC_compiler.march_flags))
-    tmp.replace(path)  # atomic: parallel jobs read a whole file or none
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(GCC_compiler.march_flags))
+        tmp.replace(path)  # atomic: parallel jobs read a whole file or none
+    except OSError as error:  # a read-only compile directory: detect again next time
+        logging.getLogger(__name__).info("could not keep the -march flags in %s: %s", path, error)
 
 
 reuse_march_flags()
