@@ -5,10 +5,11 @@ one PyTensor Op each — the way cuDNN's RNN is exposed to frameworks.
 maths as plain NumPy loops over time (``tests/reference.py`` and the scan cells in
 ``src/models/cells.py`` are the references they are tested against). In float32 the LSTM's
 per-step gate maths runs as compiled kernels (:mod:`src.models.lstm_kernels`), tested against
-the float64 NumPy path. Inputs follow the scan
-layer: ``xw`` (time, batch, gates*hidden) is the precomputed input projection, ``mask``
-(time, batch) is 1 on real steps, ``U`` (hidden, gates*hidden) the fused recurrent weights; the
-initial state is zero and padded steps carry the state over unchanged.
+the float64 NumPy path.
+
+Inputs follow the scan layer: ``xw`` (time, batch, gates*hidden) is the precomputed input
+projection, ``mask`` (time, batch) is 1 on real steps, ``U`` (hidden, gates*hidden) the fused
+recurrent weights; the initial state is zero and padded steps carry the state over unchanged.
 """
 
 import numpy as np

@@ -60,10 +60,8 @@ def forward_step(z, xw, prev_cache, h_prev, m, cache, h):
     hidden = h.shape[1]
     for row in range(h.shape[0]):
         gates, z_row, x_row = cache[row], z[row], xw[row]
-        i, f = gates[:hidden], gates[hidden : 2 * hidden]
-        g, o = gates[2 * hidden : 3 * hidden], gates[3 * hidden : 4 * hidden]
-        c, tanh_c = gates[4 * hidden : 5 * hidden], gates[5 * hidden :]
-        cp, hr = prev_cache[row][4 * hidden : 5 * hidden], h[row]
+        i, f, g, o, c, tanh_c = _parts(gates, hidden)
+        cp, hr = _parts(prev_cache[row], hidden)[4], h[row]
         # Loops from 0, over slices: a loop starting elsewhere than 0 did not vectorise (4x slower).
         z_g, x_g = z_row[2 * hidden : 3 * hidden], x_row[2 * hidden : 3 * hidden]
         z_o, x_o = z_row[3 * hidden :], x_row[3 * hidden :]
