@@ -13,12 +13,11 @@ $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test]"
-	$(PY) -m pip install --quiet --no-deps "hydra-optuna-sweeper==1.3.0"
 	touch $(INSTALLED)
 
 # Extra Hydra overrides: make train ARGS="model.hidden_size=64 optimizer.lr=0.05"
 train: $(INSTALLED)
-	$(PY) -m src.experiments.train $(ARGS)
+	$(VENV)/bin/seqlab train $(ARGS)
 
 # Extra pytest arguments: make test ARGS="-m 'not slow'"
 test: $(INSTALLED)

@@ -24,11 +24,13 @@ import time
 import numpy as np
 import pandas as pd
 
-from src.models.backend import blas_libraries
-from src.models.classifier import SequenceClassifier
-from src.models.network import NetworkSpec, init_network_params
-from src.models.optimizers import OptimizerSpec
-from src.paths import PROJECT_ROOT
+from seqlab.models.backend import blas_libraries
+from seqlab.models.classifier import SequenceClassifier
+from seqlab.models.network import NetworkSpec, init_network_params
+from seqlab.models.optimizers import OptimizerSpec
+from seqlab.paths import checkout_root
+
+PROJECT_ROOT = checkout_root()
 
 GATES = {"elman": 1, "lstm": 4, "gru": 3}
 INPUTS, CLASSES, LR = 16, 4, 0.01
@@ -156,7 +158,7 @@ def step_table(args) -> pd.DataFrame:
 COMPILE_PROBE = """
 import time, numpy as np
 from benchmarks.train_step import make_batch, seqlab_step
-from src.models.network import NetworkSpec, init_network_params
+from seqlab.models.network import NetworkSpec, init_network_params
 spec = NetworkSpec(4, 16, cell="{cell}", hidden_size=128)
 step = seqlab_step("{cell}", 128, "float32", "fused", init_network_params(spec, seed=0))
 start = time.perf_counter(); step(*make_batch(64, 50, "float32")); print(time.perf_counter() - start)
@@ -181,7 +183,7 @@ def compile_table() -> pd.DataFrame:
 
 def end_to_end() -> pd.DataFrame:
     """Wall time of the default experiment (a warm-up run first, so the cache is warm)."""
-    command = [sys.executable, "-m", "src.experiments.train", "trainer.progress=false",
+    command = [sys.executable, "-m", "seqlab.experiments.train", "trainer.progress=false",
                "tracking.experiment_name=benchmark"]  # fmt: skip
     rows = []
     for run in ("first", "second"):

@@ -8,9 +8,14 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-import src.experiments.train  # noqa: F401  (registers schemas and resolvers; configures PyTensor)
-from src.experiments.runner import train
-from src.paths import CONF_DIR, PROJECT_ROOT
+from seqlab.experiments.cli import register_configs
+from seqlab.experiments.runner import train
+from seqlab.paths import checkout_root, conf_dir
+
+PROJECT_ROOT = checkout_root()
+
+# What the entry points do before Hydra composes a config.
+register_configs()
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +40,7 @@ def compose_config(
 ) -> DictConfig:
     """Compose ``conf/<config_name>.yaml`` with ``overrides``, as the entry points would (with
     the ``hydra`` node too when ``with_hydra``)."""
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         return compose(config_name=config_name, overrides=overrides, return_hydra_config=with_hydra)
 
 

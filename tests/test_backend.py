@@ -9,13 +9,13 @@ from pathlib import Path
 import pytensor
 from pytensor.link.c.cmodule import GCC_compiler
 
-from src.models import backend
-from src.paths import PROJECT_ROOT
+from seqlab.models import backend
+from tests.conftest import PROJECT_ROOT
 
 PROBE = """
 import warnings
 warnings.simplefilter("error")
-from src.models import backend
+from seqlab.models import backend
 import numpy as np, pytensor, pytensor.tensor as pt
 a = pt.matrix("a")
 f = pytensor.function([a], a @ a, mode=backend.COMPILE_MODE)

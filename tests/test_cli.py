@@ -20,7 +20,7 @@ def sweep(tmp_path, *overrides: str):
     """Run a sweep into a store of its own under ``tmp_path``; return the result and the runs."""
     store = {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "artifact_root": str(tmp_path / "art")}
     result = run_cli(
-        "src.experiments.train",
+        "seqlab.experiments.train",
         "-m",
         *overrides,
         "trainer.epochs=2",
@@ -88,7 +88,7 @@ def test_every_run_has_its_plots_and_the_sweep_its_own(finished_sweep):
 def test_compare_tables_the_varied_parameters_against_the_final_metrics(target, finished_sweep):
     output = finished_sweep["tmp_path"] / f"compare-{target}.csv"
     result = run_cli(
-        "src.experiments.compare",
+        "seqlab.experiments.compare",
         f"target={finished_sweep['parent'] if target == 'sweep' else 'sweep'}",
         f"tracking.uri={finished_sweep['store']['uri']}",
         f"output={output}",
@@ -162,7 +162,7 @@ def test_an_optuna_search_is_persistent_and_resumable(tmp_path):
 def test_bad_override_fails_naming_the_key(override, named, default_run, store, tmp_path):
     before = runs_in(store)
     result = run_cli(
-        "src.experiments.train",
+        "seqlab.experiments.train",
         *override.split(),
         f"tracking.uri={store['uri']}",
         f"tracking.artifact_root={store['artifact_root']}",
@@ -179,7 +179,7 @@ def test_predict_cli_writes_the_predictions_of_a_logged_run(default_run, store, 
     run_id = default_run["metrics"]["run_id"]
     output = tmp_path / "predictions.csv"
     result = run_cli(
-        "src.experiments.predict",
+        "seqlab.experiments.predict",
         f"run_id={run_id}",
         f"tracking.uri={store['uri']}",
         f"output={output}",
@@ -195,7 +195,7 @@ def test_predict_cli_writes_the_predictions_of_a_logged_run(default_run, store, 
 
 def test_predict_cli_names_an_unknown_run(store, tmp_path):
     result = run_cli(
-        "src.experiments.predict",
+        "seqlab.experiments.predict",
         "run_id=0123456789abcdef",
         f"tracking.uri={store['uri']}",
         f"hydra.run.dir={tmp_path}",
@@ -207,7 +207,7 @@ def test_predict_cli_names_an_unknown_run(store, tmp_path):
 def test_reproduce_cli_confirms_an_exact_reproduction(default_run, store, tmp_path):
     run_id = default_run["metrics"]["run_id"]
     result = run_cli(
-        "src.experiments.reproduce",
+        "seqlab.experiments.reproduce",
         f"run_id={run_id}",
         f"tracking.uri={store['uri']}",
         f"tracking.artifact_root={store['artifact_root']}",

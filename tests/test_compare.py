@@ -3,9 +3,9 @@
 import pytest
 from omegaconf import OmegaConf
 
-from src.experiments.compare import comparison_table, find_runs
-from src.experiments.tracking import use_tracking_store
-from src.experiments.validation import ConfigError
+from seqlab.experiments.compare import comparison_table, find_runs
+from seqlab.experiments.tracking import use_tracking_store
+from seqlab.experiments.validation import ConfigError
 
 
 def test_an_unknown_target_is_named(default_run, store):

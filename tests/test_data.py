@@ -5,12 +5,12 @@ import re
 import numpy as np
 import pytest
 
-from src.data.dataset import SequenceDataset
-from src.data.padding import pad_sequences
-from src.data.reber import SYMBOLS, is_embedded_reber, is_reber, reber_string
-from src.data.registry import GENERATORS, TEXT_GENERATORS, build_splits
-from src.data.sentiment import NEGATIVE, POSITIVE
-from src.data.series import CONTROL_PATTERNS, SHAPES
+from seqlab.data.dataset import SequenceDataset
+from seqlab.data.padding import pad_sequences
+from seqlab.data.reber import SYMBOLS, is_embedded_reber, is_reber, reber_string
+from seqlab.data.registry import GENERATORS, TEXT_GENERATORS, build_splits
+from seqlab.data.sentiment import NEGATIVE, POSITIVE
+from seqlab.data.series import CONTROL_PATTERNS, SHAPES
 
 SIZES = {"train_size": 900, "val_size": 50, "test_size": 50}
 OPTIONS = {

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from src.data.errors import DataError
-from src.data.registry import build_splits
-from src.data.sentiment import sentiment_texts
-from src.data.text import tokenize
-from src.experiments.predict import predict_texts
-from src.experiments.runner import train
-from src.experiments.tracking import use_tracking_store
+from seqlab.data.errors import DataError
+from seqlab.data.registry import build_splits
+from seqlab.data.sentiment import sentiment_texts
+from seqlab.data.text import tokenize
+from seqlab.experiments.predict import predict_texts
+from seqlab.experiments.runner import train
+from seqlab.experiments.tracking import use_tracking_store
 from tests.conftest import compose_config
 
 TEXT_OPTIONS = dict(lowercase=True, punctuation="split", min_freq=1, max_size=None, max_len=None)

@@ -6,12 +6,12 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from src.data.errors import DataError
-from src.data.registry import build_splits
-from src.experiments.encoding import encode
-from src.experiments.predict import predict_split
-from src.experiments.runner import train
-from src.experiments.tracking import load_run, use_tracking_store
+from seqlab.data.errors import DataError
+from seqlab.data.registry import build_splits
+from seqlab.experiments.encoding import encode
+from seqlab.experiments.predict import predict_split
+from seqlab.experiments.runner import train
+from seqlab.experiments.tracking import load_run, use_tracking_store
 from tests.conftest import compose_config
 from tests.test_loaders import random_series, write_ucr
 

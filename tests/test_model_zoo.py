@@ -3,8 +3,8 @@
 import mlflow
 import pytest
 
-from src.experiments.runner import train
-from src.experiments.validation import ConfigError
+from seqlab.experiments.runner import train
+from seqlab.experiments.validation import ConfigError
 from tests.conftest import compose_config
 
 # A long-range dependency: the label is the first of 50 symbols, the rest are distractors.

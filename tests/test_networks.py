@@ -12,15 +12,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from src.data.dataset import SequenceDataset
-from src.models.classifier import SequenceClassifier
-from src.models import fused, lstm_kernels
-from src.models.dropout import Dropout
-from src.models.fused import FusedRecurrence, FusedRecurrenceGrad
-from src.models.initializers import glorot_uniform, orthogonal
-from src.models.network import NetworkSpec, count_parameters, init_network_params
-from src.models.numpy_matmul import NumpyMatmul
-from src.models.optimizers import OptimizerSpec
+from seqlab.data.dataset import SequenceDataset
+from seqlab.models.classifier import SequenceClassifier
+from seqlab.models import fused, lstm_kernels
+from seqlab.models.dropout import Dropout
+from seqlab.models.fused import FusedRecurrence, FusedRecurrenceGrad
+from seqlab.models.initializers import glorot_uniform, orthogonal
+from seqlab.models.network import NetworkSpec, count_parameters, init_network_params
+from seqlab.models.numpy_matmul import NumpyMatmul
+from seqlab.models.optimizers import OptimizerSpec
 from tests.reference import log_softmax_numpy, network_logits_numpy
 
 BATCH, TIME, FEATURES, HIDDEN, CLASSES, VOCAB = 4, 6, 3, 4, 3, 5

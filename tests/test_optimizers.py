@@ -4,9 +4,9 @@ import numpy as np
 import pytensor
 import pytest
 
-from src.data.dataset import DataSplits, SequenceDataset
-from src.experiments.builders import optimizer_spec
-from src.models.optimizers import Optimizer
+from seqlab.data.dataset import DataSplits, SequenceDataset
+from seqlab.experiments.builders import optimizer_spec
+from seqlab.models.optimizers import Optimizer
 from tests.conftest import compose_config
 from tests.reference import NumpyOptimizer
 

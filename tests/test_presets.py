@@ -2,14 +2,14 @@
 
 import pytest
 
-from src.experiments.runner import train
-from src.experiments.validation import validate
-from src.models.classifier import SequenceClassifier
-from src.paths import CONF_DIR
+from seqlab.experiments.runner import train
+from seqlab.experiments.validation import validate
+from seqlab.models.classifier import SequenceClassifier
+from seqlab.paths import conf_dir
 from tests.conftest import compose_config
 
 
-@pytest.mark.parametrize("preset", sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml")))
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (conf_dir() / "experiment").glob("*.yaml")))
 def test_every_experiment_preset_is_a_valid_config(preset):
     validate(compose_config([f"experiment={preset}"]))
 

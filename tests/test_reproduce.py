@@ -3,9 +3,9 @@
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
-from src.experiments.reproduce import reproduce
-from src.experiments.tracking import use_tracking_store
-from src.models.classifier import SequenceClassifier
+from seqlab.experiments.reproduce import reproduce
+from seqlab.experiments.tracking import use_tracking_store
+from seqlab.models.classifier import SequenceClassifier
 
 
 def tracking(store: dict):

@@ -10,14 +10,13 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from src.data.errors import DataError
-from src.experiments.checkpoint import load_checkpoint
-from src.experiments.runner import train
-from src.experiments.tracking import WEIGHTS_ARTIFACT
-from src.models.classifier import SequenceClassifier
-from src.models.weights import load_pickle, load_weights, save_pickle
-from src.paths import PROJECT_ROOT
-from tests.conftest import compose_config
+from seqlab.data.errors import DataError
+from seqlab.experiments.checkpoint import load_checkpoint
+from seqlab.experiments.runner import train
+from seqlab.experiments.tracking import WEIGHTS_ARTIFACT
+from seqlab.models.classifier import SequenceClassifier
+from seqlab.models.weights import load_pickle, load_weights, save_pickle
+from tests.conftest import PROJECT_ROOT, compose_config
 
 SMALL_RUN = [
     "trainer.dtype=float64",
@@ -57,7 +56,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_metrics_of_an_uninterrupted_ru
     overrides = store_overrides + SMALL_RUN + ["trainer.epochs=10", f"trainer.checkpoint_dir={checkpoints}"]
     with open(tmp_path / "train.log", "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "src.experiments.train", *overrides, f"hydra.run.dir={tmp_path}"],
+            [sys.executable, "-m", "seqlab.experiments.train", *overrides, f"hydra.run.dir={tmp_path}"],
             cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
@@ -95,7 +94,7 @@ def test_resuming_a_run_without_checkpoint_names_it(store_overrides):
 def test_resuming_on_changed_data_is_refused(store_overrides, tmp_path, monkeypatch):
     checkpoints = tmp_path / "checkpoints"
     overrides = store_overrides + SMALL_RUN + ["trainer.epochs=2", f"trainer.checkpoint_dir={checkpoints}"]
-    monkeypatch.setattr("src.experiments.checkpoint.TrainingState.discard", lambda self: None)
+    monkeypatch.setattr("seqlab.experiments.checkpoint.TrainingState.discard", lambda self: None)
     run_id = train(compose_config(overrides))["run_id"]
     checkpoint = checkpoints / run_id / "checkpoint.pkl"
     state = load_pickle(checkpoint)

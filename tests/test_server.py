@@ -11,8 +11,8 @@ import pytest
 import requests
 from mlflow.tracking import MlflowClient
 
-from src.experiments.runner import train
-from src.experiments.tracking import TrackingUnavailable
+from seqlab.experiments.runner import train
+from seqlab.experiments.tracking import TrackingUnavailable
 from tests.conftest import compose_config, run_cli
 
 
@@ -54,7 +54,7 @@ def mlflow_server(tmp_path):
 @pytest.mark.slow
 def test_a_sweep_against_a_real_mlflow_server(mlflow_server, tmp_path):
     result = run_cli(
-        "src.experiments.train", "-m", "tracking=server", f"tracking.uri={mlflow_server}",
+        "seqlab.experiments.train", "-m", "tracking=server", f"tracking.uri={mlflow_server}",
         "tracking.experiment_name=shared", "optimizer.lr=0.05,0.1", "trainer.epochs=2",
         "trainer.progress=false", f"trainer.checkpoint_dir={tmp_path / 'checkpoints'}",
         f"hydra.sweep.dir={tmp_path / 'hydra'}",
@@ -75,7 +75,7 @@ def test_an_unreachable_server_fails_before_training(store_overrides, monkeypatc
     def no_data(cfg):
         raise AssertionError("data was loaded before the server was checked")
 
-    monkeypatch.setattr("src.experiments.runner.load_data", no_data)
+    monkeypatch.setattr("seqlab.experiments.runner.load_data", no_data)
     uri = f"http://127.0.0.1:{free_port()}"
     cfg = compose_config(store_overrides + ["tracking=server", f"tracking.uri={uri}"])
     started = time.monotonic()

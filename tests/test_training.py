@@ -7,12 +7,12 @@ import pytest
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
-from src.experiments.checkpoint import checkpoint_path, load_checkpoint
-from src.experiments.predict import predict_split
-from src.experiments.runner import TrainingDiverged, train
-from src.experiments.tracking import WEIGHTS_ARTIFACT, flatten_config, use_tracking_store
-from src.models.classifier import SequenceClassifier, TrainStep
-from src.models.weights import load_weights
+from seqlab.experiments.checkpoint import checkpoint_path, load_checkpoint
+from seqlab.experiments.predict import predict_split
+from seqlab.experiments.runner import TrainingDiverged, train
+from seqlab.experiments.tracking import WEIGHTS_ARTIFACT, flatten_config, use_tracking_store
+from seqlab.models.classifier import SequenceClassifier, TrainStep
+from seqlab.models.weights import load_weights
 from tests.conftest import compose_config
 
 

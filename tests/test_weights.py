@@ -6,8 +6,8 @@ import pickle
 import numpy as np
 import pytest
 
-from src.experiments.checkpoint import load_checkpoint
-from src.models.weights import UnsafeWeightsError, load_weights, save_weights
+from seqlab.experiments.checkpoint import load_checkpoint
+from seqlab.models.weights import UnsafeWeightsError, load_weights, save_weights
 
 
 class RunsCode:

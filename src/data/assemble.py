@@ -5,10 +5,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from src.data.dataset import DataSplits, SequenceDataset
-from src.data.errors import DataError
-from src.data.labels import LabelEncoder
-from src.data.padding import pad_sequences
+from seqlab.data.dataset import DataSplits, SequenceDataset
+from seqlab.data.errors import DataError
+from seqlab.data.labels import LabelEncoder
+from seqlab.data.padding import pad_sequences
 
 SPLITS = ("train", "validation", "test")
 

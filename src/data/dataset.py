@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from src.data.normalize import Normalizer  # which imports this module
+    from seqlab.data.normalize import Normalizer  # which imports this module
 
 
 @dataclass(frozen=True)

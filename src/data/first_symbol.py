@@ -8,8 +8,8 @@ sequence while ignoring the distractors — a long-range dependency.
 
 import numpy as np
 
-from src.data.dataset import Task
-from src.data.toy import draw_lengths, symbol_task
+from seqlab.data.dataset import Task
+from seqlab.data.toy import draw_lengths, symbol_task
 
 
 def first_symbol_task(

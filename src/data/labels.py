@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from src.data.errors import DataError
+from seqlab.data.errors import DataError
 
 
 @dataclass(frozen=True)

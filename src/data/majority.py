@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from src.data.dataset import Task
-from src.data.toy import draw_lengths, symbol_task
+from seqlab.data.dataset import Task
+from seqlab.data.toy import draw_lengths, symbol_task
 
 
 def majority_task(

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from src.data.assemble import SPLITS, RawSplit
+from seqlab.data.assemble import SPLITS, RawSplit
 
 NORMALIZATIONS = ("none", "series", "dataset")
 

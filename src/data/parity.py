@@ -6,8 +6,8 @@ whole sequence — the classic first test of a recurrent network.
 
 import numpy as np
 
-from src.data.dataset import Task
-from src.data.toy import draw_lengths, symbol_task
+from seqlab.data.dataset import Task
+from seqlab.data.toy import draw_lengths, symbol_task
 
 
 def parity_task(num_sequences: int, seed: int, min_len: int, max_len: int) -> Task:

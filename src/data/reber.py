@@ -10,8 +10,8 @@ grammatical, as decided by ``is_embedded_reber``.
 
 import numpy as np
 
-from src.data.dataset import Task
-from src.data.toy import symbol_task
+from seqlab.data.dataset import Task
+from seqlab.data.toy import symbol_task
 
 SYMBOLS = ("B", "T", "P", "S", "X", "V", "E")
 # state -> [(symbol, next state)]; state 6 accepts E and ends.

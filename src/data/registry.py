@@ -2,17 +2,17 @@
 
 from collections.abc import Callable
 
-from src.data.assemble import RawSplit
-from src.data.dataset import DataSplits, Task, split_dataset
-from src.data.first_symbol import first_symbol_task
-from src.data.majority import majority_task
-from src.data.parity import parity_task
-from src.data.reber import reber_task
-from src.data.sentiment import sentiment_texts
-from src.data.series import control_chart_task, shapes_task, sines_task
-from src.data.text_splits import text_splits
-from src.data.text_table import load_text_table
-from src.data.ucr import load_archive
+from seqlab.data.assemble import RawSplit
+from seqlab.data.dataset import DataSplits, Task, split_dataset
+from seqlab.data.first_symbol import first_symbol_task
+from seqlab.data.majority import majority_task
+from seqlab.data.parity import parity_task
+from seqlab.data.reber import reber_task
+from seqlab.data.sentiment import sentiment_texts
+from seqlab.data.series import control_chart_task, shapes_task, sines_task
+from seqlab.data.text_splits import text_splits
+from seqlab.data.text_table import load_text_table
+from seqlab.data.ucr import load_archive
 
 # Seeded generators of token or real-valued sequences: (num_sequences, seed, **options) -> Task.
 GENERATORS: dict[str, Callable[..., Task]] = {

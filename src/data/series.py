@@ -6,7 +6,7 @@ pattern in every channel with independent phase, parameters and noise.
 
 import numpy as np
 
-from src.data.dataset import SequenceDataset, Task
+from seqlab.data.dataset import SequenceDataset, Task
 
 SHAPES = ("sine", "square", "sawtooth", "chirp")
 CONTROL_PATTERNS = (

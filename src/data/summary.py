@@ -4,8 +4,8 @@ import hashlib
 
 import numpy as np
 
-from src.data.assemble import SPLITS
-from src.data.dataset import DataSplits
+from seqlab.data.assemble import SPLITS
+from seqlab.data.dataset import DataSplits
 
 
 def content_hash(splits: DataSplits) -> str:

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from src.data.assemble import SPLITS, RawSplit, assemble
-from src.data.dataset import DataSplits
-from src.data.text import Vocabulary, tokenize
+from seqlab.data.assemble import SPLITS, RawSplit, assemble
+from seqlab.data.dataset import DataSplits
+from seqlab.data.text import Vocabulary, tokenize
 
 
 def text_splits(

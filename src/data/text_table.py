@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from src.data.assemble import RawSplit, hold_out
-from src.data.dataset import DataSplits
-from src.data.errors import DataError
-from src.data.text_splits import text_splits
+from seqlab.data.assemble import RawSplit, hold_out
+from seqlab.data.dataset import DataSplits
+from seqlab.data.errors import DataError
+from seqlab.data.text_splits import text_splits
 
 SPLIT_NAMES = {"train": "train", "validation": "validation", "val": "validation", "dev": "validation", "test": "test"}
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from src.data.dataset import SequenceDataset, Task
-from src.data.padding import pad_sequences
-from src.data.text import PAD
+from seqlab.data.dataset import SequenceDataset, Task
+from seqlab.data.padding import pad_sequences
+from seqlab.data.text import PAD
 
 
 def draw_lengths(rng: np.random.Generator, count: int, min_len: int, max_len: int) -> np.ndarray:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from src.data.assemble import RawSplit, assemble, hold_out
-from src.data.dataset import DataSplits
-from src.data.errors import DataError
-from src.data.normalize import normalize_splits
-from src.data.text_table import read_table
+from seqlab.data.assemble import RawSplit, assemble, hold_out
+from seqlab.data.dataset import DataSplits
+from seqlab.data.errors import DataError
+from seqlab.data.normalize import normalize_splits
+from seqlab.data.text_table import read_table
 
 
 def _number(text: str, path, line: int, what: str) -> float:

@@ -5,12 +5,12 @@ import math
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from src.data.dataset import DataSplits
-from src.data.registry import build_splits
-from src.experiments.validation import ConfigError
-from src.models.classifier import SequenceClassifier
-from src.models.network import NetworkSpec, init_network_params
-from src.models.optimizers import OptimizerSpec
+from seqlab.data.dataset import DataSplits
+from seqlab.data.registry import build_splits
+from seqlab.experiments.validation import ConfigError
+from seqlab.models.classifier import SequenceClassifier
+from seqlab.models.network import NetworkSpec, init_network_params
+from seqlab.models.optimizers import OptimizerSpec
 
 INIT_STREAM, SHUFFLE_STREAM, DROPOUT_STREAM = 1, 2, 3  # independent streams from cfg.seed
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from src.experiments.builders import shuffle_rng
-from src.experiments.schema import structured_config
-from src.experiments.validation import ConfigError
-from src.models.classifier import SequenceClassifier
-from src.models.weights import UnsafeWeightsError, load_pickle, save_pickle
+from seqlab.experiments.builders import shuffle_rng
+from seqlab.experiments.schema import structured_config
+from seqlab.experiments.validation import ConfigError
+from seqlab.models.classifier import SequenceClassifier
+from seqlab.models.weights import UnsafeWeightsError, load_pickle, save_pickle
 
 CHECKPOINT_FILE = "checkpoint.pkl"
 

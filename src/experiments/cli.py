@@ -1,15 +1,29 @@
-"""What the entry points share: a mistake of the user's ends the process with one clear
-message and a non-zero status, not a traceback."""
+"""What the entry points share: their Hydra set-up, and one clear message with a non-zero status
+(not a traceback) for a mistake of the user's."""
 
+import functools
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from src.data.errors import DataError
-from src.experiments.validation import ConfigError
+import hydra
+from hydra.core.plugins import Plugins
+from omegaconf import DictConfig
+
+from hydra_plugins.seqlab_optuna_sweeper.optuna_sweeper import OptunaSweeper
+
+from seqlab.data.errors import DataError
+from seqlab.experiments.resolvers import register_resolvers
+from seqlab.experiments.schema import register_schemas
+from seqlab.experiments.validation import ConfigError
+from seqlab.paths import cache_dir, runs_location
 
 log = logging.getLogger(__name__)
+
+# The configs ship inside the package (conf/ of the checkout is the package seqlab.conf).
+CONFIG_PATH = "pkg://seqlab.conf"
 
 # A bad config value, data file, run id, experiment or tracking server.
 USER_ERRORS = (ConfigError, DataError, LookupError)
@@ -23,3 +37,40 @@ def exit_on_user_error(status: int = 2) -> Iterator[None]:
     except USER_ERRORS as error:
         log.error("%s", error)
         sys.exit(status)
+
+
+def register_configs() -> None:
+    """Tell Hydra what it must know before composing a config: the schemas, the resolvers and
+    seqlab's Optuna sweeper (registered by hand too, as Hydra's plugin scan does not see the
+    ``hydra_plugins`` package of an editable install). Idempotent."""
+    register_schemas()
+    register_resolvers()
+    Plugins.instance().register(OptunaSweeper)
+
+
+def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], Any]]:
+    """Make ``task(cfg)`` the Hydra app of ``conf/<config_name>.yaml``.
+
+    The app registers seqlab's configs (``register_configs``) before Hydra composes anything, logs
+    where runs go as its first line, and turns a ``USER_ERRORS`` exception into one message
+    and exit status 2. What ``task`` returns goes back to Hydra (a sweeper's objective).
+    """
+
+    def decorator(task: Callable[[DictConfig], Any]) -> Callable[[], Any]:
+        @functools.wraps(task)
+        def run(cfg: DictConfig) -> Any:
+            runs, reason = runs_location()
+            log.info("seqlab: runs in %s (%s); compile cache in %s", runs, reason, cache_dir())
+            with exit_on_user_error():
+                return task(cfg)
+
+        app = hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name=config_name)(run)
+
+        @functools.wraps(task)
+        def main() -> Any:
+            register_configs()
+            return app()
+
+        return main
+
+    return decorator

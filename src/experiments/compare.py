@@ -1,4 +1,4 @@
-"""Compare entry point: ``python -m src.experiments.compare target=<sweep id | experiment>``.
+"""Compare entry point: ``seqlab compare target=<sweep id | experiment>``.
 
 Reads the runs of one sweep (its parent run's id) or of one experiment (name or id) with
 ``mlflow.search_runs``, and prints the parameters that vary between them against their final
@@ -8,19 +8,16 @@ metrics, sorted by ``sort_by``; the same table is written as CSV.
 import logging
 from pathlib import Path
 
-import hydra
 import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
-from src.experiments.cli import exit_on_user_error
-from src.experiments.resolvers import register_resolvers
-from src.experiments.schema import register_schemas
-from src.experiments.tracking import use_tracking_store
-from src.experiments.validation import ConfigError, validate
-from src.paths import RUNS_DIR
+from seqlab.experiments.cli import hydra_app
+from seqlab.experiments.tracking import use_tracking_store
+from seqlab.experiments.validation import ConfigError, validate
+from seqlab.paths import runs_dir
 
 log = logging.getLogger(__name__)
 
@@ -73,18 +70,13 @@ def comparison_table(runs: pd.DataFrame, sort_by: str) -> pd.DataFrame:
     return table.sort_values(sort_by, ascending=sort_by.endswith("loss"), na_position="last", kind="stable")
 
 
-register_schemas()
-register_resolvers()
-
-
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="compare")
+@hydra_app("compare")
 def main(cfg: DictConfig) -> None:
     """Print the comparison table of ``cfg.target`` and write it as CSV."""
-    with exit_on_user_error():
-        validate(cfg)
-        use_tracking_store(cfg.tracking)
-        table = comparison_table(find_runs(cfg.target), cfg.sort_by)
-    output = Path(cfg.output or RUNS_DIR / "compare" / f"{cfg.target}.csv")
+    validate(cfg)
+    use_tracking_store(cfg.tracking)
+    table = comparison_table(find_runs(cfg.target), cfg.sort_by)
+    output = Path(cfg.output or runs_dir() / "compare" / f"{cfg.target}.csv")
     output.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(output, index=False)
     with pd.option_context("display.max_columns", None, "display.width", 200):

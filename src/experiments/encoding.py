@@ -5,11 +5,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from src.data.dataset import SequenceDataset
-from src.data.errors import DataError
-from src.data.padding import pad_sequences
-from src.data.text import Vocabulary, tokenize
-from src.experiments.tracking import LoggedRun
+from seqlab.data.dataset import SequenceDataset
+from seqlab.data.errors import DataError
+from seqlab.data.padding import pad_sequences
+from seqlab.data.text import Vocabulary, tokenize
+from seqlab.experiments.tracking import LoggedRun
 
 # What each kind of run classifies, and the DataFrame column the MLflow model reads it from.
 INPUT_COLUMNS = {"text": "text", "symbols": "sequence", "series": "sequence"}

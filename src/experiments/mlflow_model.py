@@ -3,12 +3,14 @@
 ``mlflow.pyfunc.load_model(f"runs:/{run_id}/model").predict(df)`` reads the column ``text`` (runs
 on text) or ``sequence`` (symbol lists such as ``["1", "0"]``, or series as lists of numbers or of
 per-step feature lists) and returns ``prediction``, ``predicted_name`` and ``proba_<label>``.
-The model carries the run's weights, config, label names, vocabulary and normaliser, and the
-``src`` package, so it loads wherever seqlab's dependencies are installed.
+The model carries the run's weights, config, label names, vocabulary and normaliser, and names
+``seqlab`` (this version) as its pip requirement: it loads wherever seqlab is installed, and
+compiles its functions into seqlab's persistent cache (``seqlab.paths.cache_dir``), so a second
+load in a new process compiles nothing.
 """
 
 import warnings
-from importlib.metadata import requires
+from importlib.metadata import version
 from pathlib import Path
 
 import mlflow
@@ -16,10 +18,9 @@ import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.types.schema import Array, ColSpec, Schema
 
-from src.experiments.encoding import INPUT_COLUMNS, input_features, input_kind
-from src.experiments.predict import RunClassifier
-from src.experiments.tracking import LoggedRun, read_logged_run
-from src.paths import PROJECT_ROOT
+from seqlab.experiments.encoding import INPUT_COLUMNS, input_features, input_kind
+from seqlab.experiments.predict import RunClassifier
+from seqlab.experiments.tracking import LoggedRun, read_logged_run
 
 MODEL_NAME = "model"
 PREDICT_BATCH_SIZE = 500
@@ -60,7 +61,6 @@ def log_model(model_files: Path) -> None:
             name=MODEL_NAME,
             python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
             artifacts={"run": str(model_files)},
-            code_paths=[str(PROJECT_ROOT / "src")],
             signature=signature(read_logged_run(model_files)),
-            pip_requirements=[r for r in requires("seqlab") if "extra ==" not in r],
+            pip_requirements=[f"seqlab=={version('seqlab')}"],
         )

@@ -1,4 +1,4 @@
-"""Predict entry point: ``python -m src.experiments.predict run_id=<id> [split=test | texts=[...]]``.
+"""Predict entry point: ``seqlab predict run_id=<id> [split=test | texts=[...]]``.
 
 Rebuilds a logged run's model from its ``config.yaml`` and ``weights.pkl`` and classifies either
 one split of its (regenerated or reloaded) data, or new texts mapped through the run's logged
@@ -9,27 +9,21 @@ import dataclasses
 import logging
 from pathlib import Path
 
-import hydra
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from src.data.dataset import DataSplits
-from src.experiments.builders import build_classifier, load_data, model_inputs
-from src.experiments.encoding import encode, input_kind
-from src.experiments.cli import exit_on_user_error
-from src.experiments.resolvers import register_resolvers
-from src.experiments.schema import register_schemas
-from src.experiments.tracking import LoggedRun, load_run, use_tracking_store
-from src.experiments.validation import validate
-from src.models.backend import set_float_dtype
-from src.models.classifier import SequenceClassifier
-from src.paths import RUNS_DIR
+from seqlab.data.dataset import DataSplits
+from seqlab.experiments.builders import build_classifier, load_data, model_inputs
+from seqlab.experiments.encoding import encode, input_kind
+from seqlab.experiments.cli import hydra_app
+from seqlab.experiments.tracking import LoggedRun, load_run, use_tracking_store
+from seqlab.experiments.validation import validate
+from seqlab.models.backend import set_float_dtype
+from seqlab.models.classifier import SequenceClassifier
+from seqlab.paths import runs_dir
 
 log = logging.getLogger(__name__)
-
-register_schemas()
-register_resolvers()
 
 
 class RunClassifier:
@@ -92,19 +86,18 @@ def predict_texts(run_id: str, texts: list[str], batch_size: int) -> pd.DataFram
     return table
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="predict")
+@hydra_app("predict")
 def main(cfg: DictConfig) -> None:
     """Print the accuracy (on a split) or the predicted labels (of texts); write them as CSV."""
-    with exit_on_user_error():
-        validate(cfg)
-        use_tracking_store(cfg.tracking)
-        if cfg.texts:
-            table = predict_texts(cfg.run_id, list(cfg.texts), cfg.batch_size)
-            source = "texts"
-        else:
-            table = predict_split(cfg.run_id, cfg.split, cfg.batch_size)
-            source = cfg.split
-    output = Path(cfg.output or RUNS_DIR / "predictions" / f"{cfg.run_id}-{source}.csv")
+    validate(cfg)
+    use_tracking_store(cfg.tracking)
+    if cfg.texts:
+        table = predict_texts(cfg.run_id, list(cfg.texts), cfg.batch_size)
+        source = "texts"
+    else:
+        table = predict_split(cfg.run_id, cfg.split, cfg.batch_size)
+        source = cfg.split
+    output = Path(cfg.output or runs_dir() / "predictions" / f"{cfg.run_id}-{source}.csv")
     output.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(output, index_label="sequence")
     if cfg.texts:

@@ -3,6 +3,6 @@ that loading a model unpickles no Python object."""
 
 import mlflow
 
-from src.experiments.mlflow_model import SequenceClassifierModel
+from seqlab.experiments.mlflow_model import SequenceClassifierModel
 
 mlflow.models.set_model(SequenceClassifierModel())

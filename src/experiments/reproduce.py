@@ -1,4 +1,4 @@
-"""Reproduce entry point: ``python -m src.experiments.reproduce run_id=<id>``.
+"""Reproduce entry point: ``seqlab reproduce run_id=<id>``.
 
 Trains a new run from a logged run's own config (tagged ``reproduces=<id>``) and compares every
 per-epoch metric and every final metric with the original, value for value. Exits 0 when all
@@ -10,18 +10,16 @@ tags say which: a different BLAS kernel sums in a different order).
 import logging
 import sys
 
-import hydra
 import pandas as pd
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
-from src.data.errors import DataError
-from src.experiments.cli import exit_on_user_error
-from src.experiments.resolvers import register_resolvers
-from src.experiments.runner import EPOCH_METRICS, train
-from src.experiments.schema import register_schemas, structured_config
-from src.experiments.tracking import load_run, use_tracking_store
-from src.experiments.validation import validate
+from seqlab.data.errors import DataError
+from seqlab.experiments.cli import hydra_app
+from seqlab.experiments.runner import EPOCH_METRICS, train
+from seqlab.experiments.schema import structured_config
+from seqlab.experiments.tracking import load_run, use_tracking_store
+from seqlab.experiments.validation import validate
 
 log = logging.getLogger(__name__)
 
@@ -61,17 +59,12 @@ def reproduce(run_id: str, tracking: DictConfig) -> tuple[str, pd.DataFrame]:
     return again, table
 
 
-register_schemas()
-register_resolvers()
-
-
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="reproduce")
+@hydra_app("reproduce")
 def main(cfg: DictConfig) -> None:
     """Reproduce ``cfg.run_id``; exit 1 if any metric differs."""
-    with exit_on_user_error():
-        validate(cfg)
-        use_tracking_store(cfg.tracking)
-        again, table = reproduce(cfg.run_id, cfg.tracking)
+    validate(cfg)
+    use_tracking_store(cfg.tracking)
+    again, table = reproduce(cfg.run_id, cfg.tracking)
     differing = table[~table["equal"]]
     if differing.empty:
         log.info("run %s reproduces run %s exactly: %d metric values equal", again, cfg.run_id, len(table))

@@ -1,13 +1,15 @@
 """OmegaConf resolvers the configs use.
 
-``${seqlab_root:}`` is the project root; ``${optuna_direction:<metric>}`` is the direction in
-which a ``trainer.monitor`` metric improves (``minimize`` for ``val_loss``).
+``${seqlab_runs:}`` is where runs and their outputs go (``seqlab.paths.runs_dir``);
+``${optuna_direction:<metric>}`` is the direction in which a ``trainer.monitor`` metric improves
+(``minimize`` for ``val_loss``); ``${seqlab_groups:}`` lists the config groups of ``conf/`` and
+their options, for ``--help``; ``${seqlab_job:<job number or null>}`` prefixes a sweep job's log lines.
 """
 
 from omegaconf import OmegaConf
 
-from src.experiments.checkpoint import MONITOR_SIGN
-from src.paths import PROJECT_ROOT
+from seqlab.experiments.checkpoint import MONITOR_SIGN
+from seqlab.paths import conf_dir, runs_dir
 
 
 def optuna_direction(monitor: str) -> str:
@@ -17,7 +19,22 @@ def optuna_direction(monitor: str) -> str:
     return "maximize" if MONITOR_SIGN[monitor] > 0 else "minimize"
 
 
+def config_groups() -> str:
+    """One line per user-facing config group of ``conf/``: ``model: elman, gru, lstm``."""
+    root = conf_dir()
+    groups = sorted(d for d in root.iterdir() if d.is_dir() and any(d.glob("*.yaml")))
+    return "\n".join(f"{d.name}: {', '.join(sorted(p.stem for p in d.glob('*.yaml')))}" for d in groups)
+
+
+def job_prefix(job_num: int | None) -> str:
+    """`` [job N]`` for job ``job_num`` of a sweep, else nothing: parallel jobs' log lines say
+    whose they are."""
+    return "" if job_num is None else f" [job {job_num}]"
+
+
 def register_resolvers() -> None:
     """Register the resolvers (idempotent)."""
-    OmegaConf.register_new_resolver("seqlab_root", lambda: str(PROJECT_ROOT), replace=True)
+    OmegaConf.register_new_resolver("seqlab_runs", lambda: str(runs_dir()), replace=True)
     OmegaConf.register_new_resolver("optuna_direction", optuna_direction, replace=True)
+    OmegaConf.register_new_resolver("seqlab_groups", config_groups, replace=True)
+    OmegaConf.register_new_resolver("seqlab_job", job_prefix, replace=True)

@@ -8,19 +8,20 @@ from pathlib import Path
 
 import mlflow
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 from rich.console import Console
-from rich.progress import track
+from rich import progress as rich_progress
 
-from src.data.dataset import DataSplits
-from src.data.errors import DataError
-from src.data.summary import summarize
-from src.experiments.builders import build_classifier, load_data, model_inputs
-from src.experiments.checkpoint import Progress, TrainingState, find_checkpoint, load_checkpoint
-from src.experiments.mlflow_model import log_model
-from src.experiments.plots import confusion_matrix, learning_curves, log_figure
-from src.experiments.sweep import sweep_parent
-from src.experiments.tracking import (
+from seqlab.data.dataset import DataSplits
+from seqlab.data.errors import DataError
+from seqlab.data.summary import summarize
+from seqlab.experiments.builders import build_classifier, load_data, model_inputs
+from seqlab.experiments.checkpoint import Progress, TrainingState, find_checkpoint, load_checkpoint
+from seqlab.experiments.mlflow_model import log_model
+from seqlab.experiments.plots import confusion_matrix, learning_curves, log_figure
+from seqlab.experiments.sweep import sweep_parent
+from seqlab.experiments.tracking import (
     download_model_files,
     log_dataset,
     log_run_inputs,
@@ -28,10 +29,10 @@ from src.experiments.tracking import (
     metric_history,
     open_experiment,
 )
-from src.experiments.validation import validate
-from src.models.backend import set_blas_threads, set_float_dtype
-from src.models.classifier import SequenceClassifier, TrainStep
-from src.models.network import count_parameters
+from seqlab.experiments.validation import validate
+from seqlab.models.backend import set_blas_threads, set_float_dtype
+from seqlab.models.classifier import SequenceClassifier, TrainStep
+from seqlab.models.network import count_parameters
 
 log = logging.getLogger(__name__)
 _console = Console(stderr=True)
@@ -59,26 +60,25 @@ def train_epoch(
         num_batches = min(num_batches, trainer.limit_batches)
     batches = splits.train.batches(trainer.batch_size, rng, trainer.bucket_by_length)
     total_loss, total_correct, lr, seen = 0.0, 0.0, math.nan, 0
-    for number, batch in enumerate(
-        track(
-            itertools.islice(batches, num_batches),
-            total=num_batches,
-            description=f"epoch {epoch}/{trainer.epochs}",
-            disable=not (trainer.progress and _console.is_terminal),
-            console=_console,
-            transient=True,
-        ),
-        start=1,
-    ):
-        loss, accuracy, lr = model.train_batch(batch)
-        if not math.isfinite(loss):
-            raise TrainingDiverged(
-                f"train loss is {loss} at epoch {epoch}, batch {number}; "
-                f"try a smaller optimizer.lr (now {cfg.optimizer.lr}) or optimizer.clip_norm"
-            )
-        total_loss += loss * len(batch)
-        total_correct += accuracy * len(batch)
-        seen += len(batch)
+    with rich_progress.Progress(
+        *rich_progress.Progress.get_default_columns(),
+        rich_progress.TextColumn("train_loss={task.fields[loss]:.4f}"),
+        console=_console,
+        transient=True,
+        disable=not (trainer.progress and _console.is_terminal),
+    ) as bar:
+        task = bar.add_task(f"epoch {epoch}/{trainer.epochs}", total=num_batches, loss=math.nan)
+        for number, batch in enumerate(itertools.islice(batches, num_batches), start=1):
+            loss, accuracy, lr = model.train_batch(batch)
+            if not math.isfinite(loss):
+                raise TrainingDiverged(
+                    f"train loss is {loss} at epoch {epoch}, batch {number}; "
+                    f"try a smaller optimizer.lr (now {cfg.optimizer.lr}) or optimizer.clip_norm"
+                )
+            total_loss += loss * len(batch)
+            total_correct += accuracy * len(batch)
+            seen += len(batch)
+            bar.update(task, advance=1, loss=total_loss / seen)
     return TrainStep(total_loss / seen, total_correct / seen, lr)
 
 
@@ -122,7 +122,7 @@ def _hydra_tags() -> dict[str, str]:
     return {
         "hydra_overrides": " ".join(hydra_cfg.overrides.task),
         "hydra_output_dir": hydra_cfg.runtime.output_dir,
-    }
+    } | ({"hydra_job": str(hydra_cfg.job.num)} if hydra_cfg.mode == RunMode.MULTIRUN else {})
 
 
 def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, float]:

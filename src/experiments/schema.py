@@ -13,13 +13,13 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from src.data.normalize import NORMALIZATIONS
-from src.data.registry import SOURCES
-from src.data.text import PUNCTUATION_MODES
-from src.models.cells import ACTIVATIONS, CELL_NAMES
-from src.models.initializers import INPUT_INITIALIZERS, RECURRENT_INITIALIZERS
-from src.models.pooling import POOLINGS
-from src.models.schedules import SCHEDULES
+from seqlab.data.normalize import NORMALIZATIONS
+from seqlab.data.registry import SOURCES
+from seqlab.data.text import PUNCTUATION_MODES
+from seqlab.models.cells import ACTIVATIONS, CELL_NAMES
+from seqlab.models.initializers import INPUT_INITIALIZERS, RECURRENT_INITIALIZERS
+from seqlab.models.pooling import POOLINGS
+from seqlab.models.schedules import SCHEDULES
 
 
 # The files of conf/optimizer (momentum and nesterov are sgd, adamw is adam with other defaults).
@@ -417,7 +417,7 @@ def find_violations(node: Any, prefix: str = "") -> list[tuple[str, Any, str]]:
 
 @dataclass
 class PredictConfig:
-    """``python -m src.experiments.predict run_id=<id>``: classify a split of a run's data, or
+    """``seqlab predict run_id=<id>``: classify a split of a run's data, or
     new ``texts`` with a run trained on text."""
 
     run_id: str = MISSING
@@ -430,7 +430,7 @@ class PredictConfig:
 
 @dataclass
 class CompareConfig:
-    """``python -m src.experiments.compare target=<sweep id | experiment>``: a table of runs."""
+    """``seqlab compare target=<sweep id | experiment>``: a table of runs."""
 
     target: str = MISSING
     sort_by: str = "test_accuracy"
@@ -440,7 +440,7 @@ class CompareConfig:
 
 @dataclass
 class ReproduceConfig:
-    """``python -m src.experiments.reproduce run_id=<id>``: train a logged run again and compare."""
+    """``seqlab reproduce run_id=<id>``: train a logged run again and compare."""
 
     run_id: str = MISSING
     tracking: TrackingConfig = MISSING

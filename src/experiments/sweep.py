@@ -20,13 +20,25 @@ from hydra.types import RunMode
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
-from src.experiments.compare import comparison_table, find_runs, varied_params
-from src.experiments.plots import log_figure, metric_against_params
-from src.experiments.tracking import environment_tags, open_experiment
+from seqlab.experiments.compare import comparison_table, find_runs, varied_params
+from seqlab.experiments.plots import log_figure, metric_against_params
+from seqlab.experiments.tracking import environment_tags, open_experiment
 
 log = logging.getLogger(__name__)
 
 PARENT_FILE = "mlflow_parent_run_id"
+
+
+def job_summary(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """One row per job of a sweep, by job number: ``job``, ``status``, the ``overrides`` that
+    differ between jobs, and ``metric``."""
+    columns = {"tags.hydra_job": "job", "status": "status", "tags.hydra_overrides": "overrides",
+               f"metrics.{metric}": metric}  # fmt: skip
+    table = runs.reindex(columns=list(columns)).rename(columns=columns)
+    overrides = [str(o).split() if isinstance(o, str) else [] for o in table["overrides"]]
+    common = set.intersection(*map(set, overrides)) if overrides else set()
+    table["overrides"] = [" ".join(o for o in row if o not in common) for row in overrides]
+    return table.sort_values("job", key=lambda job: pd.to_numeric(job, errors="coerce"))
 
 
 class SweepSetupError(RuntimeError):
@@ -82,8 +94,11 @@ class SweepCallback(Callback):
         if self.parent is None:
             return
         runs = find_runs(self.parent)
+        metric = f"best_{config.trainer.monitor}"
         try:
-            self._log_comparison(runs, f"best_{config.trainer.monitor}")
+            if not runs.empty:
+                log.info("sweep %s, %d jobs:\n%s", self.parent, len(runs), job_summary(runs, metric).to_string(index=False))
+            self._log_comparison(runs, metric)
         finally:
             finished = not runs.empty and set(runs["status"]) == {"FINISHED"}
             self._close("FINISHED" if finished else "FAILED")

@@ -18,13 +18,13 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf
 
-from src.data.assemble import SPLITS
-from src.data.dataset import DataSplits
-from src.data.normalize import Normalizer
-from src.experiments.validation import ConfigError
-from src.models.backend import engine_info
-from src.models.weights import load_weights, save_weights
-from src.paths import PROJECT_ROOT, RUNS_DIR
+from seqlab.data.assemble import SPLITS
+from seqlab.data.dataset import DataSplits
+from seqlab.data.normalize import Normalizer
+from seqlab.experiments.validation import ConfigError
+from seqlab.models.backend import engine_info
+from seqlab.models.weights import load_weights, save_weights
+from seqlab.paths import checkout_root, runs_dir
 
 CONFIG_ARTIFACT = "config.yaml"
 WEIGHTS_ARTIFACT = "weights.pkl"
@@ -41,8 +41,8 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def embedded_store_uri() -> str:
-    """The project's own MLflow store: one sqlite database under ``runs/``."""
-    return f"sqlite:///{RUNS_DIR / 'mlflow.db'}"
+    """The embedded MLflow store: one sqlite database in ``runs_dir()``."""
+    return f"sqlite:///{runs_dir() / 'mlflow.db'}"
 
 
 class TrackingUnavailable(ConfigError):
@@ -78,7 +78,7 @@ def _artifact_location(tracking: DictConfig, uri: str) -> str | None:
     if tracking.artifact_root:
         root = Path(tracking.artifact_root).resolve()
     elif uri == embedded_store_uri():
-        root = RUNS_DIR / "artifacts"
+        root = runs_dir() / "artifacts"
     else:
         return None  # a tracking server decides where artifacts go
     return (root / tracking.experiment_name).as_uri()
@@ -110,10 +110,12 @@ def flatten_config(cfg: DictConfig) -> dict[str, object]:
 
 
 def _git(*args: str) -> str:
+    """``git <args>`` in seqlab's checkout; "unknown" for an installed seqlab (its version tag
+    says which code ran) or without git."""
+    if checkout_root() is None:
+        return "unknown"
     try:
-        result = subprocess.run(
-            ["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
-        )
+        result = subprocess.run(["git", *args], cwd=checkout_root(), capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return result.stdout.strip()
@@ -127,6 +129,7 @@ def environment_tags() -> dict[str, str]:
         "git_commit": commit,
         "mlflow.source.git.commit": commit,
         "git_dirty": "unknown" if dirty == "unknown" else str(bool(dirty)).lower(),
+        "seqlab_version": importlib.metadata.version("seqlab"),
         "numpy_version": np.__version__,
         "mlflow_version": mlflow.__version__,
         "python_version": platform.python_version(),

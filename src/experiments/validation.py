@@ -5,8 +5,8 @@ import re
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from src.experiments.schema import find_violations
-from src.paths import CONF_DIR, PROJECT_ROOT
+from seqlab.experiments.schema import find_violations
+from seqlab.paths import conf_dir
 
 
 class ConfigError(ValueError):
@@ -38,9 +38,9 @@ def describe_source(key: str) -> str:
         return f"command-line override '{override}'"
     group, leaf = key.split(".")[0], key.rpartition(".")[2]
     choice = hydra_cfg.runtime.choices.get(group) if "." in key else None
-    path = CONF_DIR / group / f"{choice}.yaml" if choice else CONF_DIR / "config.yaml"
+    path = conf_dir() / group / f"{choice}.yaml" if choice else conf_dir() / "config.yaml"
     line = _line_of(path, leaf) if path.exists() else None
-    where = path.relative_to(PROJECT_ROOT)
+    where = path.relative_to(conf_dir().parent)
     return f"{where}:{line}" if line else f"schema default (group file {where})"
 
 

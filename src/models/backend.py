@@ -1,13 +1,14 @@
 """The one place that configures PyTensor: BLAS, compile directory, float precision, compile mode.
 
-Import this module before anything else imports :mod:`pytensor` (``src.models`` does so on
+Import this module before anything else imports :mod:`pytensor` (``seqlab.models`` does so on
 import): the compile directory can only be chosen before PyTensor is first imported.
 
-* Compile directory: one per project, ``runs/.cache/pytensor``, shared by every run and every
-  parallel job (PyTensor locks it), so a graph compiled once is reused by the whole sweep.
-  The float32 LSTM's compiled step kernels (Numba) are cached beside it, in ``runs/.cache/numba``
+* Compile directory: ``pytensor`` in ``seqlab.paths.cache_dir()`` (``runs/.cache`` of a
+  checkout or ``SEQLAB_HOME``, else ``~/.cache/seqlab``), shared by every run, parallel job and
+  loaded model (PyTensor locks it), so a graph compiled once is reused by the whole sweep.
+  The float32 LSTM's compiled step kernels (Numba) are cached beside it, in ``numba``
   (``NUMBA_CACHE_DIR`` overrides).
-* BLAS: pip's ``mkl`` wheel ships ``libmkl_rt.so.3`` in the environment's ``lib/`` but no
+* BLAS: pip's ``mkl`` wheel ships ``libmkl_rt.so.3`` in its environment's ``lib/`` but no
   ``libmkl_rt.so`` linker name, so PyTensor's own search misses it and warns that it could not
   link to a BLAS. We give the linker that name through a symlink in the cache and an rpath to
   the real library. Without the wheel (another platform) PyTensor's own search is left to find
@@ -32,19 +33,19 @@ Setting ``blas__ldflags`` or ``base_compiledir`` in ``PYTENSOR_FLAGS`` overrides
 
 import ctypes
 import hashlib
+import importlib.metadata
 import json
 import logging
 import os
 import platform
 import shutil
-import sys
 from pathlib import Path
 
-from src.paths import CACHE_DIR
+from seqlab.paths import cache_dir
 
-COMPILE_DIR = CACHE_DIR / "pytensor"
-NUMBA_CACHE_DIR = CACHE_DIR / "numba"
-BLAS_LINK_DIR = CACHE_DIR / "blas"
+COMPILE_DIR = cache_dir() / "pytensor"
+NUMBA_CACHE_DIR = cache_dir() / "numba"
+BLAS_LINK_DIR = cache_dir() / "blas"
 FLOAT_DTYPES = ("float32", "float64")
 DEFAULT_BLAS_THREADS = 1
 
@@ -60,25 +61,30 @@ def _set_compile_dir() -> None:
         os.environ["PYTENSOR_FLAGS"] = f"{flags},{_user_flags()}" if _user_flags() else flags
 
 
-def mkl_library(lib_dir: Path = Path(sys.prefix) / "lib") -> Path | None:
-    """The pip ``mkl`` wheel's ``libmkl_rt.so.<n>`` in ``lib_dir``, or None if it is absent."""
-    candidates = sorted(lib_dir.glob("libmkl_rt.so.*"))
-    return candidates[-1] if candidates else None
+def mkl_library() -> Path | None:
+    """The pip ``mkl`` wheel's ``libmkl_rt.so.<n>``, wherever that wheel is installed (this
+    environment, the user's site, a base environment), or None if it is absent."""
+    try:
+        files = importlib.metadata.files("mkl") or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    libraries = sorted(Path(f.locate()).resolve() for f in files if f.name.startswith("libmkl_rt.so."))
+    return libraries[-1] if libraries else None
 
 
-def mkl_ldflags(lib_dir: Path = Path(sys.prefix) / "lib") -> str | None:
-    """Return linker flags for the pip ``mkl`` wheel in ``lib_dir``, or None if it is absent."""
-    library = mkl_library(lib_dir)
+def mkl_ldflags() -> str | None:
+    """Return linker flags for the pip ``mkl`` wheel's library, or None if it is absent."""
+    library = mkl_library()
     if library is None:
         return None
     BLAS_LINK_DIR.mkdir(parents=True, exist_ok=True)
     link = BLAS_LINK_DIR / "libmkl_rt.so"
-    if not link.exists() or link.resolve() != library.resolve():
+    if not link.exists() or link.resolve() != library:
         tmp = BLAS_LINK_DIR / f".libmkl_rt.so.{os.getpid()}"
         tmp.unlink(missing_ok=True)
         tmp.symlink_to(library)
         tmp.replace(link)  # atomic, so parallel jobs never see a half-made link
-    return f"-L{BLAS_LINK_DIR} -lmkl_rt -Wl,-rpath,{lib_dir}"
+    return f"-L{BLAS_LINK_DIR} -lmkl_rt -Wl,-rpath,{library.parent}"
 
 
 _set_compile_dir()

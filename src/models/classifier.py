@@ -14,12 +14,13 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.compile.mode import Mode
 
-from src.data.dataset import SequenceDataset
-from src.models.backend import COMPILE_MODE
-from src.models.dropout import Dropout
-from src.models.losses import cross_entropy, log_softmax
-from src.models.network import NetworkSpec, network_logits
-from src.models.optimizers import Optimizer, OptimizerSpec
+from seqlab.data.dataset import SequenceDataset
+from seqlab.models.backend import COMPILE_MODE
+from seqlab.models.compiling import announce_compile
+from seqlab.models.dropout import Dropout
+from seqlab.models.losses import cross_entropy, log_softmax
+from seqlab.models.network import NetworkSpec, network_logits
+from seqlab.models.optimizers import Optimizer, OptimizerSpec
 
 
 class TrainStep(NamedTuple):
@@ -77,23 +78,35 @@ class SequenceClassifier:
         if self.dropout is not None:
             updates += self.dropout.updates
         correct = pt.eq(logits.argmax(axis=-1), self.labels).sum()
-        return pytensor.function(
-            [self.inputs, self.mask, self.labels],
-            [loss, correct, lr],
-            updates=updates,
-            mode=self.mode,
-            name="train_step",
-        )
+        with announce_compile(f"{self._what} train step", f"train_step {self._signature}"):
+            return pytensor.function(
+                [self.inputs, self.mask, self.labels],
+                [loss, correct, lr],
+                updates=updates,
+                mode=self.mode,
+                name="train_step",
+            )
 
     @cached_property
     def log_proba(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
         """Compiled ``(inputs, mask) -> log class probabilities (batch, classes)``, no dropout."""
-        return pytensor.function(
-            [self.inputs, self.mask],
-            log_softmax(self.logits),
-            mode=self.mode,
-            name="log_proba",
-        )
+        with announce_compile(f"{self._what} prediction", f"log_proba {self._signature}"):
+            return pytensor.function(
+                [self.inputs, self.mask],
+                log_softmax(self.logits),
+                mode=self.mode,
+                name="log_proba",
+            )
+
+    @property
+    def _what(self) -> str:
+        return {"elman": "Elman RNN", "lstm": "LSTM", "gru": "GRU"}.get(self.spec.cell, self.spec.cell)
+
+    @property
+    def _signature(self) -> str:
+        """What shapes the compiled graphs: network, update rule, schedule, dtype, versions."""
+        rule = (self.optimizer.spec.name, self.optimizer.spec.nesterov, self.optimizer.spec.schedule)
+        return f"{self.spec!r} {rule} {self.dtype} pytensor {pytensor.__version__}"
 
     def train_batch(self, batch: SequenceDataset) -> "TrainStep":
         """Apply one optimiser step on ``batch``; return its loss and accuracy before the step

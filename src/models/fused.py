@@ -4,7 +4,7 @@ one PyTensor Op each — the way cuDNN's RNN is exposed to frameworks.
 ``scan`` runs one small graph per time step with per-step overhead; these Ops run the same
 maths as plain NumPy loops over time (``tests/reference.py`` and the scan cells in
 ``src/models/cells.py`` are the references they are tested against). In float32 the LSTM's
-per-step gate maths runs as compiled kernels (:mod:`src.models.lstm_kernels`), tested against
+per-step gate maths runs as compiled kernels (:mod:`seqlab.models.lstm_kernels`), tested against
 the float64 NumPy path.
 
 Inputs follow the scan layer: ``xw`` (time, batch, gates*hidden) is the precomputed input
@@ -135,7 +135,7 @@ def _lstm_steps(dtype):
     NumPy's exact functions otherwise. Numba takes about 0.4 s to import, so it is imported
     only by runs that train a float32 LSTM."""
     if dtype == np.float32:
-        from src.models import lstm_kernels
+        from seqlab.models import lstm_kernels
 
         return lstm_kernels.forward_step, lstm_kernels.backward_step
     return lstm_forward_step, lstm_backward_step

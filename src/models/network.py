@@ -12,12 +12,12 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
-from src.models.cells import make_cell
-from src.models.dropout import Dropout
-from src.models.fused import FusedRecurrence
-from src.models.initializers import INPUT_INITIALIZERS, RECURRENT_INITIALIZERS
-from src.models.numpy_matmul import numpy_matmul
-from src.models.pooling import pool
+from seqlab.models.cells import make_cell
+from seqlab.models.dropout import Dropout
+from seqlab.models.fused import FusedRecurrence
+from seqlab.models.initializers import INPUT_INITIALIZERS, RECURRENT_INITIALIZERS
+from seqlab.models.numpy_matmul import numpy_matmul
+from seqlab.models.pooling import pool
 
 
 @dataclass(frozen=True)

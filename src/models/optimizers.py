@@ -16,7 +16,7 @@ import pytensor.tensor as pt
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.tensor.variable import TensorVariable
 
-from src.models.schedules import lr_factor, warmup_factor
+from seqlab.models.schedules import lr_factor, warmup_factor
 
 Updates = list[tuple[SharedVariable, TensorVariable]]
 
