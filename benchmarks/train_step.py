@@ -24,7 +24,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from seqlab.models.backend import blas_libraries
+from seqlab.engine import blas_libraries, configure
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.network import NetworkSpec, init_network_params
 from seqlab.models.optimizers import OptimizerSpec
@@ -45,6 +45,7 @@ def make_batch(batch: int, length: int, dtype: str, seed: int = 0):
 
 
 def seqlab_step(cell: str, hidden: int, dtype: str, implementation: str, params):
+    configure()
     spec = NetworkSpec(CLASSES, INPUTS, cell=cell, hidden_size=hidden, implementation=implementation)
     model = SequenceClassifier(spec, params, OptimizerSpec("sgd", {"lr": LR, "momentum": 0.0}), dtype=dtype)
     return lambda x, mask, y: model.train_step(x, mask, y)
@@ -204,6 +205,7 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="also time cold and warm compiles")
     parser.add_argument("--e2e", action="store_true", help="also time the default experiment")
     args = parser.parse_args()
+    configure()
     print(f"BLAS: {blas_libraries()}")
     print("training step, medians of interleaved rounds:\n" + step_table(args).to_string(index=False))
     if args.compile:

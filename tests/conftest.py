@@ -8,13 +8,15 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from seqlab import engine
 from seqlab.experiments.cli import register_configs
 from seqlab.experiments.runner import train
 from seqlab.paths import checkout_root, conf_dir
 
 PROJECT_ROOT = checkout_root()
 
-# What the entry points do before Hydra composes a config.
+# What the entry points do before they compose a config.
+engine.configure()
 register_configs()
 
 

@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 
 from hydra_plugins.seqlab_optuna_sweeper.optuna_sweeper import OptunaSweeper
 
+from seqlab import engine
 from seqlab.data.errors import DataError
 from seqlab.experiments.resolvers import register_resolvers
 from seqlab.experiments.schema import register_schemas
@@ -51,7 +52,8 @@ def register_configs() -> None:
 def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], Any]]:
     """Make ``task(cfg)`` the Hydra app of ``conf/<config_name>.yaml``.
 
-    The app registers seqlab's configs (``register_configs``) before Hydra composes anything, logs
+    The app sets the engine up (``seqlab.engine.configure``) and registers seqlab's configs
+    (``register_configs``) before Hydra composes anything, logs
     where runs go as its first line, and turns a ``USER_ERRORS`` exception into one message
     and exit status 2. What ``task`` returns goes back to Hydra (a sweeper's objective).
     """
@@ -68,6 +70,7 @@ def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Calla
 
         @functools.wraps(task)
         def main() -> Any:
+            engine.configure()
             register_configs()
             return app()
 

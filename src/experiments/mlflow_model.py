@@ -18,6 +18,8 @@ import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.types.schema import Array, ColSpec, Schema
 
+from seqlab import engine
+
 from seqlab.experiments.encoding import INPUT_COLUMNS, input_features, input_kind
 from seqlab.experiments.predict import RunClassifier
 from seqlab.experiments.tracking import LoggedRun, read_logged_run
@@ -31,7 +33,8 @@ class SequenceClassifierModel(mlflow.pyfunc.PythonModel):
     """A logged run's classifier behind MLflow's pyfunc interface."""
 
     def load_context(self, context) -> None:
-        """Read the run's model files from the model's ``run`` artifact folder."""
+        """Set the engine up and read the run's model files from the model's ``run`` artifact folder."""
+        engine.configure()
         self.classifier = RunClassifier(read_logged_run(Path(context.artifacts["run"])))
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from seqlab.experiments.encoding import encode, input_kind
 from seqlab.experiments.cli import hydra_app
 from seqlab.experiments.tracking import LoggedRun, load_run, use_tracking_store
 from seqlab.experiments.validation import validate
-from seqlab.models.backend import set_float_dtype
+from seqlab.engine import set_float_dtype
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.paths import runs_dir
 

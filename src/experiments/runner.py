@@ -30,7 +30,7 @@ from seqlab.experiments.tracking import (
     open_experiment,
 )
 from seqlab.experiments.validation import validate
-from seqlab.models.backend import set_blas_threads, set_float_dtype
+from seqlab.engine import set_blas_threads, set_float_dtype
 from seqlab.models.classifier import SequenceClassifier, TrainStep
 from seqlab.models.network import count_parameters
 

@@ -22,7 +22,8 @@ from seqlab.data.assemble import SPLITS
 from seqlab.data.dataset import DataSplits
 from seqlab.data.normalize import Normalizer
 from seqlab.experiments.validation import ConfigError
-from seqlab.models.backend import engine_info
+from seqlab.engine import engine_info
+from seqlab.models.compiling import COMPILE_MODE_DESCRIPTION
 from seqlab.models.weights import load_weights, save_weights
 from seqlab.paths import checkout_root, runs_dir
 
@@ -34,10 +35,6 @@ VOCABULARY_ARTIFACT = "vocabulary.json"
 NORMALIZER_ARTIFACT = "normalizer.json"
 ENVIRONMENT_ARTIFACT = "environment.txt"
 SERVER_TIMEOUT_S = 10
-
-
-# Downloading a run's few small files needs no progress bar in the middle of a log.
-os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def embedded_store_uri() -> str:
@@ -66,6 +63,8 @@ def use_tracking_store(tracking: DictConfig) -> str:
     A server URI (http/https) is checked first, so an unreachable server fails at once.
     """
     uri = tracking.uri or embedded_store_uri()
+    # Downloading a run's few small files needs no progress bar in the middle of a log.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     if uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     if uri.startswith(("http://", "https://")):
@@ -133,7 +132,7 @@ def environment_tags() -> dict[str, str]:
         "numpy_version": np.__version__,
         "mlflow_version": mlflow.__version__,
         "python_version": platform.python_version(),
-        **engine_info(),
+        **engine_info(COMPILE_MODE_DESCRIPTION),
     }
 
 

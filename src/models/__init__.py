@@ -1,3 +1,10 @@
-"""Recurrent models as PyTensor graphs. Importing this package configures PyTensor first."""
+"""Recurrent models as PyTensor graphs.
 
-from seqlab.models import backend  # noqa: F401  (must run before any other module imports pytensor)
+Importing this package imports PyTensor with seqlab's compile directory
+(:func:`seqlab.engine.import_pytensor`), the one thing that must precede ``import pytensor``;
+everything else about the engine is set up by :func:`seqlab.engine.configure`.
+"""
+
+from seqlab.engine import import_pytensor
+
+import_pytensor()

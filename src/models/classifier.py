@@ -15,8 +15,7 @@ import pytensor.tensor as pt
 from pytensor.compile.mode import Mode
 
 from seqlab.data.dataset import SequenceDataset
-from seqlab.models.backend import COMPILE_MODE
-from seqlab.models.compiling import announce_compile
+from seqlab.models.compiling import COMPILE_MODE, announce_compile
 from seqlab.models.dropout import Dropout
 from seqlab.models.losses import cross_entropy, log_softmax
 from seqlab.models.network import NetworkSpec, network_logits

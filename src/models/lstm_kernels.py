@@ -9,7 +9,7 @@ rounding) because Numba's ``tanh`` calls scalar libm and does not vectorise; flo
 NumPy's exact functions (see :mod:`seqlab.models.fused`). The step semantics are those of
 ``lstm_forward_step`` / ``lstm_backward_step`` there; a mask entry of 0 carries the state over.
 
-Compiled functions are cached in ``NUMBA_CACHE_DIR`` (set by :mod:`seqlab.models.backend`).
+Compiled functions are cached in ``NUMBA_CACHE_DIR`` (set by :func:`seqlab.engine.configure`).
 """
 
 import numba
