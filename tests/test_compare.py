@@ -3,7 +3,7 @@
 import pytest
 from omegaconf import OmegaConf
 
-from seqlab.experiments.compare import comparison_table, find_runs
+from seqlab.experiments.queries import comparison_table, find_runs
 from seqlab.experiments.tracking import use_tracking_store
 from seqlab.experiments.validation import ConfigError
 

@@ -11,7 +11,7 @@ from seqlab.data.errors import DataError
 from seqlab.data.registry import build_splits
 from seqlab.data.sentiment import sentiment_texts
 from seqlab.data.text import tokenize
-from seqlab.experiments.predict import predict_texts
+from seqlab.experiments.classify import predict_texts
 from seqlab.experiments.runner import train
 from seqlab.experiments.tracking import use_tracking_store
 from tests.conftest import compose_config

@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 from seqlab.data.errors import DataError
 from seqlab.data.registry import build_splits
 from seqlab.experiments.encoding import encode
-from seqlab.experiments.predict import predict_split
+from seqlab.experiments.classify import predict_split
 from seqlab.experiments.runner import train
 from seqlab.experiments.tracking import load_run, use_tracking_store
 from tests.conftest import compose_config

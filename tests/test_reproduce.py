@@ -3,7 +3,7 @@
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
-from seqlab.experiments.reproduce import reproduce
+from seqlab.experiments.reproduction import reproduce
 from seqlab.experiments.tracking import use_tracking_store
 from seqlab.models.classifier import SequenceClassifier
 

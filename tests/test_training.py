@@ -8,7 +8,7 @@ from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
 from seqlab.experiments.checkpoint import checkpoint_path, load_checkpoint
-from seqlab.experiments.predict import predict_split
+from seqlab.experiments.classify import predict_split
 from seqlab.experiments.runner import TrainingDiverged, train
 from seqlab.experiments.tracking import WEIGHTS_ARTIFACT, flatten_config, use_tracking_store
 from seqlab.models.classifier import SequenceClassifier, TrainStep

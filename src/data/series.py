@@ -40,7 +40,7 @@ def shapes_task(
 ) -> Task:
     """Sine, square, sawtooth or chirp waves (the class) of random frequency (2-5 cycles)
     and phase, plus Gaussian noise."""
-    from scipy import signal  # imported here: it takes 0.5 s, and most runs never need it
+    from scipy import signal  # imported here: it is slow to import, and most runs never need it
 
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, len(SHAPES), size=num_sequences)

@@ -52,15 +52,16 @@ def register_configs() -> None:
 def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], Any]]:
     """Make ``task(cfg)`` the Hydra app of ``conf/<config_name>.yaml``.
 
-    The app sets the engine up (``seqlab.engine.configure``) and registers seqlab's configs
-    (``register_configs``) before Hydra composes anything, logs
+    The app registers seqlab's configs (``register_configs``) before Hydra composes anything,
+    sets the engine up (``seqlab.engine.configure``) in whichever process runs the job, logs
     where runs go as its first line, and turns a ``USER_ERRORS`` exception into one message
     and exit status 2. What ``task`` returns goes back to Hydra (a sweeper's objective).
     """
 
     def decorator(task: Callable[[DictConfig], Any]) -> Callable[[], Any]:
         @functools.wraps(task)
-        def run(cfg: DictConfig) -> Any:
+        def run(cfg: DictConfig) -> Any:  # in the launching process or a launcher's worker
+            engine.configure()
             runs, reason = runs_location()
             log.info("seqlab: runs in %s (%s); compile cache in %s", runs, reason, cache_dir())
             with exit_on_user_error():
@@ -70,7 +71,6 @@ def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Calla
 
         @functools.wraps(task)
         def main() -> Any:
-            engine.configure()
             register_configs()
             return app()
 

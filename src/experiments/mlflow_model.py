@@ -21,7 +21,7 @@ from mlflow.types.schema import Array, ColSpec, Schema
 from seqlab import engine
 
 from seqlab.experiments.encoding import INPUT_COLUMNS, input_features, input_kind
-from seqlab.experiments.predict import RunClassifier
+from seqlab.experiments.classify import RunClassifier
 from seqlab.experiments.tracking import LoggedRun, read_logged_run
 
 MODEL_NAME = "model"

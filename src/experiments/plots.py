@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def _pyplot():
     """matplotlib's pyplot, drawing off-screen; imported on first use, since importing it
-    costs a run's start-up 0.2 s."""
+    is slow and most start-ups need neither."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -20,7 +20,7 @@ from hydra.types import RunMode
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
-from seqlab.experiments.compare import comparison_table, find_runs, varied_params
+from seqlab.experiments.queries import comparison_table, find_runs, varied_params
 from seqlab.experiments.plots import log_figure, metric_against_params
 from seqlab.experiments.tracking import environment_tags, open_experiment
 

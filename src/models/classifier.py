@@ -5,21 +5,34 @@ optimiser's hyper-parameters and the dropout rate are shared variables, so chang
 recompiles.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import cached_property
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
 from pytensor.compile.mode import Mode
 
-from seqlab.data.dataset import SequenceDataset
 from seqlab.models.compiling import COMPILE_MODE, announce_compile
 from seqlab.models.dropout import Dropout
 from seqlab.models.losses import cross_entropy, log_softmax
 from seqlab.models.network import NetworkSpec, network_logits
 from seqlab.models.optimizers import Optimizer, OptimizerSpec
+
+
+class Sequences(Protocol):
+    """What the classifier reads of a data set (``seqlab.data.dataset.SequenceDataset`` is one):
+    ``inputs`` (batch, time, features) floats or (batch, time) int tokens, ``mask`` (batch,
+    time), ``labels`` (batch,) class indices, and minibatches of itself in order."""
+
+    inputs: np.ndarray
+    mask: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int: ...
+
+    def batches(self, size: int) -> Iterator["Sequences"]: ...
 
 
 class TrainStep(NamedTuple):
@@ -107,19 +120,19 @@ class SequenceClassifier:
         rule = (self.optimizer.spec.name, self.optimizer.spec.nesterov, self.optimizer.spec.schedule)
         return f"{self.spec!r} {rule} {self.dtype} pytensor {pytensor.__version__}"
 
-    def train_batch(self, batch: SequenceDataset) -> "TrainStep":
+    def train_batch(self, batch: Sequences) -> "TrainStep":
         """Apply one optimiser step on ``batch``; return its loss and accuracy before the step
         and the learning rate used."""
         loss, correct, lr = self.train_step(batch.inputs, batch.mask, batch.labels)
         return TrainStep(float(loss), float(correct) / len(batch), float(lr))
 
-    def predict_log_proba(self, dataset: SequenceDataset, batch_size: int) -> np.ndarray:
+    def predict_log_proba(self, dataset: Sequences, batch_size: int) -> np.ndarray:
         """Log class probabilities (num_sequences, classes) of ``dataset``, in batches."""
         return np.concatenate(
             [self.log_proba(b.inputs, b.mask) for b in dataset.batches(batch_size)]
         )
 
-    def evaluate(self, dataset: SequenceDataset, batch_size: int) -> dict[str, float]:
+    def evaluate(self, dataset: Sequences, batch_size: int) -> dict[str, float]:
         """Return mean cross-entropy ``loss`` and ``accuracy`` on ``dataset``."""
         log_probs = self.predict_log_proba(dataset, batch_size)
         picked = log_probs[np.arange(len(dataset)), dataset.labels]

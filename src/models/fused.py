@@ -132,7 +132,7 @@ def lstm_backward_step(gh, g_h, gc, cache, prev_cache, m, dz):
 
 def _lstm_steps(dtype):
     """The (forward, backward) step functions for ``dtype``: compiled kernels for float32,
-    NumPy's exact functions otherwise. Numba takes about 0.4 s to import, so it is imported
+    NumPy's exact functions otherwise. Numba is slow to import, so it is imported
     only by runs that train a float32 LSTM."""
     if dtype == np.float32:
         from seqlab.models import lstm_kernels

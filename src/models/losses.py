@@ -10,7 +10,7 @@ def log_softmax(logits: TensorVariable) -> TensorVariable:
 
     Written out in elementwise ops and reductions, which compile to C: PyTensor's own
     ``log_softmax`` is an OpFromGraph that runs in Python and compiles its inner graph on its
-    first call in every process (0.3 s of each run's start-up). The shift by the row maximum
+    first call in every process. The shift by the row maximum
     cancels exactly, so no gradient flows through it.
     """
     shifted = logits - disconnected_grad(logits.max(axis=-1, keepdims=True))

@@ -62,7 +62,7 @@ def forward_step(z, xw, prev_cache, h_prev, m, cache, h):
         gates, z_row, x_row = cache[row], z[row], xw[row]
         i, f, g, o, c, tanh_c = _parts(gates, hidden)
         cp, hr = _parts(prev_cache[row], hidden)[4], h[row]
-        # Loops from 0, over slices: a loop starting elsewhere than 0 did not vectorise (4x slower).
+        # Loops from 0, over slices: a loop starting elsewhere than 0 did not vectorise.
         z_g, x_g = z_row[2 * hidden : 3 * hidden], x_row[2 * hidden : 3 * hidden]
         z_o, x_o = z_row[3 * hidden :], x_row[3 * hidden :]
         for k in range(2 * hidden):  # gates i and f

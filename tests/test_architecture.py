@@ -1,0 +1,62 @@
+"""The import graph keeps its direction: data → models → experiments, with the entry points as
+leaves that no other module imports, and nothing measured in code comments."""
+
+import ast
+import re
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+
+SOURCE = PROJECT_ROOT / "src"
+ENTRY_POINTS = {f"seqlab.experiments.{name}" for name in ("train", "predict", "compare", "reproduce")}
+
+
+def module_name(path) -> str:
+    parts = path.relative_to(SOURCE).with_suffix("").parts
+    return ".".join(("seqlab", *(p for p in parts if p != "__init__")))
+
+
+def imports() -> dict[str, set[str]]:
+    """For each module under src/: the seqlab modules it imports (at any depth of its code)."""
+    graph = {}
+    for path in SOURCE.rglob("*.py"):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+        graph[module_name(path)] = {n for n in names if n.startswith("seqlab")}
+    return graph
+
+
+def test_no_module_imports_an_entry_point():
+    offenders = {
+        module: sorted(names & ENTRY_POINTS)
+        for module, names in imports().items()
+        if names & ENTRY_POINTS and module != "seqlab.__main__"
+    }
+    assert not offenders
+
+
+@pytest.mark.parametrize("lower, upper", [("seqlab.models", "seqlab.data"), ("seqlab.models", "seqlab.experiments"),
+                                          ("seqlab.data", "seqlab.models"), ("seqlab.data", "seqlab.experiments")])  # fmt: skip
+def test_lower_layers_never_import_upper_ones(lower, upper):
+    offenders = {
+        module: sorted(n for n in names if n.startswith(upper))
+        for module, names in imports().items()
+        if module.startswith(lower) and any(n.startswith(upper) for n in names)
+    }
+    assert not offenders
+
+
+def test_no_measured_timing_in_code():
+    pattern = re.compile(r"\d\s*(ms|µs|GFLOP)\b|\bGFLOP")
+    found = [
+        f"{path.relative_to(PROJECT_ROOT)}:{number}: {line.strip()}"
+        for path in SOURCE.rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if pattern.search(line)
+    ]
+    assert not found, "measured timings belong in docs/performance.md"
