@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from seqlab.engine import blas_libraries, configure
+from seqlab.models.cells import CELLS, get_cell
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.network import NetworkSpec, init_network_params
 from seqlab.models.optimizers import OptimizerSpec
@@ -32,7 +33,6 @@ from seqlab.paths import checkout_root
 
 PROJECT_ROOT = checkout_root()
 
-GATES = {"elman": 1, "lstm": 4, "gru": 3}
 INPUTS, CLASSES, LR = 16, 4, 0.01
 PAUSE_S = 0.5
 
@@ -82,7 +82,7 @@ def torch_step(cell: str, hidden: int, dtype: str, params):
 
 
 def flops(cell: str, batch: int, length: int, hidden: int) -> float:
-    gates = GATES[cell]
+    gates = get_cell(cell).num_gates
     forward = 2 * batch * length * (INPUTS + hidden) * gates * hidden
     return 3 * forward
 
@@ -198,7 +198,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--cells", nargs="+", default=list(GATES), choices=list(GATES))
+    parser.add_argument("--cells", nargs="+", default=list(CELLS), choices=list(CELLS))
     parser.add_argument("--hidden", type=int, nargs="+", default=[128, 512])
     parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
     parser.add_argument("--scan", action="store_true", help="also time the scan reference")

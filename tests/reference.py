@@ -1,49 +1,22 @@
-"""Plain NumPy versions of the cells, network and optimisers (min-char-rnn style): the
-references the PyTensor graphs are tested against. Written for clarity, one step at a time."""
+"""Plain NumPy versions of the network and optimisers (min-char-rnn style), over each cell's
+``reference_step``: the references the PyTensor graphs are tested against. Written for clarity,
+one step at a time."""
 
 import numpy as np
 
-
-def sigmoid(x):
-    return 1 / (1 + np.exp(-x))
-
-
-def elman_step(x, h, W, U, b, activation="tanh"):
-    z = x @ W + h @ U + b
-    return (np.tanh(z) if activation == "tanh" else np.maximum(z, 0)),
-
-
-def lstm_step(x, h, c, W, U, b):
-    n = h.shape[1]
-    z = x @ W + h @ U + b
-    i, f, g, o = sigmoid(z[:, :n]), sigmoid(z[:, n:2 * n]), np.tanh(z[:, 2 * n:3 * n]), sigmoid(z[:, 3 * n:])
-    c = f * c + i * g
-    return o * np.tanh(c), c
-
-
-def gru_step(x, h, W, U, b):
-    n = h.shape[1]
-    xw = x @ W + b
-    r = sigmoid(xw[:, :n] + h @ U[:, :n])
-    z = sigmoid(xw[:, n:2 * n] + h @ U[:, n:2 * n])
-    candidate = np.tanh(xw[:, 2 * n:] + (r * h) @ U[:, 2 * n:])
-    return z * h + (1 - z) * candidate,
+from seqlab.models.cells import get_cell
 
 
 def run_direction(spec, params, name, x, mask, backwards):
     """Outputs (batch, time, hidden) and the state after the last real step."""
     batch, time, _ = x.shape
     hidden = spec.hidden_size
-    states = [np.zeros((batch, hidden))] * (2 if spec.cell == "lstm" else 1)
+    cell = get_cell(spec.cell)
+    states = [np.zeros((batch, hidden))] * cell.num_states
     outputs = np.zeros((batch, time, hidden))
     W, U, b = params[f"{name}_W"], params[f"{name}_U"], params[f"{name}_b"]
     for t in (reversed(range(time)) if backwards else range(time)):
-        if spec.cell == "elman":
-            new = elman_step(x[:, t], *states, W, U, b, spec.activation)
-        elif spec.cell == "lstm":
-            new = lstm_step(x[:, t], *states, W, U, b)
-        else:
-            new = gru_step(x[:, t], *states, W, U, b)
+        new = cell.reference_step(x[:, t], *states, W, U, b, spec.options)
         m = mask[:, t, None]
         states = [m * s_new + (1 - m) * s for s_new, s in zip(new, states)]
         outputs[:, t] = states[0]

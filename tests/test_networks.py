@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from seqlab.data.dataset import SequenceDataset
 from seqlab.models.classifier import SequenceClassifier
-from seqlab.models import fused, lstm_kernels
+from seqlab.models.cells import lstm, lstm_kernels
 from seqlab.models.dropout import Dropout
+from seqlab.models.cells.elman import ElmanOptions
 from seqlab.models.fused import FusedRecurrence, FusedRecurrenceGrad
 from seqlab.models.initializers import glorot_uniform, orthogonal
 from seqlab.models.network import NetworkSpec, count_parameters, init_network_params
@@ -33,7 +34,7 @@ SPECS = {
                                       num_layers=2, bidirectional=True, pooling="mean"),
     "gru-2x-bidir-last": NetworkSpec(CLASSES, FEATURES, cell="gru", hidden_size=HIDDEN,
                                      num_layers=2, bidirectional=True, pooling="last"),
-    "elman-relu-tokens": NetworkSpec(CLASSES, cell="elman", activation="relu", hidden_size=HIDDEN,
+    "elman-relu-tokens": NetworkSpec(CLASSES, cell="elman", cell_options=ElmanOptions("relu"), hidden_size=HIDDEN,
                                      vocab_size=VOCAB, embedding_dim=3, pooling="last"),
 }  # fmt: skip
 
@@ -152,7 +153,7 @@ def loss_and_gradients(model: SequenceClassifier, batch) -> list[np.ndarray]:
 
 
 def test_float32_lstm_kernels_match_the_float64_recurrence():
-    # float32 LSTMs run compiled step kernels (src/models/lstm_kernels.py) with an approximate
+    # float32 LSTMs run compiled step kernels (seqlab.models.cells.lstm_kernels) with an approximate
     # tanh; float64 runs NumPy's exact functions, which the tests above check against scan and
     # finite differences. Padded rows, a step padded in every sequence and a gap inside
     # sequences (the states carry over it) are included.
@@ -183,9 +184,9 @@ def test_the_kernels_carry_nan_through_so_that_a_diverged_run_is_caught():
     xw, mask = rng.standard_normal((3, 2, 8)).astype("float32"), np.ones((3, 2), "float32")
     U = rng.standard_normal((2, 8)).astype("float32")
     U[0, 5] = np.nan  # one diverged recurrent weight (into gate g of unit 1; 0 * NaN is NaN)
-    hs, cache = fused.lstm_forward(xw, mask, U, "tanh")
+    hs, cache = lstm.forward(xw, mask, U, lstm.LSTMOptions())
     assert np.isnan(hs[0, :, 1]).all() and np.isnan(hs[1:]).all(), "unit 1 at once, then every unit"
-    g_xw, g_U = fused.lstm_backward(xw, mask, U, hs, cache, np.ones_like(hs), "tanh")
+    g_xw, g_U = lstm.backward(xw, mask, U, hs, cache, np.ones_like(hs), lstm.LSTMOptions())
     assert np.isnan(g_xw[:-1]).any() and np.isnan(g_U).any()
 
 
@@ -263,7 +264,7 @@ def test_initialisers():
 
 def test_parameters_shapes_and_gate_biases():
     spec = NetworkSpec(CLASSES, cell="lstm", hidden_size=HIDDEN, vocab_size=VOCAB,
-                       embedding_dim=3, padding_id=0, forget_bias=2.0)  # fmt: skip
+                       embedding_dim=3, padding_id=0, cell_options=lstm.LSTMOptions(forget_bias=2.0))  # fmt: skip
     params = init_network_params(spec, seed=0)
     assert set(params) == {"embedding", "rnn0_fwd_W", "rnn0_fwd_U", "rnn0_fwd_b", "out_W", "out_b"}
     np.testing.assert_array_equal(params["embedding"][0], 0)

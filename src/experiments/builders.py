@@ -1,5 +1,6 @@
 """Turning a composed config into data and a model (the only place config meets constructors)."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -8,6 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 from seqlab.data.dataset import DataSplits
 from seqlab.data.registry import build_splits
 from seqlab.experiments.validation import ConfigError
+from seqlab.models.cells import get_cell
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.network import NetworkSpec, init_network_params
 from seqlab.models.optimizers import OptimizerSpec
@@ -39,12 +41,14 @@ def model_inputs(cfg: DictConfig, splits: DataSplits) -> DataSplits:
 def network_spec(cfg: DictConfig, splits: DataSplits) -> NetworkSpec:
     """The network ``cfg.model`` describes, sized for ``splits``."""
     model = OmegaConf.to_container(cfg.model, resolve=True)
-    cell = model.pop("name")
+    cell = get_cell(model.pop("name"))
+    options = {f.name: model.pop(f.name) for f in dataclasses.fields(cell.options)}
     return NetworkSpec(
         num_classes=splits.num_classes,
         input_size=splits.num_features or 0,
         vocab_size=splits.vocab_size,
-        cell=cell,
+        cell=cell.name,
+        cell_options=cell.options(**options),
         **model,
     )
 

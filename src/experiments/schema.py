@@ -6,17 +6,18 @@ declared next to each field with ``checked`` and enforced by ``validate`` before
 compiles; the error names the key, the bad value and where it was set.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, make_dataclass
+from functools import cache
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from seqlab.data.normalize import NORMALIZATIONS
+from seqlab.fields import checked, fixed_name, in_range, non_negative, one_of, positive
 from seqlab.data.registry import SOURCES
 from seqlab.data.text import PUNCTUATION_MODES
-from seqlab.models.cells import ACTIVATIONS, CELL_NAMES
+from seqlab.models.cells import CELLS, Cell
 from seqlab.models.initializers import INPUT_INITIALIZERS, RECURRENT_INITIALIZERS
 from seqlab.models.pooling import POOLINGS
 from seqlab.models.schedules import SCHEDULES
@@ -24,43 +25,6 @@ from seqlab.models.schedules import SCHEDULES
 
 # The files of conf/optimizer (momentum and nesterov are sgd, adamw is adam with other defaults).
 OPTIMIZER_CONFIGS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw")
-
-
-def checked(default: Any, rule: Callable[[Any], bool], requirement: str) -> Any:
-    """A dataclass field whose value must satisfy ``rule``; ``requirement`` explains it."""
-    return field(default=default, metadata={"rule": rule, "requirement": requirement})
-
-
-def fixed_name(name: str, group: str, options: Any) -> Any:
-    """The ``name`` field of a group option's schema: it must stay ``name``."""
-    return checked(
-        name, lambda v: v == name, f"must be {name!r}; choose another with {group}=<{'|'.join(options)}>"
-    )
-
-
-def positive(default: Any) -> Any:
-    """A dataclass field that must be > 0."""
-    return checked(default, lambda v: v > 0, "must be > 0")
-
-
-def one_of(default: str, choices: tuple[str, ...]) -> Any:
-    """A dataclass field that must be one of ``choices``."""
-    return checked(default, lambda v: v in choices, f"must be one of {list(choices)}")
-
-
-def in_range(default: float, low: float, high: float, closed_high: bool = False) -> Any:
-    """A dataclass field that must lie in [low, high) (or [low, high] when ``closed_high``)."""
-    bracket = "]" if closed_high else ")"
-    return checked(
-        default,
-        lambda v: low <= v <= high if closed_high else low <= v < high,
-        f"must be in [{low}, {high}{bracket}",
-    )
-
-
-def non_negative(default: Any) -> Any:
-    """A dataclass field that must be >= 0."""
-    return checked(default, lambda v: v >= 0, "must be >= 0")
 
 
 @dataclass
@@ -211,27 +175,23 @@ class ModelConfig:
     implementation: str = one_of("fused", ("fused", "scan"))
 
     def cross_check(self) -> list[tuple[str, Any, str]]:
+        found = []
         if self.dropout > 0 and self.num_layers == 1:
-            return [("dropout", self.dropout, "acts between layers: needs model.num_layers > 1")]
-        return []
+            found.append(("dropout", self.dropout, "acts between layers: needs model.num_layers > 1"))
+        cell = CELLS.get(self.name)  # an unknown name is the name field's own error
+        if cell is not None and self.implementation == "fused" and not cell.fused:
+            found.append(("implementation", self.implementation,
+                          f"the {cell.title} cell has no fused implementation; use model.implementation=scan"))  # fmt: skip
+        return found
 
 
-@dataclass
-class ElmanModelConfig(ModelConfig):
-    name: str = fixed_name("elman", "model", CELL_NAMES)
-    activation: str = one_of("tanh", tuple(ACTIVATIONS))
-
-
-@dataclass
-class LSTMModelConfig(ModelConfig):
-    name: str = fixed_name("lstm", "model", CELL_NAMES)
-    forget_bias: float = 1.0
-
-
-@dataclass
-class GRUModelConfig(ModelConfig):
-    name: str = fixed_name("gru", "model", CELL_NAMES)
-    update_bias: float = 1.0
+@cache
+def model_schema(cell: Cell) -> type:
+    """The schema of ``model=<cell.name>``: ``ModelConfig``'s fields, the fixed name and the
+    cell's own options (their defaults and rules come from the cell's options dataclass)."""
+    options = [(f.name, f.type, field(default=f.default, metadata=f.metadata)) for f in fields(cell.options)]
+    name = ("name", str, fixed_name(cell.name, "model", tuple(CELLS)))
+    return make_dataclass(f"{cell.title.split()[0]}ModelConfig", [name, *options], bases=(ModelConfig,))
 
 
 @dataclass
@@ -348,15 +308,18 @@ GROUP_SCHEMAS = {
     "data/sentiment": SentimentDataConfig,
     "data/text_table": TextTableDataConfig,
     "data/archive": ArchiveDataConfig,
-    "model/elman": ElmanModelConfig,
-    "model/lstm": LSTMModelConfig,
-    "model/gru": GRUModelConfig,
     "optimizer/sgd": SGDConfig,
     "optimizer/adagrad": AdagradConfig,
     "optimizer/rmsprop": RMSpropConfig,
     "optimizer/adadelta": AdadeltaConfig,
     "optimizer/adam": AdamConfig,
 }
+
+
+def group_schemas() -> dict[str, type]:
+    """The schema of every group option, ``"<group>/<option>"``: the data sources and
+    optimisers above, and one per registered cell (``model_schema``)."""
+    return GROUP_SCHEMAS | {f"model/{name}": model_schema(cell) for name, cell in CELLS.items()}
 
 
 def register_schemas() -> None:
@@ -367,7 +330,7 @@ def register_schemas() -> None:
     """
     store = ConfigStore.instance()
     store.store(name="config_schema", node=Config)
-    for name, node in GROUP_SCHEMAS.items():
+    for name, node in group_schemas().items():
         group, _, option = name.rpartition("/")
         store.store(group=f"schema/{group}", name=option, node=node)
     store.store(group="schema/trainer", name="default", node=TrainerConfig)
@@ -382,7 +345,7 @@ def structured_config(logged: DictConfig) -> DictConfig:
 
     def schema(group: str) -> Any:
         name = {"adamw": "adam"}.get(logged[group].name, logged[group].name)
-        return GROUP_SCHEMAS[f"{group}/{name}"]()
+        return group_schemas()[f"{group}/{name}"]()
 
     skeleton = Config(
         data=schema("data"),

@@ -14,6 +14,7 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.compile.mode import Mode
 
+from seqlab.models.cells import get_cell
 from seqlab.models.compiling import COMPILE_MODE, announce_compile
 from seqlab.models.dropout import Dropout
 from seqlab.models.losses import cross_entropy, log_softmax
@@ -112,7 +113,7 @@ class SequenceClassifier:
 
     @property
     def _what(self) -> str:
-        return {"elman": "Elman RNN", "lstm": "LSTM", "gru": "GRU"}.get(self.spec.cell, self.spec.cell)
+        return get_cell(self.spec.cell).title
 
     @property
     def _signature(self) -> str:

@@ -6,13 +6,14 @@ a function of the matching shared variables (``network_logits``).
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
-from seqlab.models.cells import make_cell
+from seqlab.models.cells import get_cell
 from seqlab.models.dropout import Dropout
 from seqlab.models.fused import FusedRecurrence
 from seqlab.models.initializers import INPUT_INITIALIZERS, RECURRENT_INITIALIZERS
@@ -35,7 +36,8 @@ class NetworkSpec:
     embedding_dim: int | None = None
     padding_id: int = 0
     cell: str = "elman"
-    activation: str = "tanh"
+    # The cell's options dataclass (``get_cell(cell).options``); None takes its defaults.
+    cell_options: Any = None
     hidden_size: int = 32
     num_layers: int = 1
     bidirectional: bool = False
@@ -44,9 +46,12 @@ class NetworkSpec:
     input_init: str = "glorot_uniform"
     recurrent_init: str = "orthogonal"
     init_std: float = 0.01
-    forget_bias: float = 1.0
-    update_bias: float = 1.0
     implementation: str = "fused"
+
+    @property
+    def options(self) -> Any:
+        """The cell's options (its defaults when ``cell_options`` is None)."""
+        return self.cell_options if self.cell_options is not None else get_cell(self.cell).options()
 
     @property
     def uses_tokens(self) -> bool:
@@ -71,11 +76,12 @@ def init_network_params(spec: NetworkSpec, seed: int | list[int]) -> dict[str, n
 
     ``embedding`` (vocab, embedding_dim) when tokens are used, row ``padding_id`` zero;
     per layer ``l`` and direction ``d``: ``rnn{l}_{d}_W`` (inputs, gates*hidden),
-    ``rnn{l}_{d}_U`` (hidden, gates*hidden), ``rnn{l}_{d}_b`` (gates*hidden,) — LSTM's forget
-    gate bias set to ``forget_bias``, GRU's update gate bias to ``update_bias`` —; then ``out_W`` (pooled, classes) and ``out_b`` (classes,).
+    ``rnn{l}_{d}_U`` (hidden, gates*hidden), ``rnn{l}_{d}_b`` (gates*hidden,), set by the cell's
+    ``init_bias`` rule (e.g. the LSTM's forget gate bias); then ``out_W`` (pooled, classes) and
+    ``out_b`` (classes,).
     """
     rng = np.random.default_rng(seed)
-    cell = make_cell(spec.cell, spec.activation)
+    cell = get_cell(spec.cell)
     input_init = INPUT_INITIALIZERS[spec.input_init]
     recurrent_init = RECURRENT_INITIALIZERS[spec.recurrent_init]
     hidden, gates = spec.hidden_size, cell.num_gates
@@ -92,10 +98,7 @@ def init_network_params(spec: NetworkSpec, seed: int | list[int]) -> dict[str, n
             )
             params[f"{name}_U"] = recurrent_init(rng, hidden, hidden, gates, spec.init_std)
             bias = np.zeros(gates * hidden)
-            if spec.cell == "lstm":
-                bias[hidden : 2 * hidden] = spec.forget_bias
-            if spec.cell == "gru":
-                bias[hidden : 2 * hidden] = spec.update_bias
+            cell.init_bias(bias, hidden, spec.options)
             params[f"{name}_b"] = bias
     pooled = hidden * len(spec.directions)
     params["out_W"] = input_init(rng, pooled, spec.num_classes, 1, spec.init_std)
@@ -113,19 +116,19 @@ def _recurrent_layer(spec, params, name, inputs, mask, backwards):
     W, U = params[f"{name}_W"], params[f"{name}_U"]
     T, B = inputs.shape[0], inputs.shape[1]
     # One (time*batch, features) matrix product, whose gradient is one product too; the fused
-    # path runs it on NumPy's BLAS like the recurrence (see src/models/numpy_matmul.py).
+    # path runs it on NumPy's BLAS like the recurrence (see ``seqlab.models.numpy_matmul``).
     x = inputs.reshape((T * B, inputs.shape[2]))
     product = numpy_matmul(x, W) if spec.implementation == "fused" else x @ W
     xw = product.reshape((T, B, W.shape[1])) + params[f"{name}_b"]
     if spec.implementation == "fused":
         if backwards:
             xw, mask = xw[::-1], mask[::-1]
-        outputs, _ = FusedRecurrence(spec.cell, spec.activation)(xw, mask, U)
+        outputs, _ = FusedRecurrence(spec.cell, spec.options)(xw, mask, U)
         return (outputs[::-1] if backwards else outputs), outputs[-1]
-    cell = make_cell(spec.cell, spec.activation)
+    cell = get_cell(spec.cell)
     h0 = pt.zeros((inputs.shape[1], U.shape[0]), dtype=inputs.dtype)
     states = pytensor.scan(
-        cell.step,
+        lambda *args: cell.step(*args, spec.options),
         sequences=[xw, mask],
         outputs_info=[h0] * cell.num_states,
         non_sequences=[U],

@@ -6,8 +6,8 @@ at hidden 128 that cost more than the matrix products. These kernels keep the ma
 in NumPy (so one BLAS thread pool serves the whole step) and replace only the element-wise
 part. ``tanh`` is Eigen's rational approximation (float32 error about 2e-7, the size of float32
 rounding) because Numba's ``tanh`` calls scalar libm and does not vectorise; float64 keeps
-NumPy's exact functions (see :mod:`seqlab.models.fused`). The step semantics are those of
-``lstm_forward_step`` / ``lstm_backward_step`` there; a mask entry of 0 carries the state over.
+NumPy's exact functions. The step semantics are those of ``forward_step`` / ``backward_step`` in
+:mod:`seqlab.models.cells.lstm`; a mask entry of 0 carries the state over.
 
 Compiled functions are cached in ``NUMBA_CACHE_DIR`` (set by :func:`seqlab.engine.configure`).
 """

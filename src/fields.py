@@ -1,0 +1,44 @@
+"""Dataclass fields that carry their allowed values, for config schemas wherever they are
+declared (``seqlab.experiments.schema``, a cell's options): ``validate`` checks every rule and
+names the key, the bad value and the requirement."""
+
+from collections.abc import Callable
+from dataclasses import field
+from typing import Any
+
+
+def checked(default: Any, rule: Callable[[Any], bool], requirement: str) -> Any:
+    """A dataclass field whose value must satisfy ``rule``; ``requirement`` explains it."""
+    return field(default=default, metadata={"rule": rule, "requirement": requirement})
+
+
+def fixed_name(name: str, group: str, options: Any) -> Any:
+    """The ``name`` field of a group option's schema: it must stay ``name``."""
+    return checked(
+        name, lambda v: v == name, f"must be {name!r}; choose another with {group}=<{'|'.join(options)}>"
+    )
+
+
+def positive(default: Any) -> Any:
+    """A dataclass field that must be > 0."""
+    return checked(default, lambda v: v > 0, "must be > 0")
+
+
+def non_negative(default: Any) -> Any:
+    """A dataclass field that must be >= 0."""
+    return checked(default, lambda v: v >= 0, "must be >= 0")
+
+
+def one_of(default: str, choices: tuple[str, ...]) -> Any:
+    """A dataclass field that must be one of ``choices``."""
+    return checked(default, lambda v: v in choices, f"must be one of {list(choices)}")
+
+
+def in_range(default: float, low: float, high: float, closed_high: bool = False) -> Any:
+    """A dataclass field that must lie in [low, high) (or [low, high] when ``closed_high``)."""
+    bracket = "]" if closed_high else ")"
+    return checked(
+        default,
+        lambda v: low <= v <= high if closed_high else low <= v < high,
+        f"must be in [{low}, {high}{bracket}",
+    )
