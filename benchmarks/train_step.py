@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 
 from seqlab.engine import blas_libraries, configure
+from seqlab.experiments.builders import default_network_spec, default_optimizer_spec
 from seqlab.models.cells import CELLS, get_cell
 from seqlab.models.classifier import SequenceClassifier
-from seqlab.models.network import NetworkSpec, init_network_params
-from seqlab.models.optimizers import OptimizerSpec
+from seqlab.models.network import init_network_params
 from seqlab.paths import checkout_root
 
 PROJECT_ROOT = checkout_root()
@@ -46,8 +46,8 @@ def make_batch(batch: int, length: int, dtype: str, seed: int = 0):
 
 def seqlab_step(cell: str, hidden: int, dtype: str, implementation: str, params):
     configure()
-    spec = NetworkSpec(CLASSES, INPUTS, cell=cell, hidden_size=hidden, implementation=implementation)
-    model = SequenceClassifier(spec, params, OptimizerSpec("sgd", {"lr": LR, "momentum": 0.0}), dtype=dtype)
+    spec = default_network_spec(CLASSES, INPUTS, cell=cell, hidden_size=hidden, implementation=implementation)
+    model = SequenceClassifier(spec, params, default_optimizer_spec("sgd", lr=LR), dtype=dtype)
     return lambda x, mask, y: model.train_step(x, mask, y)
 
 
@@ -108,7 +108,7 @@ def _worker(connection, impl: str, cell: str, hidden: int, dtype: str) -> None:
     (None ends it). Each implementation has a process of its own, so that neither runs beside
     the other's thread pools."""
     batch = make_batch(64, 50, dtype)
-    spec = NetworkSpec(CLASSES, INPUTS, cell=cell, hidden_size=hidden)
+    spec = default_network_spec(CLASSES, INPUTS, cell=cell, hidden_size=hidden)
     params = {k: v.astype(dtype) for k, v in init_network_params(spec, seed=0).items()}
     if impl == "pytorch":
         step = torch_step(cell, hidden, dtype, params)
@@ -159,8 +159,9 @@ def step_table(args) -> pd.DataFrame:
 COMPILE_PROBE = """
 import time, numpy as np
 from benchmarks.train_step import make_batch, seqlab_step
-from seqlab.models.network import NetworkSpec, init_network_params
-spec = NetworkSpec(4, 16, cell="{cell}", hidden_size=128)
+from seqlab.experiments.builders import default_network_spec
+from seqlab.models.network import init_network_params
+spec = default_network_spec(4, 16, cell="{cell}", hidden_size=128)
 step = seqlab_step("{cell}", 128, "float32", "fused", init_network_params(spec, seed=0))
 start = time.perf_counter(); step(*make_batch(64, 50, "float32")); print(time.perf_counter() - start)
 """

@@ -16,7 +16,7 @@ def run_direction(spec, params, name, x, mask, backwards):
     outputs = np.zeros((batch, time, hidden))
     W, U, b = params[f"{name}_W"], params[f"{name}_U"], params[f"{name}_b"]
     for t in (reversed(range(time)) if backwards else range(time)):
-        new = cell.reference_step(x[:, t], *states, W, U, b, spec.options)
+        new = cell.reference_step(x[:, t], *states, W, U, b, spec.cell_options)
         m = mask[:, t, None]
         states = [m * s_new + (1 - m) * s for s_new, s in zip(new, states)]
         outputs[:, t] = states[0]

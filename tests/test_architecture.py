@@ -5,8 +5,13 @@ import ast
 import re
 
 import pytest
+import yaml
+from omegaconf import OmegaConf
 
-from tests.conftest import PROJECT_ROOT
+from seqlab.experiments.schema import TrackingConfig, TrainerConfig, group_schemas
+from seqlab.paths import conf_dir
+
+from tests.conftest import PROJECT_ROOT, compose_config
 
 SOURCE = PROJECT_ROOT / "src"
 ENTRY_POINTS = {f"seqlab.experiments.{name}" for name in ("train", "predict", "compare", "reproduce")}
@@ -60,3 +65,20 @@ def test_no_measured_timing_in_code():
         if pattern.search(line)
     ]
     assert not found, "measured timings belong in docs/performance.md"
+
+
+def test_config_files_only_select_a_schema_and_override_its_defaults():
+    # Defaults are written once, in the schema: a value a group file repeats would go stale.
+    fixed = {"trainer": TrainerConfig, "tracking": TrackingConfig}
+    repeated = []
+    for path in sorted(conf_dir().glob("*/*.yaml")):
+        group = path.parent.name
+        if group in ("experiment", "hparams_search"):
+            continue
+        values = yaml.safe_load(path.read_text()) or {}
+        values.pop("defaults", None)
+        name = compose_config([f"{group}={path.stem}"])[group].get("name")
+        schema = fixed.get(group) or group_schemas()[f"{group}/{ {'adamw': 'adam'}.get(name, name) }"]
+        defaults = OmegaConf.to_container(OmegaConf.structured(schema))
+        repeated += [f"{path.name}: {key}" for key, value in values.items() if defaults.get(key) == value]
+    assert not repeated

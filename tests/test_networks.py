@@ -13,28 +13,27 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from seqlab.data.dataset import SequenceDataset
+from seqlab.experiments.builders import default_network_spec, default_optimizer_spec
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.cells import lstm, lstm_kernels
 from seqlab.models.dropout import Dropout
-from seqlab.models.cells.elman import ElmanOptions
 from seqlab.models.fused import FusedRecurrence, FusedRecurrenceGrad
 from seqlab.models.initializers import glorot_uniform, orthogonal
 from seqlab.models.network import NetworkSpec, count_parameters, init_network_params
 from seqlab.models.numpy_matmul import NumpyMatmul
-from seqlab.models.optimizers import OptimizerSpec
 from tests.reference import log_softmax_numpy, network_logits_numpy
 
 BATCH, TIME, FEATURES, HIDDEN, CLASSES, VOCAB = 4, 6, 3, 4, 3, 5
 
 # Every cell and every pooling, stacked and bidirectional, plus a token/embedding network.
 SPECS = {
-    "elman-2x-bidir-max": NetworkSpec(CLASSES, FEATURES, cell="elman", hidden_size=HIDDEN,
+    "elman-2x-bidir-max": default_network_spec(CLASSES, FEATURES, cell="elman", hidden_size=HIDDEN,
                                       num_layers=2, bidirectional=True, pooling="max"),
-    "lstm-2x-bidir-mean": NetworkSpec(CLASSES, FEATURES, cell="lstm", hidden_size=HIDDEN,
+    "lstm-2x-bidir-mean": default_network_spec(CLASSES, FEATURES, cell="lstm", hidden_size=HIDDEN,
                                       num_layers=2, bidirectional=True, pooling="mean"),
-    "gru-2x-bidir-last": NetworkSpec(CLASSES, FEATURES, cell="gru", hidden_size=HIDDEN,
+    "gru-2x-bidir-last": default_network_spec(CLASSES, FEATURES, cell="gru", hidden_size=HIDDEN,
                                      num_layers=2, bidirectional=True, pooling="last"),
-    "elman-relu-tokens": NetworkSpec(CLASSES, cell="elman", cell_options=ElmanOptions("relu"), hidden_size=HIDDEN,
+    "elman-relu-tokens": default_network_spec(CLASSES, cell="elman", activation="relu", hidden_size=HIDDEN,
                                      vocab_size=VOCAB, embedding_dim=3, pooling="last"),
 }  # fmt: skip
 
@@ -55,7 +54,8 @@ def random_batch(spec: NetworkSpec, seed: int, time: int = TIME):
 
 
 def make_model(spec: NetworkSpec, mode: str = "CVM") -> SequenceClassifier:
-    return SequenceClassifier(spec, init_network_params(spec, seed=3), dtype="float64", mode=mode)
+    params = init_network_params(spec, seed=3)
+    return SequenceClassifier(spec, params, default_optimizer_spec(), dtype="float64", mode=mode)
 
 
 IMPLEMENTATIONS = ("fused", "scan")
@@ -191,8 +191,8 @@ def test_the_kernels_carry_nan_through_so_that_a_diverged_run_is_caught():
 
 
 def test_a_compiled_train_step_runs_each_fused_recurrence_and_matrix_product_once():
-    spec = NetworkSpec(3, 4, cell="lstm", hidden_size=5, bidirectional=True, num_layers=2)
-    model = SequenceClassifier(spec, init_network_params(spec, seed=0))
+    spec = default_network_spec(3, 4, cell="lstm", hidden_size=5, bidirectional=True, num_layers=2)
+    model = SequenceClassifier(spec, init_network_params(spec, seed=0), default_optimizer_spec())
     nodes = model.train_step.maker.fgraph.toposort()
     ops = [type(node.op) for node in nodes]
     assert ops.count(FusedRecurrence) == 4, "one forward pass per layer and direction"
@@ -205,8 +205,10 @@ def test_a_compiled_train_step_runs_each_fused_recurrence_and_matrix_product_onc
 def test_a_sweep_over_hyper_parameters_compiles_its_train_step_once():
     # Every number a sweep varies is a shared variable: new values reuse the compiled modules.
     def compile_train_step(dropout: float, hyperparams: dict[str, float]) -> None:
-        spec = NetworkSpec(3, 4, cell="elman", hidden_size=5, num_layers=2, dropout=dropout)
-        optimizer = OptimizerSpec("sgd", hyperparams, nesterov=True, schedule="cosine")
+        spec = default_network_spec(3, 4, cell="elman", hidden_size=5, num_layers=2, dropout=dropout)
+        warmup = hyperparams.pop("warmup_epochs")
+        schedule = {"name": "cosine", "warmup_epochs": warmup}
+        optimizer = default_optimizer_spec("sgd", nesterov=True, schedule=schedule, **hyperparams)
         SequenceClassifier(spec, init_network_params(spec, seed=0), optimizer, dtype="float32").train_step
 
     def compiled_modules() -> set[str]:
@@ -216,7 +218,7 @@ def test_a_sweep_over_hyper_parameters_compiles_its_train_step_once():
     before = compiled_modules()
     # Values new to the compile cache on every run: a number baked into the graph would need a
     # module of its own even when the cache is warm from earlier runs.
-    new = np.random.default_rng().uniform(0.1, 0.5, size=5)
+    new = [float(v) for v in np.random.default_rng().uniform(0.1, 0.5, size=5)]
     compile_train_step(new[0], {"lr": new[1], "momentum": new[2], "weight_decay": new[3], "clip_norm": 5.0,
                                 "warmup_epochs": new[4]})  # fmt: skip
     assert compiled_modules() == before
@@ -239,7 +241,7 @@ def test_dropout_is_inverted_seeded_and_uses_its_rate():
 
 
 def test_dropout_acts_in_training_only():
-    plain_spec = NetworkSpec(CLASSES, FEATURES, cell="elman", hidden_size=HIDDEN, num_layers=2)
+    plain_spec = default_network_spec(CLASSES, FEATURES, cell="elman", hidden_size=HIDDEN, num_layers=2)
     spec = dataclasses.replace(plain_spec, dropout=0.5)
     model, plain = (make_model(s, mode="FAST_COMPILE") for s in (spec, plain_spec))
     inputs, mask, labels = random_batch(spec, seed=4)
@@ -263,8 +265,8 @@ def test_initialisers():
 
 
 def test_parameters_shapes_and_gate_biases():
-    spec = NetworkSpec(CLASSES, cell="lstm", hidden_size=HIDDEN, vocab_size=VOCAB,
-                       embedding_dim=3, padding_id=0, cell_options=lstm.LSTMOptions(forget_bias=2.0))  # fmt: skip
+    spec = default_network_spec(CLASSES, cell="lstm", hidden_size=HIDDEN, vocab_size=VOCAB,
+                       embedding_dim=3, padding_id=0, forget_bias=2.0)  # fmt: skip
     params = init_network_params(spec, seed=0)
     assert set(params) == {"embedding", "rnn0_fwd_W", "rnn0_fwd_U", "rnn0_fwd_b", "out_W", "out_b"}
     np.testing.assert_array_equal(params["embedding"][0], 0)

@@ -8,6 +8,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqlab.data.dataset import DataSplits
 from seqlab.data.registry import build_splits
+from seqlab.experiments.schema import group_schemas, model_schema
 from seqlab.experiments.validation import ConfigError
 from seqlab.models.cells import get_cell
 from seqlab.models.classifier import SequenceClassifier
@@ -38,24 +39,30 @@ def model_inputs(cfg: DictConfig, splits: DataSplits) -> DataSplits:
     return splits.astype(cfg.trainer.dtype)
 
 
+def _network_spec(model: dict, num_classes: int, input_size: int, vocab_size: int | None) -> NetworkSpec:
+    """A NetworkSpec from a complete ``model`` config (as a dict)."""
+    cell = get_cell(model.pop("name"))
+    options = {f.name: model.pop(f.name) for f in dataclasses.fields(cell.options)}
+    return NetworkSpec(num_classes=num_classes, input_size=input_size, vocab_size=vocab_size,
+                       cell=cell.name, cell_options=cell.options(**options), **model)  # fmt: skip
+
+
 def network_spec(cfg: DictConfig, splits: DataSplits) -> NetworkSpec:
     """The network ``cfg.model`` describes, sized for ``splits``."""
     model = OmegaConf.to_container(cfg.model, resolve=True)
-    cell = get_cell(model.pop("name"))
-    options = {f.name: model.pop(f.name) for f in dataclasses.fields(cell.options)}
-    return NetworkSpec(
-        num_classes=splits.num_classes,
-        input_size=splits.num_features or 0,
-        vocab_size=splits.vocab_size,
-        cell=cell.name,
-        cell_options=cell.options(**options),
-        **model,
-    )
+    return _network_spec(model, splits.num_classes, splits.num_features or 0, splits.vocab_size)
 
 
-def optimizer_spec(cfg: DictConfig, splits: DataSplits) -> OptimizerSpec:
-    """The optimiser ``cfg.optimizer`` describes, with its schedule's epoch length."""
-    settings = OmegaConf.to_container(cfg.optimizer, resolve=True)
+def default_network_spec(num_classes: int, input_size: int = 0, vocab_size: int | None = None,
+                         cell: str = "elman", **model: object) -> NetworkSpec:  # fmt: skip
+    """The network ``model=<cell>`` with the schema's defaults and the ``model`` fields given,
+    for code that builds models without composing a config (tests, benchmarks)."""
+    config = OmegaConf.merge(OmegaConf.structured(model_schema(get_cell(cell))), model)
+    return _network_spec(OmegaConf.to_container(config), num_classes, input_size, vocab_size)
+
+
+def _optimizer_spec(settings: dict, steps_per_epoch: int, total_epochs: int) -> OptimizerSpec:
+    """An OptimizerSpec from a complete ``optimizer`` config (as a dict)."""
     name, nesterov = settings.pop("name"), settings.pop("nesterov", False)
     schedule = settings.pop("schedule")
     hyperparams = {
@@ -63,10 +70,25 @@ def optimizer_spec(cfg: DictConfig, splits: DataSplits) -> OptimizerSpec:
         "warmup_epochs": schedule["warmup_epochs"],
         "step_epochs": schedule["step_epochs"],
         "gamma": schedule["gamma"],
-        "steps_per_epoch": math.ceil(len(splits.train) / cfg.trainer.batch_size),
-        "total_epochs": cfg.trainer.epochs,
+        "steps_per_epoch": steps_per_epoch,
+        "total_epochs": total_epochs,
     }
     return OptimizerSpec(name, hyperparams, nesterov=nesterov, schedule=schedule["name"])
+
+
+def optimizer_spec(cfg: DictConfig, splits: DataSplits) -> OptimizerSpec:
+    """The optimiser ``cfg.optimizer`` describes, with its schedule's epoch length."""
+    steps_per_epoch = math.ceil(len(splits.train) / cfg.trainer.batch_size)
+    return _optimizer_spec(OmegaConf.to_container(cfg.optimizer, resolve=True), steps_per_epoch, cfg.trainer.epochs)
+
+
+def default_optimizer_spec(name: str = "sgd", steps_per_epoch: int = 1, total_epochs: int = 1,
+                           **settings: object) -> OptimizerSpec:  # fmt: skip
+    """The optimiser ``optimizer=<name>`` (a schema: sgd, adagrad, rmsprop, adadelta, adam) with
+    the schema's defaults and the ``settings`` given (``schedule`` as a dict), for code that
+    builds models without composing a config (tests, benchmarks)."""
+    config = OmegaConf.merge(OmegaConf.structured(group_schemas()[f"optimizer/{name}"]), settings)
+    return _optimizer_spec(OmegaConf.to_container(config), steps_per_epoch, total_epochs)
 
 
 def build_classifier(

@@ -1,7 +1,9 @@
 """The structured-config schema behind ``conf/``: types, defaults and allowed ranges.
 
-Hydra merges every YAML file and override into these dataclasses, so a wrong type or an
-unknown key fails while the config is composed. Ranges (a positive size, a known dtype) are
+These dataclasses (and each cell's options dataclass) are the only place defaults are written:
+the YAML files of ``conf/`` select a schema and override what differs from it. Hydra merges
+every YAML file and override into them, so a wrong type or an unknown key fails while the
+config is composed. Ranges (a positive size, a known dtype) are
 declared next to each field with ``checked`` and enforced by ``validate`` before anything
 compiles; the error names the key, the bad value and where it was set.
 """
@@ -11,7 +13,7 @@ from functools import cache
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import II, MISSING, DictConfig, OmegaConf
 
 from seqlab.data.normalize import NORMALIZATIONS
 from seqlab.fields import checked, fixed_name, in_range, non_negative, one_of, positive
@@ -32,7 +34,7 @@ class DataConfig:
     """Where the sequences come from; ``seed`` seeds generation and random splits."""
 
     name: str = MISSING
-    seed: int = 0
+    seed: int = II("seed")  # the top-level seed unless set
 
 
 @dataclass
@@ -48,7 +50,7 @@ class GeneratedDataConfig(DataConfig):
 class VariableLengthConfig(GeneratedDataConfig):
     """A toy generator whose sequence lengths are drawn uniformly in [min_len, max_len]."""
 
-    min_len: int = positive(8)
+    min_len: int = positive(8)  # padded and masked when shorter than the batch's longest
     max_len: int = positive(8)
 
     def cross_check(self) -> list[tuple[str, Any, str]]:
@@ -65,6 +67,8 @@ class ParityDataConfig(VariableLengthConfig):
 @dataclass
 class MajorityDataConfig(VariableLengthConfig):
     name: str = fixed_name("majority", "data", SOURCES)
+    min_len: int = positive(5)
+    max_len: int = positive(15)
     num_symbols: int = checked(3, lambda v: v >= 2, "must be >= 2")
 
 
@@ -73,13 +77,14 @@ class FirstSymbolDataConfig(VariableLengthConfig):
     name: str = fixed_name("first_symbol", "data", SOURCES)
     min_len: int = positive(50)
     max_len: int = positive(50)
-    num_symbols: int = checked(2, lambda v: v >= 2, "must be >= 2")
-    num_distractors: int = positive(4)
+    num_symbols: int = checked(2, lambda v: v >= 2, "must be >= 2")  # key symbols at step 0: the classes
+    num_distractors: int = positive(4)  # symbols of the later steps
 
 
 @dataclass
 class ReberDataConfig(GeneratedDataConfig):
     name: str = fixed_name("reber", "data", SOURCES)
+    # Longer strings are drawn again, never truncated.
     max_len: int = checked(30, lambda v: v >= 9, "must be >= 9 (the shortest embedded string)")
 
 
@@ -96,7 +101,7 @@ class MultichannelSeriesConfig(GeneratedDataConfig):
     """A synthetic time series of ``length`` steps in ``channels`` channels, with noise."""
 
     length: int = positive(60)
-    channels: int = positive(1)
+    channels: int = positive(1)  # > 1 makes multivariate series
     noise_std: float = non_negative(0.2)
 
 
@@ -109,6 +114,9 @@ class ShapesDataConfig(MultichannelSeriesConfig):
 class ControlChartsDataConfig(MultichannelSeriesConfig):
     name: str = fixed_name("control_charts", "data", SOURCES)
     noise_std: float = non_negative(2.0)
+    train_size: int = positive(600)
+    val_size: int = positive(150)
+    test_size: int = positive(300)
 
 
 @dataclass
@@ -116,19 +124,20 @@ class TextOptions:
     """Tokenizer and vocabulary (built on the training split only)."""
 
     lowercase: bool = True
-    punctuation: str = one_of("split", PUNCTUATION_MODES)
+    punctuation: str = one_of("split", PUNCTUATION_MODES)  # split: a token each | strip | keep
     min_freq: int = positive(1)
     max_size: int | None = checked(None, lambda v: v is None or v > 2, "must be > 2 or null")
+    # Truncate longer texts (with a warning); null = never.
     max_len: int | None = checked(None, lambda v: v is None or v > 0, "must be > 0 or null")
 
 
 @dataclass
 class SentimentDataConfig(GeneratedDataConfig, TextOptions):
     name: str = fixed_name("sentiment", "data", SOURCES)
-    min_fillers: int = non_negative(0)
+    min_fillers: int = non_negative(0)  # filler words around the opinion clause
     max_fillers: int = non_negative(6)
     negation_rate: float = in_range(0.5, 0.0, 1.0, closed_high=True)
-    label_noise: float = in_range(0.0, 0.0, 0.5)
+    label_noise: float = in_range(0.0, 0.0, 0.5)  # share of flipped labels
 
 
 @dataclass
@@ -139,8 +148,8 @@ class TextTableDataConfig(DataConfig, TextOptions):
     path: str = MISSING
     text_column: str = "text"
     label_column: str = "label"
-    split_column: str | None = None
-    sep: str | None = None
+    split_column: str | None = None  # a column of train/validation/test; null = random split
+    sep: str | None = None  # null = from the extension (.tsv/.tab: tab, else comma)
     val_fraction: float = in_range(0.1, 0.0, 1.0)
     test_fraction: float = in_range(0.2, 0.0, 1.0)
 
@@ -152,26 +161,31 @@ class ArchiveDataConfig(DataConfig):
     name: str = fixed_name("archive", "data", SOURCES)
     train_path: str = MISSING
     test_path: str = MISSING
-    val_fraction: float = in_range(0.2, 0.0, 1.0)
+    val_fraction: float = in_range(0.2, 0.0, 1.0)  # held out of TRAIN, seeded
+    # none | series | dataset (statistics of the training split)
     normalize: str = one_of("dataset", NORMALIZATIONS)
     max_len: int | None = checked(None, lambda v: v is None or v > 0, "must be > 0 or null")
 
 
 @dataclass
 class ModelConfig:
-    """A recurrent network; see ``src/models/network.py``."""
+    """A recurrent network (``seqlab.models.network``) of the cell ``name``; the cell's own
+    options are added to it by ``model_schema``."""
 
     name: str = MISSING
     hidden_size: int = positive(32)
     num_layers: int = positive(1)
     bidirectional: bool = False
-    dropout: float = in_range(0.0, 0.0, 1.0)
-    pooling: str = one_of("last", POOLINGS)
+    dropout: float = in_range(0.0, 0.0, 1.0)  # between stacked layers, training only
+    pooling: str = one_of("last", POOLINGS)  # over the real (unpadded) steps
+    # Set for token data; null feeds tokens one-hot.
     embedding_dim: int | None = checked(None, lambda v: v is None or v > 0, "must be > 0 or null")
     padding_id: int = non_negative(0)
+    # glorot_uniform | normal (N(0, init_std²)); orthogonal | normal (the seed: normal, 0.01)
     input_init: str = one_of("glorot_uniform", tuple(INPUT_INITIALIZERS))
     recurrent_init: str = one_of("orthogonal", tuple(RECURRENT_INITIALIZERS))
     init_std: float = positive(0.01)
+    # fused: a whole-sequence Op (fast) | scan: PyTensor's scan over the cell's step (the reference)
     implementation: str = one_of("fused", ("fused", "scan"))
 
     def cross_check(self) -> list[tuple[str, Any, str]]:
@@ -199,8 +213,8 @@ class ScheduleConfig:
     """Learning-rate schedule over epochs, with an optional linear warm-up."""
 
     name: str = one_of("constant", SCHEDULES)
-    warmup_epochs: float = non_negative(0.0)
-    step_epochs: float = positive(10.0)
+    warmup_epochs: float = non_negative(0.0)  # linear warm-up from lr/steps to lr
+    step_epochs: float = positive(10.0)  # step: multiply lr by gamma every step_epochs
     gamma: float = checked(0.5, lambda v: 0 < v <= 1, "must be in (0, 1]")
 
 
@@ -208,7 +222,8 @@ class ScheduleConfig:
 class OptimizerConfig:
     name: str = MISSING
     lr: float = positive(0.05)
-    weight_decay: float = non_negative(0.0)
+    weight_decay: float = non_negative(0.0)  # L2 penalty added to the gradient (adamw: decoupled)
+    # Clip the global gradient norm to this.
     clip_norm: float = checked(0.0, lambda v: v >= 0, "must be >= 0 (0 turns clipping off)")
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
 
@@ -234,6 +249,7 @@ class AdagradConfig(OptimizerConfig):
 @dataclass
 class RMSpropConfig(OptimizerConfig):
     name: str = fixed_name("rmsprop", "optimizer", OPTIMIZER_CONFIGS)
+    lr: float = positive(0.001)
     rho: float = in_range(0.9, 0.0, 1.0)
     eps: float = positive(1e-8)
 
@@ -264,15 +280,27 @@ class AdamConfig(OptimizerConfig):
 class TrainerConfig:
     epochs: int = positive(60)
     batch_size: int = positive(16)
+    # Batch sequences of similar length together (seeded), so variable-length data wastes little
+    # padding; every batch is cut to its longest sequence either way.
     bucket_by_length: bool = False
+    # Train on at most this many minibatches per epoch (quick checks, experiment=debug).
     limit_batches: int | None = checked(None, lambda v: v is None or v > 0, "must be > 0 or null")
+    # Batch size for validation, test and predict (no gradients, so it can be larger).
     eval_batch_size: int = positive(500)
+    # Threads of PyTensor's own matrix products (MKL); the fused recurrences multiply with
+    # NumPy's OpenBLAS at the same time, and two busy pools on few cores slow each other.
     blas_threads: int = positive(1)
+    # float32 trains faster; float64 is what gradient checks and exact reproduction use.
     dtype: str = one_of("float32", ("float32", "float64"))
-    progress: bool = True
+    progress: bool = True  # a progress bar per epoch (Rich); the epoch summary is logged anyway
+    # The validation metric that picks the epoch whose weights the run keeps (val_loss: lowest,
+    # val_accuracy: highest), that early stopping watches and that sweepers optimise.
     monitor: str = one_of("val_loss", ("val_loss", "val_accuracy"))
+    # Stop after this many epochs without improvement of the monitor; null trains every epoch.
     patience: int | None = checked(None, lambda v: v is None or v > 0, "must be > 0 or null")
-    checkpoint_dir: str = MISSING
+    # <checkpoint_dir>/<run id>/checkpoint.pkl is rewritten after every epoch (deleted when the
+    # run finishes); a killed run goes on with trainer.resume=<run id or checkpoint path>.
+    checkpoint_dir: str = "${seqlab_runs:}/checkpoints"
     resume: str | None = None
 
 
@@ -281,9 +309,10 @@ class TrackingConfig:
     """Where runs are recorded. ``uri: null`` is the embedded store ``runs/mlflow.db``."""
 
     uri: str | None = None
-    artifact_root: str | None = None
+    artifact_root: str | None = None  # null: runs/artifacts/<experiment> (a server decides its own)
     experiment_name: str = "seqlab"
     run_name: str | None = None
+    # Also log the classifier as an MLflow pyfunc model (runs:/<run id>/model).
     log_model: bool = True
 
 

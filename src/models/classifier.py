@@ -48,6 +48,7 @@ class SequenceClassifier:
     """A network (``NetworkSpec``) with its parameters and optimiser, ready to train and predict.
 
     params: initial NumPy parameters by name (see ``init_network_params``).
+    optimizer: the update rule of ``train_step``; None for a classifier that only predicts.
     dtype: 'float32' or 'float64' for parameters, real-valued inputs and arithmetic.
     seed: seeds the dropout masks.
     mode: PyTensor compile mode (the C backend by default).
@@ -57,7 +58,7 @@ class SequenceClassifier:
         self,
         spec: NetworkSpec,
         params: Mapping[str, np.ndarray],
-        optimizer: OptimizerSpec = OptimizerSpec(),
+        optimizer: OptimizerSpec | None = None,
         dtype: str = "float64",
         seed: int | list[int] = 0,
         mode: str | Mode = COMPILE_MODE,
@@ -69,7 +70,7 @@ class SequenceClassifier:
             name: pytensor.shared(np.asarray(value, dtype=dtype), name=name)
             for name, value in params.items()
         }
-        self.optimizer = Optimizer(optimizer, dtype)
+        self.optimizer = Optimizer(optimizer, dtype) if optimizer is not None else None
         self.dropout = Dropout(spec.dropout, seed, dtype) if spec.has_dropout else None
         self.inputs = pt.imatrix("tokens") if spec.uses_tokens else pt.tensor3("inputs", dtype=dtype)
         self.mask = pt.matrix("mask", dtype=dtype)
@@ -84,6 +85,8 @@ class SequenceClassifier:
         The loss and the number of correctly classified sequences are those of the batch before
         the update, with dropout when the network has it.
         """
+        if self.optimizer is None:
+            raise ValueError("this classifier was built without an optimizer: it predicts but cannot train")
         logits = network_logits(self.spec, self.params, self.inputs, self.mask, self.dropout)
         loss = cross_entropy(logits, self.labels)
         params = list(self.params.values())
@@ -118,7 +121,8 @@ class SequenceClassifier:
     @property
     def _signature(self) -> str:
         """What shapes the compiled graphs: network, update rule, schedule, dtype, versions."""
-        rule = (self.optimizer.spec.name, self.optimizer.spec.nesterov, self.optimizer.spec.schedule)
+        spec = self.optimizer.spec if self.optimizer is not None else None
+        rule = (spec.name, spec.nesterov, spec.schedule) if spec is not None else None
         return f"{self.spec!r} {rule} {self.dtype} pytensor {pytensor.__version__}"
 
     def train_batch(self, batch: Sequences) -> "TrainStep":

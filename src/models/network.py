@@ -23,35 +23,31 @@ from seqlab.models.pooling import pool
 
 @dataclass(frozen=True)
 class NetworkSpec:
-    """Everything that fixes a network's shape and structure.
+    """Everything that fixes a network's shape and structure (built from a validated ``model``
+    config by ``seqlab.experiments.builders``, whose schema holds the defaults).
 
     input_size: features per step of real-valued inputs (batch, time, input_size); with
     ``vocab_size`` set, inputs are int tokens (batch, time) looked up in an embedding of
     ``embedding_dim`` columns instead.
+    cell: a registered cell's name; cell_options: an instance of its options dataclass.
     """
 
     num_classes: int
-    input_size: int = 0
-    vocab_size: int | None = None
-    embedding_dim: int | None = None
-    padding_id: int = 0
-    cell: str = "elman"
-    # The cell's options dataclass (``get_cell(cell).options``); None takes its defaults.
-    cell_options: Any = None
-    hidden_size: int = 32
-    num_layers: int = 1
-    bidirectional: bool = False
-    dropout: float = 0.0
-    pooling: str = "last"
-    input_init: str = "glorot_uniform"
-    recurrent_init: str = "orthogonal"
-    init_std: float = 0.01
-    implementation: str = "fused"
-
-    @property
-    def options(self) -> Any:
-        """The cell's options (its defaults when ``cell_options`` is None)."""
-        return self.cell_options if self.cell_options is not None else get_cell(self.cell).options()
+    input_size: int
+    vocab_size: int | None
+    embedding_dim: int | None
+    padding_id: int
+    cell: str
+    cell_options: Any
+    hidden_size: int
+    num_layers: int
+    bidirectional: bool
+    dropout: float
+    pooling: str
+    input_init: str
+    recurrent_init: str
+    init_std: float
+    implementation: str
 
     @property
     def uses_tokens(self) -> bool:
@@ -98,7 +94,7 @@ def init_network_params(spec: NetworkSpec, seed: int | list[int]) -> dict[str, n
             )
             params[f"{name}_U"] = recurrent_init(rng, hidden, hidden, gates, spec.init_std)
             bias = np.zeros(gates * hidden)
-            cell.init_bias(bias, hidden, spec.options)
+            cell.init_bias(bias, hidden, spec.cell_options)
             params[f"{name}_b"] = bias
     pooled = hidden * len(spec.directions)
     params["out_W"] = input_init(rng, pooled, spec.num_classes, 1, spec.init_std)
@@ -123,12 +119,12 @@ def _recurrent_layer(spec, params, name, inputs, mask, backwards):
     if spec.implementation == "fused":
         if backwards:
             xw, mask = xw[::-1], mask[::-1]
-        outputs, _ = FusedRecurrence(spec.cell, spec.options)(xw, mask, U)
+        outputs, _ = FusedRecurrence(spec.cell, spec.cell_options)(xw, mask, U)
         return (outputs[::-1] if backwards else outputs), outputs[-1]
     cell = get_cell(spec.cell)
     h0 = pt.zeros((inputs.shape[1], U.shape[0]), dtype=inputs.dtype)
     states = pytensor.scan(
-        lambda *args: cell.step(*args, spec.options),
+        lambda *args: cell.step(*args, spec.cell_options),
         sequences=[xw, mask],
         outputs_info=[h0] * cell.num_states,
         non_sequences=[U],

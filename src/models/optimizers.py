@@ -8,7 +8,7 @@ the schedule's name shape the graph.
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pytensor
@@ -23,29 +23,24 @@ Updates = list[tuple[SharedVariable, TensorVariable]]
 
 @dataclass(frozen=True)
 class OptimizerSpec:
-    """An update rule and its settings.
+    """An update rule and its settings (built from a validated ``optimizer`` config by
+    ``seqlab.experiments.builders``, whose schema holds the defaults).
 
-    hyperparams: the rule's own numbers (``momentum``, ``beta1`` …) plus ``lr``,
-    ``weight_decay`` (L2; decoupled for AdamW) and ``clip_norm`` (global gradient norm; 0 = off).
-    schedule: 'constant', 'step' or 'cosine', with ``warmup_epochs``, ``step_epochs``, ``gamma``
-    in ``hyperparams``; ``steps_per_epoch`` and ``total_epochs`` turn steps into epochs.
+    hyperparams: the rule's own numbers (``momentum``, ``beta1`` …) and every one of
+    ``REQUIRED_HYPERPARAMS``: ``lr``, ``weight_decay`` (L2; decoupled for AdamW), ``clip_norm``
+    (global gradient norm; 0 = off), the schedule's ``warmup_epochs``, ``step_epochs`` and
+    ``gamma``, and ``steps_per_epoch`` and ``total_epochs``, which turn steps into epochs.
+    schedule: 'constant', 'step' or 'cosine'.
     """
 
-    name: str = "sgd"
-    hyperparams: Mapping[str, float] = field(default_factory=lambda: {"lr": 0.1, "momentum": 0.0})
-    nesterov: bool = False
-    schedule: str = "constant"
+    name: str
+    hyperparams: Mapping[str, float]
+    nesterov: bool
+    schedule: str
 
 
-SCHEDULE_DEFAULTS = {
-    "weight_decay": 0.0,
-    "clip_norm": 0.0,
-    "warmup_epochs": 0.0,
-    "step_epochs": 1.0,
-    "gamma": 1.0,
-    "steps_per_epoch": 1.0,
-    "total_epochs": 1.0,
-}
+REQUIRED_HYPERPARAMS = ("lr", "weight_decay", "clip_norm", "warmup_epochs", "step_epochs", "gamma",
+                        "steps_per_epoch", "total_epochs")  # fmt: skip
 
 
 class Optimizer:
@@ -54,9 +49,12 @@ class Optimizer:
     def __init__(self, spec: OptimizerSpec, dtype: str):
         if spec.name not in RULES:
             raise ValueError(f"unknown optimizer {spec.name!r}; known: {sorted(RULES)}")
+        missing = [name for name in REQUIRED_HYPERPARAMS if name not in spec.hyperparams]
+        if missing:
+            raise ValueError(f"optimizer {spec.name!r} needs hyper-parameters {missing}")
         self.spec = spec
         self.dtype = dtype
-        values = SCHEDULE_DEFAULTS | dict(spec.hyperparams)
+        values = dict(spec.hyperparams)
         self.hyper = {
             name: pytensor.shared(np.asarray(value, dtype=dtype), name=name)
             for name, value in values.items()

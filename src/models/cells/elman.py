@@ -15,7 +15,7 @@ ACTIVATIONS = {"tanh": pt.tanh, "relu": lambda x: pt.maximum(x, 0)}
 class ElmanOptions:
     """``model.activation``: the nonlinearity φ."""
 
-    activation: str = one_of("tanh", tuple(ACTIVATIONS))
+    activation: str = one_of("tanh", tuple(ACTIVATIONS))  # tanh | relu
 
 
 def step(xw_t, m_t, h, U, options: ElmanOptions):

@@ -29,7 +29,7 @@ from seqlab.models.cells.base import (
 class GRUOptions:
     """``model.update_bias``: the update gate's initial bias."""
 
-    update_bias: float = 1.0
+    update_bias: float = 1.0  # > 0 keeps the state by default
 
 
 def init_bias(b, hidden: int, options: GRUOptions) -> None:

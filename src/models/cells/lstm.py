@@ -30,7 +30,7 @@ from seqlab.models.cells.base import (
 class LSTMOptions:
     """``model.forget_bias``: the forget gate's initial bias."""
 
-    forget_bias: float = 1.0
+    forget_bias: float = 1.0  # Jozefowicz et al. 2015
 
 
 def init_bias(b, hidden: int, options: LSTMOptions) -> None:
