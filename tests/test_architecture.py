@@ -82,3 +82,15 @@ def test_config_files_only_select_a_schema_and_override_its_defaults():
         defaults = OmegaConf.to_container(OmegaConf.structured(schema))
         repeated += [f"{path.name}: {key}" for key, value in values.items() if defaults.get(key) == value]
     assert not repeated
+
+
+def test_only_the_recorder_writes_to_mlflow():
+    writes = re.compile(r"\.(log_\w+|set_tags?|start_run|end_run|create_run|set_terminated|update_run)\(")
+    found = [
+        f"{path.relative_to(PROJECT_ROOT)}:{number}: {line.strip()}"
+        for path in SOURCE.rglob("*.py")
+        if path.name != "recorder.py"
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if writes.search(line) and "mlflow" in path.read_text() and not line.lstrip().startswith(("def ", "#"))
+    ]
+    assert not found, "runs are written through seqlab.experiments.recorder.RunRecorder"

@@ -9,7 +9,6 @@ compiles its functions into seqlab's persistent cache (``seqlab.paths.cache_dir`
 load in a new process compiles nothing.
 """
 
-import warnings
 from importlib.metadata import version
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from seqlab import engine
 
 from seqlab.experiments.encoding import INPUT_COLUMNS, input_features, input_kind
 from seqlab.experiments.classify import RunClassifier
+from seqlab.experiments.recorder import RunRecorder
 from seqlab.experiments.tracking import LoggedRun, read_logged_run
 
 MODEL_NAME = "model"
@@ -55,15 +55,13 @@ def signature(run: LoggedRun) -> ModelSignature:
     return ModelSignature(Schema([ColSpec(input_type, INPUT_COLUMNS[kind])]), Schema(outputs))
 
 
-def log_model(model_files: Path) -> None:
-    """Log the classifier whose files (``tracking.MODEL_FILES``) are in ``model_files`` as the
-    active run's pyfunc model ``model``."""
-    with warnings.catch_warnings():  # an input example would cost a compile at every run's end
-        warnings.filterwarnings("ignore", message=".*An input example was not provided")
-        mlflow.pyfunc.log_model(
-            name=MODEL_NAME,
-            python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
-            artifacts={"run": str(model_files)},
-            signature=signature(read_logged_run(model_files)),
-            pip_requirements=[f"seqlab=={version('seqlab')}"],
-        )
+def log_model(run: RunRecorder, model_files: Path) -> None:
+    """Log the classifier whose files (``tracking.MODEL_FILES``, as ``write_model_files`` wrote
+    them) are in the local folder ``model_files`` as ``run``'s pyfunc model ``model``."""
+    run.pyfunc_model(
+        MODEL_NAME,
+        python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
+        artifacts={"run": str(model_files)},
+        signature=signature(read_logged_run(model_files)),
+        pip_requirements=[f"seqlab=={version('seqlab')}"],
+    )

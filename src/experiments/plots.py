@@ -3,10 +3,10 @@ each swept parameter (matplotlib, drawn off-screen)."""
 
 from typing import TYPE_CHECKING
 
-import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.tracking import MlflowClient
+
+from seqlab.experiments.recorder import RunRecorder
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -75,10 +75,7 @@ def metric_against_params(table: pd.DataFrame, metric: str, params: list[str]) -
     return fig
 
 
-def log_figure(figure: "Figure", name: str, run_id: str | None = None) -> None:
-    """Log ``figure`` as ``plots/<name>.png`` of run ``run_id`` (the active run when None)."""
-    if run_id is None:
-        mlflow.log_figure(figure, f"plots/{name}.png")
-    else:
-        MlflowClient().log_figure(run_id, figure, f"plots/{name}.png")
+def log_figure(run: RunRecorder, figure: "Figure", name: str) -> None:
+    """Log ``figure`` as ``plots/<name>.png`` of ``run``, then free it."""
+    run.figure(figure, name)
     _pyplot().close(figure)

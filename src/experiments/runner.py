@@ -6,7 +6,7 @@ import math
 import tempfile
 from pathlib import Path
 
-import mlflow
+import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
@@ -21,13 +21,13 @@ from seqlab.experiments.checkpoint import Progress, TrainingState, find_checkpoi
 from seqlab.experiments.mlflow_model import log_model
 from seqlab.experiments.plots import confusion_matrix, learning_curves, log_figure
 from seqlab.experiments.sweep import sweep_parent
+from seqlab.experiments.recorder import RunRecorder
 from seqlab.experiments.tracking import (
-    download_model_files,
+    CONFIG_ARTIFACT,
     log_dataset,
     log_run_inputs,
-    log_weights,
-    metric_history,
     open_experiment,
+    write_model_files,
 )
 from seqlab.experiments.validation import validate
 from seqlab.engine import set_blas_threads, set_float_dtype
@@ -82,9 +82,10 @@ def train_epoch(
     return TrainStep(total_loss / seen, total_correct / seen, lr)
 
 
-def fit(model: SequenceClassifier, splits: DataSplits, cfg: DictConfig, state: TrainingState) -> Progress:
+def fit(model: SequenceClassifier, splits: DataSplits, cfg: DictConfig, state: TrainingState,
+        run: RunRecorder) -> Progress:  # fmt: skip
     """Train from ``state`` on for up to ``cfg.trainer.epochs``, logging per-epoch metrics to
-    the active MLflow run and writing a checkpoint after each epoch.
+    ``run`` and writing a checkpoint after each epoch.
 
     Stops early once ``trainer.monitor`` has not improved for ``trainer.patience`` epochs.
     Returns the progress: last and best epoch, with the best epoch's weights.
@@ -95,7 +96,7 @@ def fit(model: SequenceClassifier, splits: DataSplits, cfg: DictConfig, state: T
         val = model.evaluate(splits.validation, trainer.eval_batch_size)
         metrics = {"train_loss": train.loss, "train_accuracy": train.accuracy,
                    "val_loss": val["loss"], "val_accuracy": val["accuracy"]}  # fmt: skip
-        mlflow.log_metrics(metrics | {"lr": train.lr}, step=epoch)
+        run.metrics(metrics | {"lr": train.lr}, step=epoch)
         progress.record(epoch, metrics, model.get_weights(), trainer.monitor)
         state.save(model)
         log.info(
@@ -108,11 +109,12 @@ def fit(model: SequenceClassifier, splits: DataSplits, cfg: DictConfig, state: T
     return progress
 
 
-def log_plots(run_id: str, model: SequenceClassifier, splits: DataSplits, batch_size: int) -> None:
+def log_plots(run: RunRecorder, model: SequenceClassifier, splits: DataSplits, batch_size: int) -> None:
     """Log the run's learning curves and its model's confusion matrix on the test split."""
-    log_figure(learning_curves(metric_history(run_id, EPOCH_METRICS)), "learning_curves")
+    history = pd.DataFrame({key: run.metric_history(key) for key in EPOCH_METRICS}).sort_index()
+    log_figure(run, learning_curves(history.rename_axis("epoch")), "learning_curves")
     predictions = model.predict_log_proba(splits.test, batch_size).argmax(axis=1)
-    log_figure(confusion_matrix(splits.test.labels, predictions, splits.label_names), "confusion_matrix")
+    log_figure(run, confusion_matrix(splits.test.labels, predictions, splits.label_names), "confusion_matrix")
 
 
 def _hydra_tags() -> dict[str, str]:
@@ -154,38 +156,35 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
     splits = model_inputs(cfg, data)
     resumed_run = checkpoint.run_id if checkpoint is not None else None
     parent = sweep_parent() if checkpoint is None else None
-    with mlflow.start_run(
-        run_id=resumed_run, experiment_id=experiment_id, run_name=cfg.tracking.run_name,
-        parent_run_id=parent, tags=(tags or {}) | ({"sweep_id": parent} if parent else {}),
-    ) as run:  # fmt: skip
+    run_tags = (tags or {}) | ({"sweep_id": parent} if parent else {})
+    with RunRecorder.start(experiment_id, cfg.tracking.run_name, parent, run_tags, resume=resumed_run) as run:
         if checkpoint is None:
-            log_run_inputs(cfg, _hydra_tags())
-            log_dataset(data, cfg.data.name, summary)
+            log_run_inputs(run, cfg, _hydra_tags())
+            log_dataset(run, cfg.data.name, summary)
         else:
-            mlflow.set_tag("resumed_after_epoch", checkpoint.progress.epoch)
-        log.info("MLflow run %s in %s", run.info.run_id, mlflow.get_tracking_uri())
+            run.tags({"resumed_after_epoch": checkpoint.progress.epoch})
+        log.info("MLflow run %s in %s", run.run_id, run.tracking_uri)
         model = build_classifier(cfg, splits)
-        mlflow.log_param("num_params", count_parameters(model.get_weights()))
-        state = TrainingState.start(cfg, run.info.run_id, data_hash, model, checkpoint)
+        run.params({"num_params": count_parameters(model.get_weights())})
+        state = TrainingState.start(cfg, run.run_id, data_hash, model, checkpoint)
         try:
-            progress = fit(model, splits, cfg, state)
+            progress = fit(model, splits, cfg, state, run)
         except KeyboardInterrupt:
-            log.warning("interrupted: run %s marked KILLED; resume with trainer.resume=%s",
-                        run.info.run_id, run.info.run_id)  # fmt: skip
-            mlflow.end_run("KILLED")
+            log.warning("interrupted: run %s marked KILLED; resume with trainer.resume=%s", run.run_id, run.run_id)
             raise
         model.set_weights(progress.best_weights)
         test = model.evaluate(splits.test, cfg.trainer.eval_batch_size)
         metrics = progress.best_metrics | {"test_loss": test["loss"], "test_accuracy": test["accuracy"]}
-        mlflow.log_metrics({"test_loss": test["loss"], "test_accuracy": test["accuracy"],
-                            "best_epoch": progress.best_epoch, f"best_{cfg.trainer.monitor}":
-                            progress.best_metrics[cfg.trainer.monitor]})  # fmt: skip
-        log_weights(progress.best_weights)
-        log_plots(run.info.run_id, model, splits, cfg.trainer.eval_batch_size)
-        if cfg.tracking.log_model:
-            with tempfile.TemporaryDirectory() as tmp:
-                log_model(download_model_files(run.info.run_id, Path(tmp)))
+        run.metrics({"test_loss": test["loss"], "test_accuracy": test["accuracy"],
+                     "best_epoch": progress.best_epoch, f"best_{cfg.trainer.monitor}":
+                     progress.best_metrics[cfg.trainer.monitor]})  # fmt: skip
+        with tempfile.TemporaryDirectory() as tmp:  # the model's files, logged and packaged from here
+            files = write_model_files(Path(tmp), cfg, progress.best_weights, data)
+            run.files([f for f in files if f.name != CONFIG_ARTIFACT])  # config.yaml is logged already
+            log_plots(run, model, splits, cfg.trainer.eval_batch_size)
+            if cfg.tracking.log_model:
+                log_model(run, Path(tmp))
         log.info("best epoch %d: test_loss=%.4f  test_accuracy=%.4f",
                  progress.best_epoch, test["loss"], test["accuracy"])  # fmt: skip
     state.discard()
-    return metrics | {"best_epoch": progress.best_epoch, "run_id": run.info.run_id}
+    return metrics | {"best_epoch": progress.best_epoch, "run_id": run.run_id}

@@ -17,11 +17,11 @@ import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
 from seqlab.experiments.queries import comparison_table, find_runs, varied_params
 from seqlab.experiments.plots import log_figure, metric_against_params
+from seqlab.experiments.recorder import RunRecorder
 from seqlab.experiments.tracking import environment_tags, open_experiment
 
 log = logging.getLogger(__name__)
@@ -62,15 +62,13 @@ class SweepCallback(Callback):
     """Creates and closes a sweep's MLflow parent run (see the module docstring)."""
 
     def __init__(self) -> None:
-        self.parent: str | None = None
-        self.client: MlflowClient | None = None
+        self.parent: RunRecorder | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Create store, experiment and parent run; write the parent id to the sweep folder."""
         experiment_id = open_experiment(config.tracking)
-        self.client = MlflowClient()
         sweep_dir = Path(config.hydra.sweep.dir)
-        run = self.client.create_run(
+        self.parent = RunRecorder.create(
             experiment_id,
             run_name=f"sweep {sweep_dir.name}",
             tags={
@@ -81,35 +79,31 @@ class SweepCallback(Callback):
                 "hydra_launcher": config.hydra.launcher._target_,
             },
         )
-        self.parent = run.info.run_id
-        self.client.set_tag(self.parent, "sweep_id", self.parent)
+        self.parent.tags({"sweep_id": self.parent.run_id})
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        (sweep_dir / PARENT_FILE).write_text(self.parent)
-        atexit.register(self._close, "FAILED")
-        log.info("sweep parent run %s in %s", self.parent, self.client.tracking_uri)
+        (sweep_dir / PARENT_FILE).write_text(self.parent.run_id)
+        atexit.register(self.parent.end, "FAILED")
+        log.info("sweep parent run %s in %s", self.parent.run_id, self.parent.tracking_uri)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """Log the sweep's comparison table and plot to the parent and close it: FINISHED
         when every child finished, else FAILED."""
         if self.parent is None:
             return
-        runs = find_runs(self.parent)
+        runs = find_runs(self.parent.run_id)
         metric = f"best_{config.trainer.monitor}"
         try:
             if not runs.empty:
-                log.info("sweep %s, %d jobs:\n%s", self.parent, len(runs), job_summary(runs, metric).to_string(index=False))
+                table = job_summary(runs, metric).to_string(index=False)
+                log.info("sweep %s, %d jobs:\n%s", self.parent.run_id, len(runs), table)
             self._log_comparison(runs, metric)
         finally:
             finished = not runs.empty and set(runs["status"]) == {"FINISHED"}
-            self._close("FINISHED" if finished else "FAILED")
+            self.parent.end("FINISHED" if finished else "FAILED")
 
     def _log_comparison(self, runs: pd.DataFrame, metric: str) -> None:
         table = comparison_table(runs, sort_by=metric)
-        self.client.log_text(self.parent, table.to_csv(index=False), "sweep_runs.csv")
+        self.parent.text(table.to_csv(index=False), "sweep_runs.csv")
         params = [p for p in varied_params(runs) if not p.startswith("dataset.")]
         if params:
-            log_figure(metric_against_params(table, metric, params), f"sweep_{metric}", self.parent)
-
-    def _close(self, status: str) -> None:
-        if self.parent is not None and self.client.get_run(self.parent).info.status == "RUNNING":
-            self.client.set_terminated(self.parent, status)
+            log_figure(self.parent, metric_against_params(table, metric, params), f"sweep_{metric}")

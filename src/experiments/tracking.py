@@ -1,4 +1,5 @@
-"""MLflow tracking: where the store is, what every run records, and reading runs back."""
+"""MLflow tracking: where the store is, what every run records (through its ``RunRecorder``),
+the files a classifier needs, and reading runs back."""
 
 import dataclasses
 import importlib.metadata
@@ -21,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from seqlab.data.assemble import SPLITS
 from seqlab.data.dataset import DataSplits
 from seqlab.data.normalize import Normalizer
+from seqlab.experiments.recorder import RunRecorder
 from seqlab.experiments.validation import ConfigError
 from seqlab.engine import engine_info
 from seqlab.models.compiling import COMPILE_MODE_DESCRIPTION
@@ -142,47 +144,44 @@ def installed_packages() -> str:
     return "".join(f"{name}=={versions[name]}\n" for name in sorted(versions, key=str.lower))
 
 
-def log_run_inputs(cfg: DictConfig, extra_tags: dict[str, str]) -> None:
+def log_run_inputs(run: RunRecorder, cfg: DictConfig, extra_tags: dict[str, str]) -> None:
     """Record the resolved config (as params and as ``config.yaml``), the installed packages
     (``environment.txt``) and the run's tags."""
-    mlflow.log_params(flatten_config(cfg))
-    mlflow.log_text(OmegaConf.to_yaml(cfg, resolve=True), CONFIG_ARTIFACT)
-    mlflow.log_text(installed_packages(), ENVIRONMENT_ARTIFACT)
-    mlflow.set_tags({**environment_tags(), **extra_tags})
+    run.params(flatten_config(cfg))
+    run.text(OmegaConf.to_yaml(cfg, resolve=True), CONFIG_ARTIFACT)
+    run.text(installed_packages(), ENVIRONMENT_ARTIFACT)
+    run.tags({**environment_tags(), **extra_tags})
 
 
-def log_dataset(splits: DataSplits, name: str, summary: dict) -> None:
-    """Record the data: ``dataset.*`` params (hash, split sizes), ``dataset.json`` (the full
-    ``summarize(splits)``), ``labels.json`` (class names by index), for tokens
-    ``vocabulary.json`` and for normalised series ``normalizer.json``."""
-    mlflow.log_params(
+def log_dataset(run: RunRecorder, name: str, summary: dict) -> None:
+    """Record the data: ``dataset.*`` params (hash, split sizes) and ``dataset.json`` (the full
+    ``summarize(splits)``)."""
+    run.params(
         {
             "dataset.name": name,
             "dataset.hash": summary["hash"],
             **{f"dataset.{split}_size": summary[split]["size"] for split in SPLITS},
         }
     )
-    mlflow.log_dict(summary, DATASET_ARTIFACT)
-    mlflow.log_dict(list(splits.label_names), LABELS_ARTIFACT)
-    if splits.vocabulary is not None:
-        mlflow.log_dict(list(splits.vocabulary), VOCABULARY_ARTIFACT)
-    if splits.normalizer is not None:
-        mlflow.log_dict(dataclasses.asdict(splits.normalizer), NORMALIZER_ARTIFACT)
+    run.json(summary, DATASET_ARTIFACT)
 
 
-def log_weights(weights: dict[str, np.ndarray]) -> None:
-    """Store the parameters as the run's ``weights.pkl`` artifact."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / WEIGHTS_ARTIFACT
-        save_weights(weights, path)
-        mlflow.log_artifact(str(path))
-
-
-def metric_history(run_id: str, keys: tuple[str, ...]) -> pd.DataFrame:
-    """Per-epoch metrics of a run: one row per epoch (index ``epoch``), one column per key."""
-    client = MlflowClient()
-    columns = {key: {m.step: m.value for m in client.get_metric_history(run_id, key)} for key in keys}
-    return pd.DataFrame(columns).sort_index().rename_axis("epoch")
+def write_model_files(folder: Path, cfg: DictConfig, weights: dict[str, np.ndarray], data: DataSplits) -> list[Path]:
+    """Write what a classifier needs (``MODEL_FILES``) into ``folder``: the resolved config,
+    ``weights.pkl``, ``labels.json`` (class names by index) and, when the data has them,
+    ``vocabulary.json`` (token of each id) and ``normalizer.json``; return their paths.
+    ``read_logged_run`` reads them back."""
+    contents = {
+        CONFIG_ARTIFACT: OmegaConf.to_yaml(cfg, resolve=True),
+        LABELS_ARTIFACT: json.dumps(list(data.label_names)),
+        VOCABULARY_ARTIFACT: None if data.vocabulary is None else json.dumps(list(data.vocabulary)),
+        NORMALIZER_ARTIFACT: None if data.normalizer is None else json.dumps(dataclasses.asdict(data.normalizer)),
+    }
+    for name, text in contents.items():
+        if text is not None:
+            (folder / name).write_text(text)
+    save_weights(weights, folder / WEIGHTS_ARTIFACT)
+    return [folder / name for name in MODEL_FILES if (folder / name).exists()]
 
 
 class LoggedRun(NamedTuple):

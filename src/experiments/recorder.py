@@ -1,0 +1,103 @@
+"""The one door to MLflow while runs are recorded.
+
+A ``RunRecorder`` starts (or resumes) a run, logs its params, metrics, tags, texts, files,
+figures and model, and ends it with a status. The runner, the sweep callback and the plots talk
+to it; nothing else writes to MLflow during training. (Where the store is and how runs are read
+back is ``seqlab.experiments.tracking``.)
+
+A training run is MLflow's active run (``start``: MLflow's model logging needs one); a sweep's
+parent run is not (``create``): its jobs may run in the same process, each as the active run.
+"""
+
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import mlflow
+from mlflow.tracking import MlflowClient
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+class RunRecorder:
+    """One MLflow run, recorded through ``MlflowClient`` by its id (``run_id``)."""
+
+    def __init__(self, run_id: str, active: bool):
+        self.run_id, self.active = run_id, active
+        self.client = MlflowClient()
+
+    @classmethod
+    def start(cls, experiment_id: str, run_name: str | None = None, parent: str | None = None,
+              tags: dict[str, str] | None = None, resume: str | None = None) -> "RunRecorder":  # fmt: skip
+        """Start a run as MLflow's active run (or make run ``resume`` active and RUNNING again),
+        as a child of run ``parent`` when given."""
+        run = mlflow.start_run(run_id=resume, experiment_id=experiment_id, run_name=run_name,
+                               parent_run_id=parent, tags=tags)  # fmt: skip
+        return cls(run.info.run_id, active=True)
+
+    @classmethod
+    def create(cls, experiment_id: str, run_name: str, tags: dict[str, str]) -> "RunRecorder":
+        """Create a RUNNING run that is not MLflow's active run (a sweep's parent)."""
+        run = MlflowClient().create_run(experiment_id, run_name=run_name, tags=tags)
+        return cls(run.info.run_id, active=False)
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.client.tracking_uri
+
+    def status(self) -> str:
+        """The run's status in the store (RUNNING, FINISHED, FAILED, KILLED)."""
+        return self.client.get_run(self.run_id).info.status
+
+    def params(self, values: dict[str, Any]) -> None:
+        self.client.log_batch(self.run_id, params=[mlflow.entities.Param(k, str(v)) for k, v in values.items()])
+
+    def metrics(self, values: dict[str, float], step: int | None = None) -> None:
+        timestamp = mlflow.utils.time.get_current_time_millis()
+        batch = [mlflow.entities.Metric(k, float(v), timestamp, step or 0) for k, v in values.items()]
+        self.client.log_batch(self.run_id, metrics=batch)
+
+    def tags(self, values: dict[str, Any]) -> None:
+        self.client.log_batch(self.run_id, tags=[mlflow.entities.RunTag(k, str(v)) for k, v in values.items()])
+
+    def text(self, text: str, artifact_file: str) -> None:
+        self.client.log_text(self.run_id, text, artifact_file)
+
+    def json(self, value: Any, artifact_file: str) -> None:
+        self.client.log_dict(self.run_id, value, artifact_file)
+
+    def files(self, paths: list[Path]) -> None:
+        """Log local files as top-level artifacts of the run."""
+        for path in paths:
+            self.client.log_artifact(self.run_id, str(path))
+
+    def figure(self, figure: "Figure", name: str) -> None:
+        """Log ``figure`` as ``plots/<name>.png``."""
+        self.client.log_figure(self.run_id, figure, f"plots/{name}.png")
+
+    def metric_history(self, key: str) -> dict[int, float]:
+        """The values of metric ``key`` by step."""
+        return {m.step: m.value for m in self.client.get_metric_history(self.run_id, key)}
+
+    def pyfunc_model(self, name: str, **log_model_args: Any) -> None:
+        """Log an MLflow pyfunc model ``name`` (``mlflow.pyfunc.log_model``'s arguments)."""
+        if not self.active:
+            raise RuntimeError(f"run {self.run_id} is not MLflow's active run: it cannot log a model")
+        with warnings.catch_warnings():  # an input example would cost a compile at every run's end
+            warnings.filterwarnings("ignore", message=".*An input example was not provided")
+            mlflow.pyfunc.log_model(name=name, **log_model_args)
+
+    def end(self, status: str) -> None:
+        """End the run with ``status`` (FINISHED, FAILED or KILLED) unless it has ended."""
+        if self.active:
+            mlflow.end_run(status)
+        elif self.status() == "RUNNING":
+            self.client.set_terminated(self.run_id, status)
+
+    def __enter__(self) -> "RunRecorder":
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        """FINISHED on success, KILLED on Ctrl-C, FAILED on any other exception."""
+        self.end("FINISHED" if kind is None else "KILLED" if issubclass(kind, KeyboardInterrupt) else "FAILED")
