@@ -2,6 +2,7 @@
 leaves that no other module imports, and nothing measured in code comments."""
 
 import ast
+import graphlib
 import re
 
 import pytest
@@ -94,3 +95,17 @@ def test_only_the_recorder_writes_to_mlflow():
         if writes.search(line) and "mlflow" in path.read_text() and not line.lstrip().startswith(("def ", "#"))
     ]
     assert not found, "runs are written through seqlab.experiments.recorder.RunRecorder"
+
+
+def test_the_import_graph_has_no_cycle():
+    graph = imports()
+    modules = set(graph)
+    # ``from package import submodule`` depends on the submodule, not on the package's __init__.
+    edges = {
+        module: {n for n in names if n in modules and n != module and not any(m.startswith(f"{n}.") and m in names for m in modules)}
+        for module, names in graph.items()
+    }
+    try:
+        list(graphlib.TopologicalSorter(edges).static_order())
+    except graphlib.CycleError as error:
+        pytest.fail(f"import cycle: {error.args[1]}")

@@ -8,7 +8,7 @@ import pytest
 from seqlab.data.dataset import SequenceDataset
 from seqlab.data.padding import pad_sequences
 from seqlab.data.reber import SYMBOLS, is_embedded_reber, is_reber, reber_string
-from seqlab.data.registry import GENERATORS, TEXT_GENERATORS, build_splits
+from seqlab.data.registry import SOURCES, build_splits
 from seqlab.data.sentiment import NEGATIVE, POSITIVE
 from seqlab.data.series import CONTROL_PATTERNS, SHAPES
 
@@ -24,7 +24,7 @@ OPTIONS = {
     "sentiment": {"min_fillers": 0, "max_fillers": 5, "negation_rate": 0.5, "label_noise": 0.0,
                   "lowercase": True, "punctuation": "split", "min_freq": 1, "max_size": None, "max_len": None},
 }  # fmt: skip
-assert set(OPTIONS) == set(GENERATORS) | set(TEXT_GENERATORS)
+assert set(OPTIONS) == set(SOURCES) - {"text_table", "archive"}, "every generator is tested"
 
 
 def build(name: str, seed: int):
@@ -163,3 +163,9 @@ def test_batches_cover_every_sequence_once_cut_to_their_longest(bucket):
 def test_unknown_source_is_named():
     with pytest.raises(ValueError, match="'nope'"):
         build_splits("nope", seed=0)
+
+
+@pytest.mark.parametrize("name, kind", [("parity", "symbols"), ("reber", "symbols"), ("sines", "series"),
+                                        ("shapes", "series"), ("sentiment", "text")])  # fmt: skip
+def test_every_source_says_what_its_raw_inputs_are(name, kind):
+    assert build(name, seed=0).input_kind == kind

@@ -24,7 +24,7 @@ def numpy_grads(params: dict) -> dict:
 
 def splits_of(num_train: int) -> DataSplits:
     empty = SequenceDataset(np.zeros((num_train, 1, 1)), np.ones((num_train, 1)), np.zeros(num_train, "int32"))
-    return DataSplits(empty, empty, empty, label_names=("a", "b"))
+    return DataSplits(empty, empty, empty, label_names=("a", "b"), input_kind="series")
 
 
 CASES = {

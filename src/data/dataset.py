@@ -92,22 +92,32 @@ class Task:
         return None if self.vocabulary is None else len(self.vocabulary)
 
 
+# What the raw inputs of a data set are: texts (tokenized), symbol sequences, real-valued series.
+INPUT_KINDS = ("text", "symbols", "series")
+
+
 @dataclass(frozen=True)
 class DataSplits:
     """Train, validation and test sets of one task, with what a model and predict need.
 
-    label_names: the original label of each class index. vocab_size is set when inputs are
-    int tokens (vocabulary: the token of each id); num_features when inputs are real-valued.
-    normalizer: how loaded series were normalised (a ``Normalizer``), to treat new series alike.
+    label_names: the original label of each class index. input_kind: what the raw inputs are
+    (``INPUT_KINDS``), so that new inputs can be encoded alike. vocab_size is set when inputs
+    are int tokens (vocabulary: the token of each id); num_features when inputs are
+    real-valued. normalizer: how loaded series were normalised (a ``Normalizer``).
     """
 
     train: SequenceDataset
     validation: SequenceDataset
     test: SequenceDataset
     label_names: tuple[str, ...]
+    input_kind: str
     vocab_size: int | None = None
     vocabulary: tuple[str, ...] | None = None
     normalizer: "Normalizer | None" = None
+
+    def __post_init__(self) -> None:
+        if self.input_kind not in INPUT_KINDS:
+            raise ValueError(f"input_kind={self.input_kind!r}: must be one of {INPUT_KINDS}")
 
     @property
     def num_classes(self) -> int:

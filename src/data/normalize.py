@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seqlab.data.assemble import SPLITS, RawSplit
+from seqlab.data.raw import SPLITS, RawSplit
 
 NORMALIZATIONS = ("none", "series", "dataset")
 

@@ -4,7 +4,7 @@ import hashlib
 
 import numpy as np
 
-from seqlab.data.assemble import SPLITS
+from seqlab.data.raw import SPLITS
 from seqlab.data.dataset import DataSplits
 
 
@@ -24,6 +24,7 @@ def summarize(splits: DataSplits) -> dict:
     input kind and the content hash."""
     summary = {
         "hash": content_hash(splits),
+        "input_kind": splits.input_kind,
         "inputs": "tokens" if splits.vocab_size else f"{splits.num_features} features",
         "vocab_size": splits.vocab_size,
         "num_classes": splits.num_classes,

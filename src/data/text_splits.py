@@ -2,9 +2,14 @@
 
 import numpy as np
 
-from seqlab.data.assemble import SPLITS, RawSplit, assemble
+from seqlab.data.assemble import assemble
 from seqlab.data.dataset import DataSplits
+from seqlab.data.raw import SPLITS, RawSplit
 from seqlab.data.text import Vocabulary, tokenize
+
+
+# The tokenizer and vocabulary options of every text source.
+TEXT_OPTIONS = ("lowercase", "punctuation", "min_freq", "max_size", "max_len")
 
 
 def text_splits(
@@ -31,4 +36,4 @@ def text_splits(
         )
         for name in SPLITS
     }
-    return assemble(encoded, max_len=max_len, vocabulary=vocabulary.tokens)
+    return assemble(encoded, "text", max_len=max_len, vocabulary=vocabulary.tokens)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from seqlab.data.assemble import RawSplit, hold_out
+from seqlab.data.raw import RawSplit, hold_out
 from seqlab.data.dataset import DataSplits
 from seqlab.data.errors import DataError
 from seqlab.data.text_splits import text_splits

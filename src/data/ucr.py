@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from seqlab.data.assemble import RawSplit, assemble, hold_out
+from seqlab.data.assemble import assemble
+from seqlab.data.raw import RawSplit, hold_out
 from seqlab.data.dataset import DataSplits
 from seqlab.data.errors import DataError
 from seqlab.data.normalize import normalize_splits
@@ -132,4 +133,4 @@ def load_archive(
         parts.append(READERS[suffix](path))
     train, validation = hold_out(parts[0], val_fraction, seed, "validation")
     raw, normalizer = normalize_splits({"train": train, "validation": validation, "test": parts[1]}, normalize)
-    return dataclasses.replace(assemble(raw, max_len=max_len), normalizer=normalizer)
+    return dataclasses.replace(assemble(raw, "series", max_len=max_len), normalizer=normalizer)

@@ -10,7 +10,7 @@ import pandas as pd
 from seqlab.data.dataset import DataSplits
 from seqlab.engine import set_float_dtype
 from seqlab.experiments.builders import build_classifier, load_data, model_inputs
-from seqlab.experiments.encoding import encode, input_kind
+from seqlab.experiments.encoding import encode
 from seqlab.experiments.tracking import LoggedRun, load_run
 from seqlab.models.classifier import SequenceClassifier
 
@@ -44,7 +44,7 @@ class RunClassifier:
         run = self.run
         dataset = encode(values, run)
         vocab_size = len(run.vocabulary) if run.vocabulary is not None else None
-        data = DataSplits(dataset, dataset, dataset, run.label_names, vocab_size, run.vocabulary)
+        data = DataSplits(dataset, dataset, dataset, run.label_names, run.input_kind, vocab_size, run.vocabulary)
         return self.classify(data, batch_size)
 
 
@@ -68,7 +68,7 @@ def predict_split(run_id: str, split: str, batch_size: int) -> pd.DataFrame:
 def predict_texts(run_id: str, texts: list[str], batch_size: int) -> pd.DataFrame:
     """Classify new ``texts`` with a run trained on text, through the vocabulary it logged."""
     run = load_run(run_id)
-    if input_kind(run) != "text":
+    if run.input_kind != "text":
         raise LookupError(f"run {run_id} was not trained on text (data={run.config.data.name})")
     table = RunClassifier(run).classify_raw(texts, batch_size)
     table.insert(0, "text", texts)

@@ -15,13 +15,6 @@ from seqlab.experiments.tracking import LoggedRun
 INPUT_COLUMNS = {"text": "text", "symbols": "sequence", "series": "sequence"}
 
 
-def input_kind(run: LoggedRun) -> str:
-    """'text' (a run on texts), 'symbols' (token sequences) or 'series' (real values)."""
-    if run.vocabulary is None:
-        return "series"
-    return "text" if "punctuation" in run.config.data else "symbols"
-
-
 def input_features(run: LoggedRun) -> int:
     """Features per step the run's first recurrent layer takes (rows of its input weights)."""
     return run.weights["rnn0_fwd_W"].shape[0]
@@ -33,7 +26,7 @@ def _dataset(sequences: list[np.ndarray], run: LoggedRun, source: str) -> Sequen
             raise DataError(f"<{source}s to classify>", f"{source} {row} is empty")
     # Texts and loaded series may be cut at data.max_len; a generator's max_len only bounds
     # what it generates, so symbol sequences are never cut.
-    max_len = None if input_kind(run) == "symbols" else run.config.data.get("max_len")
+    max_len = None if run.input_kind == "symbols" else run.config.data.get("max_len")
     inputs, mask = pad_sequences(sequences, max_len, source=source)
     return SequenceDataset(inputs, mask, np.zeros(len(sequences), np.int32))
 
@@ -72,7 +65,7 @@ def encode_series(sequences: Sequence, run: LoggedRun) -> SequenceDataset:
 
 def encode(values: Sequence, run: LoggedRun) -> SequenceDataset:
     """Encode texts, symbol sequences or series, whichever ``run`` classifies."""
-    kind = input_kind(run)
+    kind = run.input_kind
     if kind == "text":
         return encode_texts(values, run)
     return encode_symbols(values, run) if kind == "symbols" else encode_series(values, run)

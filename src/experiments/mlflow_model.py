@@ -19,7 +19,7 @@ from mlflow.types.schema import Array, ColSpec, Schema
 
 from seqlab import engine
 
-from seqlab.experiments.encoding import INPUT_COLUMNS, input_features, input_kind
+from seqlab.experiments.encoding import INPUT_COLUMNS, input_features
 from seqlab.experiments.classify import RunClassifier
 from seqlab.experiments.recorder import RunRecorder
 from seqlab.experiments.tracking import LoggedRun, read_logged_run
@@ -39,7 +39,7 @@ class SequenceClassifierModel(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         """Classify each row's ``text`` or ``sequence``; return the predicted labels and probabilities."""
-        column = INPUT_COLUMNS[input_kind(self.classifier.run)]
+        column = INPUT_COLUMNS[self.classifier.run.input_kind]
         if column not in model_input.columns:
             raise ValueError(f"this model reads a {column!r} column; the input has {list(model_input.columns)}")
         return self.classifier.classify_raw(list(model_input[column]), PREDICT_BATCH_SIZE)
@@ -47,7 +47,7 @@ class SequenceClassifierModel(mlflow.pyfunc.PythonModel):
 
 def signature(run: LoggedRun) -> ModelSignature:
     """Inputs: one ``text`` or ``sequence`` column; outputs: the prediction table's columns."""
-    kind = input_kind(run)
+    kind = run.input_kind
     multivariate = kind == "series" and input_features(run) > 1
     input_type = Array(Array("double")) if multivariate else _INPUT_TYPES[kind]
     outputs = [ColSpec("long", "prediction"), ColSpec("string", "predicted_name")]

@@ -19,7 +19,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab.data.assemble import SPLITS
+from seqlab.data.raw import SPLITS
 from seqlab.data.dataset import DataSplits
 from seqlab.data.normalize import Normalizer
 from seqlab.experiments.recorder import RunRecorder
@@ -33,6 +33,7 @@ CONFIG_ARTIFACT = "config.yaml"
 WEIGHTS_ARTIFACT = "weights.pkl"
 DATASET_ARTIFACT = "dataset.json"
 LABELS_ARTIFACT = "labels.json"
+INPUTS_ARTIFACT = "inputs.json"
 VOCABULARY_ARTIFACT = "vocabulary.json"
 NORMALIZER_ARTIFACT = "normalizer.json"
 ENVIRONMENT_ARTIFACT = "environment.txt"
@@ -160,6 +161,7 @@ def log_dataset(run: RunRecorder, name: str, summary: dict) -> None:
         {
             "dataset.name": name,
             "dataset.hash": summary["hash"],
+            "dataset.input_kind": summary["input_kind"],
             **{f"dataset.{split}_size": summary[split]["size"] for split in SPLITS},
         }
     )
@@ -168,12 +170,14 @@ def log_dataset(run: RunRecorder, name: str, summary: dict) -> None:
 
 def write_model_files(folder: Path, cfg: DictConfig, weights: dict[str, np.ndarray], data: DataSplits) -> list[Path]:
     """Write what a classifier needs (``MODEL_FILES``) into ``folder``: the resolved config,
-    ``weights.pkl``, ``labels.json`` (class names by index) and, when the data has them,
+    ``weights.pkl``, ``labels.json`` (class names by index), ``inputs.json`` (the kind of raw
+    inputs: text, symbols or series) and, when the data has them,
     ``vocabulary.json`` (token of each id) and ``normalizer.json``; return their paths.
     ``read_logged_run`` reads them back."""
     contents = {
         CONFIG_ARTIFACT: OmegaConf.to_yaml(cfg, resolve=True),
         LABELS_ARTIFACT: json.dumps(list(data.label_names)),
+        INPUTS_ARTIFACT: json.dumps({"kind": data.input_kind}),
         VOCABULARY_ARTIFACT: None if data.vocabulary is None else json.dumps(list(data.vocabulary)),
         NORMALIZER_ARTIFACT: None if data.normalizer is None else json.dumps(dataclasses.asdict(data.normalizer)),
     }
@@ -185,17 +189,20 @@ def write_model_files(folder: Path, cfg: DictConfig, weights: dict[str, np.ndarr
 
 
 class LoggedRun(NamedTuple):
-    """What a finished run recorded: its resolved config, weights, class names and, when its
-    data had them, its vocabulary (token of each id) and series normaliser."""
+    """What a finished run recorded: its resolved config, weights, class names, the kind of its
+    raw inputs (``seqlab.data.dataset.INPUT_KINDS``) and, when its data had them, its vocabulary
+    (token of each id) and series normaliser."""
 
     config: DictConfig
     weights: dict[str, np.ndarray]
     label_names: tuple[str, ...]
+    input_kind: str
     vocabulary: tuple[str, ...] | None
     normalizer: Normalizer | None
 
 
-MODEL_FILES = (CONFIG_ARTIFACT, WEIGHTS_ARTIFACT, LABELS_ARTIFACT, VOCABULARY_ARTIFACT, NORMALIZER_ARTIFACT)
+MODEL_FILES = (CONFIG_ARTIFACT, WEIGHTS_ARTIFACT, LABELS_ARTIFACT, INPUTS_ARTIFACT, VOCABULARY_ARTIFACT,
+               NORMALIZER_ARTIFACT)  # fmt: skip
 
 
 def read_logged_run(folder: Path) -> LoggedRun:
@@ -205,6 +212,7 @@ def read_logged_run(folder: Path) -> LoggedRun:
         config=OmegaConf.load(folder / CONFIG_ARTIFACT),
         weights=load_weights(folder / WEIGHTS_ARTIFACT),
         label_names=tuple(json.loads((folder / LABELS_ARTIFACT).read_text())),
+        input_kind=json.loads((folder / INPUTS_ARTIFACT).read_text())["kind"],
         vocabulary=tuple(json.loads(vocabulary.read_text())) if vocabulary.exists() else None,
         normalizer=Normalizer(**json.loads(normalizer.read_text())) if normalizer.exists() else None,
     )
