@@ -19,8 +19,11 @@ $(INSTALLED): pyproject.toml
 train: $(INSTALLED)
 	$(VENV)/bin/seqlab train $(ARGS)
 
+# The formatter and linter (ruff, configured in pyproject.toml), then the suite.
 # Extra pytest arguments: make test ARGS="-m 'not slow'"
 test: $(INSTALLED)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(ARGS)
 
 # The MLflow UI on the embedded store: http://127.0.0.1:5000

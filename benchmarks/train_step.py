@@ -1,13 +1,15 @@
 """Training-step speed of seqlab against PyTorch's CPU RNNs, on identical data and weights.
 
     .venv/bin/pip install torch==2.13.0      # optional benchmark dependency (CPU build)
-    .venv/bin/python -m benchmarks.train_step [--rounds 4] [--steps 10] [--cells ...] [--hidden ...] [--dtypes ...] [--scan] [--compile] [--e2e]
+    .venv/bin/python -m benchmarks.train_step [--rounds 4] [--steps 10] [--cells ...] [--hidden ...]
+        [--dtypes ...] [--scan] [--compile] [--e2e]
 
 One training step = forward over the sequence, softmax cross-entropy on the last state,
 gradients, and an SGD update. Each implementation runs in a process of its own (sharing one
 process, PyTorch's OpenMP threads slowed seqlab's steps up to 8x); they are measured
-interleaved, round by round, and the table reports medians: step time, sequences per second, GFLOP/s (matrix products only,
-forward + backward = 3x forward) and the ratio PyTorch / seqlab (>= 1: seqlab is as fast).
+interleaved, round by round, and the table reports medians: step time, sequences per second,
+GFLOP/s (matrix products only, forward + backward = 3x forward) and the ratio PyTorch / seqlab
+(>= 1: seqlab is as fast).
 PyTorch's GRU puts the reset gate after the recurrent product (r * (h U + b)); seqlab's follows
 Cho et al. ((r * h) U): same cost, slightly different maths, so its weights are copied but its
 losses differ.
@@ -146,12 +148,18 @@ def step_table(args) -> pd.DataFrame:
                 torch_time = np.median(medians["pytorch"])
                 for name, values in medians.items():
                     seconds = float(np.median(values))
-                    rows.append({
-                        "cell": cell, "dtype": dtype, "shape": f"B64/L50/H{hidden}", "impl": name,
-                        "step_ms": round(seconds * 1e3, 2), "seq_per_s": round(64 / seconds),
-                        "GFLOP/s": round(flops(cell, 64, 50, hidden) / seconds / 1e9, 2),
-                        "pytorch/seqlab": round(torch_time / seconds, 2),
-                    })  # fmt: skip
+                    rows.append(
+                        {
+                            "cell": cell,
+                            "dtype": dtype,
+                            "shape": f"B64/L50/H{hidden}",
+                            "impl": name,
+                            "step_ms": round(seconds * 1e3, 2),
+                            "seq_per_s": round(64 / seconds),
+                            "GFLOP/s": round(flops(cell, 64, 50, hidden) / seconds / 1e9, 2),
+                            "pytorch/seqlab": round(torch_time / seconds, 2),
+                        }
+                    )
                 print(f"  measured {cell} {dtype} H{hidden}", file=sys.stderr, flush=True)
     return pd.DataFrame(rows)
 
@@ -177,16 +185,25 @@ def compile_table() -> pd.DataFrame:
             for state in ("cold", "warm"):
                 result = subprocess.run(
                     [sys.executable, "-c", COMPILE_PROBE.format(cell=cell)],
-                    cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=True,
-                )  # fmt: skip
+                    cwd=PROJECT_ROOT,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
                 rows.append({"cell": cell, "cache": state, "compile_s": round(float(result.stdout.split()[-1]), 1)})
     return pd.DataFrame(rows)
 
 
 def end_to_end() -> pd.DataFrame:
     """Wall time of the default experiment (a warm-up run first, so the cache is warm)."""
-    command = [sys.executable, "-m", "seqlab.experiments.train", "trainer.progress=false",
-               "tracking.experiment_name=benchmark"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "seqlab.experiments.train",
+        "trainer.progress=false",
+        "tracking.experiment_name=benchmark",
+    ]
     rows = []
     for run in ("first", "second"):
         start = time.perf_counter()

@@ -14,9 +14,7 @@ def checked(default: Any, rule: Callable[[Any], bool], requirement: str) -> Any:
 
 def fixed_name(name: str, group: str, options: Any) -> Any:
     """The ``name`` field of a group option's schema: it must stay ``name``."""
-    return checked(
-        name, lambda v: v == name, f"must be {name!r}; choose another with {group}=<{'|'.join(options)}>"
-    )
+    return checked(name, lambda v: v == name, f"must be {name!r}; choose another with {group}=<{'|'.join(options)}>")
 
 
 def positive(default: Any) -> Any:

@@ -1,11 +1,15 @@
 """Shared fixtures: a temporary MLflow store, config composition, and one trained default run."""
 
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import requests
 from hydra import compose, initialize_config_dir
+from hypothesis import settings
 from omegaconf import DictConfig
 
 from seqlab import engine
@@ -18,6 +22,10 @@ PROJECT_ROOT = checkout_root()
 # What the entry points do before they compose a config.
 engine.configure()
 register_configs()
+
+# No time limit on a Hypothesis example: a busy machine is slow, not wrong.
+settings.register_profile("seqlab", deadline=None)
+settings.load_profile("seqlab")
 
 
 @pytest.fixture(scope="session")
@@ -37,9 +45,7 @@ def store_overrides(store, tmp_path_factory) -> list[str]:
     ]
 
 
-def compose_config(
-    overrides: list[str], config_name: str = "config", with_hydra: bool = False
-) -> DictConfig:
+def compose_config(overrides: list[str], config_name: str = "config", with_hydra: bool = False) -> DictConfig:
     """Compose ``conf/<config_name>.yaml`` with ``overrides``, as the entry points would (with
     the ``hydra`` node too when ``with_hydra``)."""
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
@@ -62,3 +68,25 @@ def default_run(store_overrides) -> dict:
     """The default experiment, trained once per session into the temporary store."""
     cfg = compose_config(store_overrides + ["trainer.progress=false"])
     return {"cfg": cfg, "metrics": train(cfg)}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_serving(url: str, server: subprocess.Popen, what: str, timeout_s: float = 300) -> None:
+    """Poll ``url`` until it answers 2xx, for at most ``timeout_s`` (generous: a busy machine
+    starts servers slowly); fail if ``server`` exits or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        assert server.poll() is None, f"{what} exited with status {server.returncode}"
+        try:
+            if requests.get(url, timeout=10).ok:
+                return
+        except requests.RequestException:  # not listening yet, or too busy to answer in time
+            pass
+        assert time.monotonic() < deadline, f"{what} did not answer {url} within {timeout_s} s"
+        time.sleep(1)

@@ -15,10 +15,10 @@ def run_direction(spec, params, name, x, mask, backwards):
     states = [np.zeros((batch, hidden))] * cell.num_states
     outputs = np.zeros((batch, time, hidden))
     W, U, b = params[f"{name}_W"], params[f"{name}_U"], params[f"{name}_b"]
-    for t in (reversed(range(time)) if backwards else range(time)):
+    for t in reversed(range(time)) if backwards else range(time):
         new = cell.reference_step(x[:, t], *states, W, U, b, spec.cell_options)
         m = mask[:, t, None]
-        states = [m * s_new + (1 - m) * s for s_new, s in zip(new, states)]
+        states = [m * s_new + (1 - m) * s for s_new, s in zip(new, states, strict=True)]
         outputs[:, t] = states[0]
     return outputs, states[0]
 
@@ -28,8 +28,7 @@ def network_logits_numpy(spec, params, inputs, mask):
     x = params["embedding"][inputs] if spec.vocab_size is not None else inputs
     for layer in range(spec.num_layers):
         runs = [
-            run_direction(spec, params, f"rnn{layer}_{d}", x, mask, backwards=(d == "bwd"))
-            for d in spec.directions
+            run_direction(spec, params, f"rnn{layer}_{d}", x, mask, backwards=(d == "bwd")) for d in spec.directions
         ]
         x = np.concatenate([outputs for outputs, _ in runs], axis=2)
         last = np.concatenate([final for _, final in runs], axis=1)

@@ -11,7 +11,6 @@ from omegaconf import OmegaConf
 
 from seqlab.experiments.schema import TrackingConfig, TrainerConfig, group_schemas
 from seqlab.paths import conf_dir
-
 from tests.conftest import PROJECT_ROOT, compose_config
 
 SOURCE = PROJECT_ROOT / "src"
@@ -46,8 +45,15 @@ def test_no_module_imports_an_entry_point():
     assert not offenders
 
 
-@pytest.mark.parametrize("lower, upper", [("seqlab.models", "seqlab.data"), ("seqlab.models", "seqlab.experiments"),
-                                          ("seqlab.data", "seqlab.models"), ("seqlab.data", "seqlab.experiments")])  # fmt: skip
+@pytest.mark.parametrize(
+    "lower, upper",
+    [
+        ("seqlab.models", "seqlab.data"),
+        ("seqlab.models", "seqlab.experiments"),
+        ("seqlab.data", "seqlab.models"),
+        ("seqlab.data", "seqlab.experiments"),
+    ],
+)
 def test_lower_layers_never_import_upper_ones(lower, upper):
     offenders = {
         module: sorted(n for n in names if n.startswith(upper))
@@ -102,7 +108,11 @@ def test_the_import_graph_has_no_cycle():
     modules = set(graph)
     # ``from package import submodule`` depends on the submodule, not on the package's __init__.
     edges = {
-        module: {n for n in names if n in modules and n != module and not any(m.startswith(f"{n}.") and m in names for m in modules)}
+        module: {
+            n
+            for n in names
+            if n in modules and n != module and not any(m.startswith(f"{n}.") and m in names for m in modules)
+        }
         for module, names in graph.items()
     }
     try:

@@ -62,8 +62,17 @@ def toy_backward(xw, mask, U, hs, cache, g_hs, options):
     return g_xw, recurrent_weight_grad(hs[:-1], g_xw[1:])
 
 
-TOY = Cell(name="toy_mgu", title="toy MGU", num_gates=2, num_states=1, step=toy_step,
-           reference_step=toy_reference_step, forward=toy_forward, backward=toy_backward, cache_width=2)  # fmt: skip
+TOY = Cell(
+    name="toy_mgu",
+    title="toy MGU",
+    num_gates=2,
+    num_states=1,
+    step=toy_step,
+    reference_step=toy_reference_step,
+    forward=toy_forward,
+    backward=toy_backward,
+    cache_width=2,
+)
 SCAN_ONLY = dataclasses.replace(TOY, name="toy_scan_only", title="scan-only toy", forward=None, backward=None)
 
 
@@ -82,11 +91,21 @@ def toy_cells():
 def test_a_registered_cell_trains_through_the_fused_and_the_scan_path_alike(toy_cells, store, store_overrides):
     histories = {}
     for implementation in ("fused", "scan"):
-        cfg = compose_config(store_overrides + [
-            "model=toy_mgu", f"model.implementation={implementation}", "model.hidden_size=8",
-            "data=majority", "data.train_size=300", "trainer.epochs=4", "trainer.dtype=float64",
-            "optimizer=adam", "optimizer.lr=0.02", "trainer.progress=false",
-        ])  # fmt: skip
+        cfg = compose_config(
+            store_overrides
+            + [
+                "model=toy_mgu",
+                f"model.implementation={implementation}",
+                "model.hidden_size=8",
+                "data=majority",
+                "data.train_size=300",
+                "trainer.epochs=4",
+                "trainer.dtype=float64",
+                "optimizer=adam",
+                "optimizer.lr=0.02",
+                "trainer.progress=false",
+            ]
+        )
         run_id = train(cfg)["run_id"]
         history = MlflowClient(store["uri"]).get_metric_history(run_id, "train_loss")
         histories[implementation] = np.array([m.value for m in sorted(history, key=lambda m: m.step)])
@@ -96,6 +115,8 @@ def test_a_registered_cell_trains_through_the_fused_and_the_scan_path_alike(toy_
 
 def test_a_cell_without_a_fused_implementation_is_refused_at_config_time(toy_cells):
     cfg = compose_config(["model=toy_scan_only"])
-    with pytest.raises(ConfigError, match="the scan-only toy cell has no fused implementation; use model.implementation=scan"):
+    with pytest.raises(
+        ConfigError, match="the scan-only toy cell has no fused implementation; use model.implementation=scan"
+    ):
         validate(cfg)
     validate(compose_config(["model=toy_scan_only", "model.implementation=scan"]))

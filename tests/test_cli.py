@@ -51,10 +51,14 @@ def finished_sweep(request, tmp_path_factory) -> dict:
     assert len(parents) == 1
     parent = parents.run_id.iloc[0]
     return {
-        "result": result, "store": store, "tmp_path": tmp_path, "runs": runs, "parent": parent,
+        "result": result,
+        "store": store,
+        "tmp_path": tmp_path,
+        "runs": runs,
+        "parent": parent,
         "children": runs[runs["tags.mlflow.parentRunId"] == parent],
         "swept": LAUNCHERS[request.param][-1].removeprefix("optimizer.lr=").split(","),
-    }  # fmt: skip
+    }
 
 
 def test_a_sweep_is_one_parent_run_with_every_job_as_a_child(finished_sweep):

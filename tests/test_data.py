@@ -21,9 +21,18 @@ OPTIONS = {
     "sines": {"length": 40, "num_classes": 3, "noise_std": 0.1},
     "shapes": {"length": 64, "channels": 2, "noise_std": 0.05},
     "control_charts": {"length": 60, "channels": 3, "noise_std": 2.0},
-    "sentiment": {"min_fillers": 0, "max_fillers": 5, "negation_rate": 0.5, "label_noise": 0.0,
-                  "lowercase": True, "punctuation": "split", "min_freq": 1, "max_size": None, "max_len": None},
-}  # fmt: skip
+    "sentiment": {
+        "min_fillers": 0,
+        "max_fillers": 5,
+        "negation_rate": 0.5,
+        "label_noise": 0.0,
+        "lowercase": True,
+        "punctuation": "split",
+        "min_freq": 1,
+        "max_size": None,
+        "max_len": None,
+    },
+}
 assert set(OPTIONS) == set(SOURCES) - {"text_table", "archive"}, "every generator is tested"
 
 
@@ -52,7 +61,7 @@ def test_same_seed_same_arrays_other_seed_other_arrays(name):
 def test_classes_are_balanced_within_five_percent(name):
     splits = build(name, 3)
     shares = np.bincount(splits.train.labels, minlength=splits.num_classes) / len(splits.train)
-    assert np.abs(shares - 1 / splits.num_classes).max() < 0.05, dict(zip(splits.label_names, shares))
+    assert np.abs(shares - 1 / splits.num_classes).max() < 0.05, dict(zip(splits.label_names, shares, strict=True))
 
 
 def test_parity_label_is_the_parity_of_the_real_bits():
@@ -102,11 +111,13 @@ def test_sentiment_label_is_adjective_polarity_flipped_by_negation():
 def test_sentiment_is_not_solved_by_word_counts():
     """A linear least-squares fit on word counts stays near chance: the label is an XOR."""
     splits = build("sentiment", 5)
+
     def counts(part):
         bag = np.zeros((len(part), splits.vocab_size))
         for row, (tokens, mask) in enumerate(zip(part.inputs, part.mask, strict=True)):
             np.add.at(bag[row], tokens[mask > 0], 1)
         return np.hstack([bag, np.ones((len(part), 1))])
+
     weights, *_ = np.linalg.lstsq(counts(splits.train), splits.train.labels * 2.0 - 1, rcond=None)
     accuracy = np.mean((counts(splits.test) @ weights > 0) == splits.test.labels)
     assert accuracy < 0.7
@@ -130,7 +141,12 @@ def test_shapes_and_control_charts_show_their_class():
     assert charts.label_names == CONTROL_PATTERNS and charts.num_features == 3
     first, last = charts.train.inputs[:, :10].mean(axis=1), charts.train.inputs[:, -10:].mean(axis=1)
     change = (last - first).mean(axis=1)
-    for pattern, sign in [("increasing_trend", 1), ("decreasing_trend", -1), ("upward_shift", 1), ("downward_shift", -1)]:
+    for pattern, sign in [
+        ("increasing_trend", 1),
+        ("decreasing_trend", -1),
+        ("upward_shift", 1),
+        ("downward_shift", -1),
+    ]:
         assert np.all(np.sign(change[charts.train.labels == CONTROL_PATTERNS.index(pattern)]) == sign), pattern
 
 
@@ -165,7 +181,9 @@ def test_unknown_source_is_named():
         build_splits("nope", seed=0)
 
 
-@pytest.mark.parametrize("name, kind", [("parity", "symbols"), ("reber", "symbols"), ("sines", "series"),
-                                        ("shapes", "series"), ("sentiment", "text")])  # fmt: skip
+@pytest.mark.parametrize(
+    "name, kind",
+    [("parity", "symbols"), ("reber", "symbols"), ("sines", "series"), ("shapes", "series"), ("sentiment", "text")],
+)
 def test_every_source_says_what_its_raw_inputs_are(name, kind):
     assert build(name, seed=0).input_kind == kind

@@ -20,8 +20,19 @@ TEXT_OPTIONS = dict(lowercase=True, punctuation="split", min_freq=1, max_size=No
 
 
 def load_text(path, **options):
-    settings = dict(text_column="text", label_column="label", split_column=None, sep=None,
-                    val_fraction=0.2, test_fraction=0.2, seed=0) | TEXT_OPTIONS | options  # fmt: skip
+    settings = (
+        dict(
+            text_column="text",
+            label_column="label",
+            split_column=None,
+            sep=None,
+            val_fraction=0.2,
+            test_fraction=0.2,
+            seed=0,
+        )
+        | TEXT_OPTIONS
+        | options
+    )
     return build_splits("text_table", path=str(path), **settings)
 
 
@@ -74,7 +85,8 @@ def test_csv_with_quoted_commas_and_non_ascii_matches_a_plain_reading(tmp_path):
 def test_tsv_without_split_column_holds_out_seeded_shares(tmp_path):
     texts, labels = sentiment_texts(100, seed=0, min_fillers=0, max_fillers=2, negation_rate=0.5, label_noise=0)
     path = tmp_path / "texts.tsv"
-    path.write_text("text\tlabel\n" + "".join(f"{t}\t{y}\n" for t, y in zip(texts, labels)), encoding="utf-8")
+    rows = "".join(f"{t}\t{y}\n" for t, y in zip(texts, labels, strict=True))
+    path.write_text("text\tlabel\n" + rows, encoding="utf-8")
     a, b = load_text(path), load_text(path)
     assert (len(a.train), len(a.validation), len(a.test)) == (60, 20, 20)
     np.testing.assert_array_equal(a.test.inputs, b.test.inputs)
@@ -92,9 +104,15 @@ def write_ucr(path, series, labels):
 
 def write_ts(path, cases, labels, header=None):
     header = header or [
-        "@problemName toy", "@timeStamps false", "@missing false", "@univariate false",
-        "@dimensions 2", "@equalLength false", f"@classLabel true {' '.join(sorted(set(labels)))}", "@data",
-    ]  # fmt: skip
+        "@problemName toy",
+        "@timeStamps false",
+        "@missing false",
+        "@univariate false",
+        "@dimensions 2",
+        "@equalLength false",
+        f"@classLabel true {' '.join(sorted(set(labels)))}",
+        "@data",
+    ]
     body = [
         ":".join(",".join(f"{v:.6f}" for v in dim) for dim in case) + f":{label}"
         for case, label in zip(cases, labels, strict=True)
@@ -105,9 +123,7 @@ def write_ts(path, cases, labels, header=None):
 
 def random_series(rng, count, channels, classes):
     labels = [classes[i % len(classes)] for i in range(count)]
-    cases = [
-        rng.normal(classes.index(label), 0.1, size=(channels, rng.integers(5, 12))) for label in labels
-    ]
+    cases = [rng.normal(classes.index(label), 0.1, size=(channels, rng.integers(5, 12))) for label in labels]
     return cases, labels
 
 
@@ -119,9 +135,7 @@ def test_ucr_tsv_matches_a_plain_reading(tmp_path):
     test = write_ucr(tmp_path / "Toy_TEST.tsv", series[8:], labels[8:])
     splits = load_archive(train, test)
     assert splits.label_names == ("-1", "1") and splits.num_features == 1
-    reference = [
-        [float(v) for v in line.split("\t")[1:] if v != "NaN"] for line in test.read_text().splitlines()
-    ]
+    reference = [[float(v) for v in line.split("\t")[1:] if v != "NaN"] for line in test.read_text().splitlines()]
     for row, mask, expected in zip(splits.test.inputs, splits.test.mask, reference, strict=True):
         np.testing.assert_allclose(row[mask > 0, 0], expected)
         assert mask.sum() == len(expected)
@@ -171,15 +185,11 @@ def malformed_cases(tmp_path):
             "n.tsv:2: value 2: 'abc' is not a number",
         ),
         "ts header contradicts data": (
-            lambda: load_archive(
-                write_ts(tmp_path / "h.ts", [np.ones((2, 3))], ["a"], header=ts_header), good_ucr
-            ),
+            lambda: load_archive(write_ts(tmp_path / "h.ts", [np.ones((2, 3))], ["a"], header=ts_header), good_ucr),
             "h.ts:3: @univariate true but the data has 2 dimensions",
         ),
         "ts label not declared": (
-            lambda: load_archive(
-                write_ts(tmp_path / "l.ts", [np.ones((1, 3))], ["z"], header=ts_header), good_ucr
-            ),
+            lambda: load_archive(write_ts(tmp_path / "l.ts", [np.ones((1, 3))], ["z"], header=ts_header), good_ucr),
             "l.ts:6: label 'z' is not among @classLabel ['a', 'b']",
         ),
         "empty split": (
@@ -187,11 +197,16 @@ def malformed_cases(tmp_path):
             "e.csv: the test split is empty",
         ),
         "label seen only in test": (
-            lambda: load_text(write_csv(tmp_path / "t.csv", ROWS + [("odd one", "neutral", "test")]), split_column="split"),
+            lambda: load_text(
+                write_csv(tmp_path / "t.csv", ROWS + [("odd one", "neutral", "test")]), split_column="split"
+            ),
             "t.csv:10: label 'neutral' does not occur in the training split",
         ),
         "label only in test, after a multi-line text": (
-            lambda: load_text(write_csv(tmp_path / "m.csv", ROWS[:6] + [("two\nlines", "pos", "test"), ("x", "neutral", "test")]), split_column="split"),
+            lambda: load_text(
+                write_csv(tmp_path / "m.csv", ROWS[:6] + [("two\nlines", "pos", "test"), ("x", "neutral", "test")]),
+                split_column="split",
+            ),
             "m.csv:10: label 'neutral' does not occur in the training split",
         ),
         "unknown split name": (
@@ -212,10 +227,20 @@ def _write(path, text):
 
 @pytest.mark.parametrize(
     "case",
-    ["missing file", "missing column", "ragged row", "non-numeric value", "ts header contradicts data",
-     "ts label not declared", "empty split", "label seen only in test",
-     "label only in test, after a multi-line text", "unknown split name", "interior NaN"],
-)  # fmt: skip
+    [
+        "missing file",
+        "missing column",
+        "ragged row",
+        "non-numeric value",
+        "ts header contradicts data",
+        "ts label not declared",
+        "empty split",
+        "label seen only in test",
+        "label only in test, after a multi-line text",
+        "unknown split name",
+        "interior NaN",
+    ],
+)
 def test_malformed_input_names_file_line_and_problem(case, tmp_path):
     load, message = malformed_cases(tmp_path)[case]
     with pytest.raises(DataError) as error:
@@ -229,12 +254,13 @@ def data_files(tmp_path_factory):
     """A CSV of sentiment texts, a UCR .tsv pair and a multivariate unequal-length .ts pair."""
     root = tmp_path_factory.mktemp("files")
     texts, labels = sentiment_texts(900, seed=7, min_fillers=0, max_fillers=3, negation_rate=0.0, label_noise=0)
-    write_csv(root / "reviews.csv", [(t, y, "") for t, y in zip(texts, labels)])
+    write_csv(root / "reviews.csv", [(t, y, "") for t, y in zip(texts, labels, strict=True)])
     rng = np.random.default_rng(7)
     files = {"csv": root / "reviews.csv"}
     for kind, channels in (("tsv", 1), ("ts", 2)):
         cases, classes = random_series(rng, 400, channels, ["up", "flat", "down"])
-        cases = [c + np.linspace(0, {"up": 1, "flat": 0, "down": -1}[y], c.shape[1]) for c, y in zip(cases, classes)]
+        slopes = {"up": 1, "flat": 0, "down": -1}
+        cases = [c + np.linspace(0, slopes[y], c.shape[1]) for c, y in zip(cases, classes, strict=True)]
         writer = (lambda p, c, y: write_ucr(p, [x[0] for x in c], y)) if kind == "tsv" else write_ts
         files[f"{kind}_train"] = writer(root / f"S_TRAIN.{kind}", cases[:300], classes[:300])
         files[f"{kind}_test"] = writer(root / f"S_TEST.{kind}", cases[300:], classes[300:])
@@ -255,9 +281,16 @@ END_TO_END = {
 @pytest.mark.parametrize("source", list(END_TO_END))
 def test_training_beats_the_majority_baseline(source, data_files, store_overrides):
     overrides = [o.format(**{k: str(v) for k, v in data_files.items()}) for o in END_TO_END[source]]
-    cfg = compose_config(store_overrides + overrides + [
-        "trainer.epochs=12", "trainer.progress=false", "optimizer=adam", "optimizer.lr=0.01",
-    ])  # fmt: skip
+    cfg = compose_config(
+        store_overrides
+        + overrides
+        + [
+            "trainer.epochs=12",
+            "trainer.progress=false",
+            "optimizer=adam",
+            "optimizer.lr=0.01",
+        ]
+    )
     metrics = train(cfg)
     splits = build_splits(**{k: v for k, v in dict(cfg.data).items()})
     baseline = np.bincount(splits.test.labels).max() / len(splits.test)
@@ -266,10 +299,20 @@ def test_training_beats_the_majority_baseline(source, data_files, store_override
 
 @pytest.mark.slow
 def test_predict_maps_new_texts_through_the_logged_vocabulary(data_files, store, store_overrides):
-    cfg = compose_config(store_overrides + [
-        "data=sentiment", "data.negation_rate=0.0", "data.train_size=600", "data.val_size=100",
-        "data.test_size=100", "trainer.epochs=8", "trainer.progress=false", "optimizer=adam", "optimizer.lr=0.01",
-    ])  # fmt: skip
+    cfg = compose_config(
+        store_overrides
+        + [
+            "data=sentiment",
+            "data.negation_rate=0.0",
+            "data.train_size=600",
+            "data.val_size=100",
+            "data.test_size=100",
+            "trainer.epochs=8",
+            "trainer.progress=false",
+            "optimizer=adam",
+            "optimizer.lr=0.01",
+        ]
+    )
     run_id = train(cfg)["run_id"]
     use_tracking_store(OmegaConf.create({"uri": store["uri"]}))
     table = predict_texts(run_id, ["The plot was great.", "this film is DULL", "zzz unknown words"], 16)

@@ -8,8 +8,8 @@ from omegaconf import OmegaConf
 
 from seqlab.data.errors import DataError
 from seqlab.data.registry import build_splits
-from seqlab.experiments.encoding import encode
 from seqlab.experiments.classify import predict_split
+from seqlab.experiments.encoding import encode
 from seqlab.experiments.runner import train
 from seqlab.experiments.tracking import load_run, use_tracking_store
 from tests.conftest import compose_config
@@ -52,10 +52,19 @@ def test_the_model_normalises_raw_series_with_the_training_statistics(store, sto
     series = [10 + 5 * c[0] for c in cases]  # far from zero mean and unit spread
     train_file = write_ucr(tmp_path / "S_TRAIN.tsv", series[:80], labels[:80])
     test_file = write_ucr(tmp_path / "S_TEST.tsv", series[80:], labels[80:])
-    run_id = train(compose_config(store_overrides + [
-        "data=archive", f"data.train_path={train_file}", f"data.test_path={test_file}",
-        "data.normalize=dataset", "trainer.epochs=3", "trainer.progress=false",
-    ]))["run_id"]  # fmt: skip
+    run_id = train(
+        compose_config(
+            store_overrides
+            + [
+                "data=archive",
+                f"data.train_path={train_file}",
+                f"data.test_path={test_file}",
+                "data.normalize=dataset",
+                "trainer.epochs=3",
+                "trainer.progress=false",
+            ]
+        )
+    )["run_id"]
     model = logged_model(store, run_id)
     table = model.predict(pd.DataFrame({"sequence": [list(s) for s in series[80:]]}))
     assert_same_predictions(table, predict_split(run_id, "test", batch_size=500))

@@ -43,14 +43,32 @@ def test_gated_cells_solve_a_long_dependency_that_elman_fails(model, solves, sto
 
 @pytest.mark.slow
 def test_stacked_bidirectional_lstm_with_every_option_learns(store_overrides):
-    cfg = compose_config(store_overrides + [
-        "model=lstm", "model.num_layers=2", "model.bidirectional=true", "model.dropout=0.1",
-        "model.embedding_dim=4", "model.pooling=mean", "model.hidden_size=16",
-        "data=first_symbol", "data.min_len=10", "data.max_len=10", "data.num_symbols=3", "data.train_size=300", "data.val_size=100", "data.test_size=100",
-        "optimizer=adam", "optimizer.lr=0.02", "optimizer.clip_norm=5",
-        "optimizer.schedule.name=cosine", "trainer.epochs=10", "trainer.batch_size=20",
-        "trainer.progress=false",
-    ])  # fmt: skip
+    cfg = compose_config(
+        store_overrides
+        + [
+            "model=lstm",
+            "model.num_layers=2",
+            "model.bidirectional=true",
+            "model.dropout=0.1",
+            "model.embedding_dim=4",
+            "model.pooling=mean",
+            "model.hidden_size=16",
+            "data=first_symbol",
+            "data.min_len=10",
+            "data.max_len=10",
+            "data.num_symbols=3",
+            "data.train_size=300",
+            "data.val_size=100",
+            "data.test_size=100",
+            "optimizer=adam",
+            "optimizer.lr=0.02",
+            "optimizer.clip_norm=5",
+            "optimizer.schedule.name=cosine",
+            "trainer.epochs=10",
+            "trainer.batch_size=20",
+            "trainer.progress=false",
+        ]
+    )
     metrics = train(cfg)
     assert metrics["test_accuracy"] >= 0.9
     run = mlflow.get_run(metrics["run_id"])
@@ -62,7 +80,10 @@ def test_stacked_bidirectional_lstm_with_every_option_learns(store_overrides):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["model.name=transformer"], "model.name='transformer': must be 'elman'; choose another with model=<elman|lstm|gru>"),
+        (
+            ["model.name=transformer"],
+            "model.name='transformer': must be 'elman'; choose another with model=<elman|lstm|gru>",
+        ),
         (["model=lstm", "model.hidden_size=0"], "model.hidden_size=0: must be > 0"),
         (["model.num_layers=-1"], "model.num_layers=-1: must be > 0"),
         (["model.num_layers=2", "model.dropout=1.0"], "model.dropout=1.0: must be in [0.0, 1.0)"),
@@ -72,7 +93,7 @@ def test_stacked_bidirectional_lstm_with_every_option_learns(store_overrides):
         (["optimizer.schedule.name=exp"], "optimizer.schedule.name='exp': must be one of"),
         (["data=sines", "model.embedding_dim=8"], "model.embedding_dim=8: an embedding needs token data"),
     ],
-)  # fmt: skip
+)
 def test_bad_model_config_is_refused_before_compiling(overrides, message, store, store_overrides):
     mlflow.set_tracking_uri(store["uri"])
     before = len(mlflow.search_runs(search_all_experiments=True))

@@ -7,15 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
-from pytensor.tensor.blas import Dot22, Dot22Scalar
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pytensor.tensor.blas import Dot22, Dot22Scalar
 
 from seqlab.data.dataset import SequenceDataset
 from seqlab.experiments.builders import default_network_spec, default_optimizer_spec
-from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.cells import lstm, lstm_kernels
+from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.dropout import Dropout
 from seqlab.models.fused import FusedRecurrence, FusedRecurrenceGrad
 from seqlab.models.initializers import glorot_uniform, orthogonal
@@ -27,15 +27,19 @@ BATCH, TIME, FEATURES, HIDDEN, CLASSES, VOCAB = 4, 6, 3, 4, 3, 5
 
 # Every cell and every pooling, stacked and bidirectional, plus a token/embedding network.
 SPECS = {
-    "elman-2x-bidir-max": default_network_spec(CLASSES, FEATURES, cell="elman", hidden_size=HIDDEN,
-                                      num_layers=2, bidirectional=True, pooling="max"),
-    "lstm-2x-bidir-mean": default_network_spec(CLASSES, FEATURES, cell="lstm", hidden_size=HIDDEN,
-                                      num_layers=2, bidirectional=True, pooling="mean"),
-    "gru-2x-bidir-last": default_network_spec(CLASSES, FEATURES, cell="gru", hidden_size=HIDDEN,
-                                     num_layers=2, bidirectional=True, pooling="last"),
-    "elman-relu-tokens": default_network_spec(CLASSES, cell="elman", activation="relu", hidden_size=HIDDEN,
-                                     vocab_size=VOCAB, embedding_dim=3, pooling="last"),
-}  # fmt: skip
+    "elman-2x-bidir-max": default_network_spec(
+        CLASSES, FEATURES, cell="elman", hidden_size=HIDDEN, num_layers=2, bidirectional=True, pooling="max"
+    ),
+    "lstm-2x-bidir-mean": default_network_spec(
+        CLASSES, FEATURES, cell="lstm", hidden_size=HIDDEN, num_layers=2, bidirectional=True, pooling="mean"
+    ),
+    "gru-2x-bidir-last": default_network_spec(
+        CLASSES, FEATURES, cell="gru", hidden_size=HIDDEN, num_layers=2, bidirectional=True, pooling="last"
+    ),
+    "elman-relu-tokens": default_network_spec(
+        CLASSES, cell="elman", activation="relu", hidden_size=HIDDEN, vocab_size=VOCAB, embedding_dim=3, pooling="last"
+    ),
+}
 
 
 def random_batch(spec: NetworkSpec, seed: int, time: int = TIME):
@@ -128,14 +132,14 @@ def test_padding_with_masked_steps_changes_nothing(spec, model):
         [inputs, padding if spec.vocab_size else padding[:, :, None].repeat(FEATURES, 2)], axis=1
     )
     padded_mask = np.concatenate([mask, np.zeros((BATCH, extra))], axis=1)
-    np.testing.assert_allclose(
-        model.log_proba(padded_inputs, padded_mask), model.log_proba(inputs, mask), atol=1e-12
-    )
+    np.testing.assert_allclose(model.log_proba(padded_inputs, padded_mask), model.log_proba(inputs, mask), atol=1e-12)
 
 
 @pytest.mark.parametrize("name", list(SPECS))
 def test_fused_matches_scan_in_values_and_gradients(name):
-    models = [make_model(dataclasses.replace(SPECS[name], implementation=i), mode="FAST_COMPILE") for i in IMPLEMENTATIONS]
+    models = [
+        make_model(dataclasses.replace(SPECS[name], implementation=i), mode="FAST_COMPILE") for i in IMPLEMENTATIONS
+    ]
     inputs, mask, labels = random_batch(SPECS[name], seed=5, time=9)
     results = [loss_and_gradients(model, (inputs, mask, labels)) for model in models]
     for fused, scanned in zip(*results, strict=True):
@@ -209,7 +213,7 @@ def test_a_sweep_over_hyper_parameters_compiles_its_train_step_once():
         warmup = hyperparams.pop("warmup_epochs")
         schedule = {"name": "cosine", "warmup_epochs": warmup}
         optimizer = default_optimizer_spec("sgd", nesterov=True, schedule=schedule, **hyperparams)
-        SequenceClassifier(spec, init_network_params(spec, seed=0), optimizer, dtype="float32").train_step
+        _ = SequenceClassifier(spec, init_network_params(spec, seed=0), optimizer, dtype="float32").train_step
 
     def compiled_modules() -> set[str]:
         return {path.name for path in Path(pytensor.config.compiledir).glob("tmp*")}
@@ -219,8 +223,9 @@ def test_a_sweep_over_hyper_parameters_compiles_its_train_step_once():
     # Values new to the compile cache on every run: a number baked into the graph would need a
     # module of its own even when the cache is warm from earlier runs.
     new = [float(v) for v in np.random.default_rng().uniform(0.1, 0.5, size=5)]
-    compile_train_step(new[0], {"lr": new[1], "momentum": new[2], "weight_decay": new[3], "clip_norm": 5.0,
-                                "warmup_epochs": new[4]})  # fmt: skip
+    compile_train_step(
+        new[0], {"lr": new[1], "momentum": new[2], "weight_decay": new[3], "clip_norm": 5.0, "warmup_epochs": new[4]}
+    )
     assert compiled_modules() == before
 
 
@@ -265,8 +270,9 @@ def test_initialisers():
 
 
 def test_parameters_shapes_and_gate_biases():
-    spec = default_network_spec(CLASSES, cell="lstm", hidden_size=HIDDEN, vocab_size=VOCAB,
-                       embedding_dim=3, padding_id=0, forget_bias=2.0)  # fmt: skip
+    spec = default_network_spec(
+        CLASSES, cell="lstm", hidden_size=HIDDEN, vocab_size=VOCAB, embedding_dim=3, padding_id=0, forget_bias=2.0
+    )
     params = init_network_params(spec, seed=0)
     assert set(params) == {"embedding", "rnn0_fwd_W", "rnn0_fwd_U", "rnn0_fwd_b", "out_W", "out_b"}
     np.testing.assert_array_equal(params["embedding"][0], 0)

@@ -37,9 +37,14 @@ CASES = {
     "adam": ["optimizer=adam", "optimizer.lr=0.05", "optimizer.weight_decay=0.01"],
     "adamw": ["optimizer=adamw", "optimizer.lr=0.05"],
     "clipped": ["optimizer=sgd", "optimizer.clip_norm=0.5"],
-    "step-schedule": ["optimizer=sgd", "optimizer.schedule.name=step", "optimizer.schedule.step_epochs=1", "optimizer.schedule.gamma=0.5"],
+    "step-schedule": [
+        "optimizer=sgd",
+        "optimizer.schedule.name=step",
+        "optimizer.schedule.step_epochs=1",
+        "optimizer.schedule.gamma=0.5",
+    ],
     "cosine-warmup": ["optimizer=momentum", "optimizer.schedule.name=cosine", "optimizer.schedule.warmup_epochs=1"],
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("overrides", list(CASES.values()), ids=list(CASES))
@@ -78,4 +83,4 @@ def test_schedules_follow_their_formula():
     lr = spec.hyperparams["lr"]
     np.testing.assert_allclose(rates[0], lr)
     np.testing.assert_allclose(rates[4], lr / 2)  # half-way through 4 epochs
-    assert all(a > b for a, b in zip(rates, rates[1:]))
+    assert all(a > b for a, b in zip(rates, rates[1:], strict=False))

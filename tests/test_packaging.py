@@ -6,11 +6,9 @@ import ast
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import sysconfig
-import time
 from pathlib import Path
 
 import mlflow
@@ -21,7 +19,7 @@ from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
 from seqlab.data.registry import build_splits
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, free_port, wait_until_serving
 
 BIN = Path(sys.executable).parent
 TIMEOUT_S = 900
@@ -36,8 +34,9 @@ def user_environment(**changes: str) -> dict[str, str]:
 
 def run(command: list[str], cwd: Path, env: dict[str, str] | None = None, check: bool = True):
     """Run ``command`` in ``user_environment(**env)``; return the finished process."""
-    result = subprocess.run(command, cwd=cwd, env=user_environment(**(env or {})), capture_output=True,
-                            text=True, timeout=TIMEOUT_S)  # fmt: skip
+    result = subprocess.run(
+        command, cwd=cwd, env=user_environment(**(env or {})), capture_output=True, text=True, timeout=TIMEOUT_S
+    )
     if check:
         assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
     return result
@@ -102,7 +101,10 @@ def wheel_venv(tmp_path_factory) -> Path:
     site = next((venv / "lib").glob("python3*/site-packages"))
     (site / "test_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     wheel = next((root / "dist").glob("seqlab-*.whl"))
-    run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--no-deps", str(wheel)], root)
+    run(
+        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--no-deps", str(wheel)],
+        root,
+    )
     return venv
 
 
@@ -114,13 +116,28 @@ def test_an_installed_wheel_trains_searches_compares_and_predicts_in_any_directo
     env = {"SEQLAB_HOME": "", "XDG_CACHE_HOME": str(tmp_path / "cache"), "PYTHONPATH": ""}
     located = run([str(wheel_venv / "bin" / "python"), "-c", "import seqlab; print(seqlab.__file__)"], work, env)
     assert str(wheel_venv) in located.stdout, "seqlab is imported from the wheel, not the checkout"
+    installed_conf = Path(located.stdout.strip()).parent / "conf"
+    shipped = {p.relative_to(installed_conf) for p in installed_conf.rglob("*.yaml")}
+    assert shipped == {p.relative_to(PROJECT_ROOT / "conf") for p in (PROJECT_ROOT / "conf").rglob("*.yaml")}
 
     trained = run([seqlab, "train", "experiment=debug", "trainer.progress=false"], work, env)
     log = trained.stdout + trained.stderr
     assert f"runs in {work / 'runs'} (current directory); compile cache in {tmp_path / 'cache' / 'seqlab'}" in log
     assert "compiling the Elman RNN train step (first time for this configuration" in log, log
-    run([seqlab, "train", "-m", "hparams_search=optuna", "experiment=debug", "hydra.sweeper.n_trials=2",
-         "~hydra.sweeper.params.optimizer", "trainer.progress=false"], work, env)  # fmt: skip
+    run(
+        [
+            seqlab,
+            "train",
+            "-m",
+            "hparams_search=optuna",
+            "experiment=debug",
+            "hydra.sweeper.n_trials=2",
+            "~hydra.sweeper.params.optimizer",
+            "trainer.progress=false",
+        ],
+        work,
+        env,
+    )
     run([seqlab, "compare", "target=debug", "sort_by=best_val_loss"], work, env)
     compared = pd.read_csv(work / "runs" / "compare" / "debug.csv")
 
@@ -154,9 +171,13 @@ def test_a_logged_model_loads_beside_another_projects_src_and_compiles_only_once
         (other / package / "__init__.py").write_text('"""Another project\'s package."""\n')
     env = {"PYTHONPATH": str(other), "MLFLOW_TRACKING_URI": store["uri"]}
     run([str(BIN / "seqlab"), "train", "experiment=debug", "trainer.progress=false", *store_overrides], other, env)
-    run_id = MlflowClient(store["uri"]).search_runs(
-        [MlflowClient(store["uri"]).get_experiment_by_name("debug").experiment_id], order_by=["start_time DESC"]
-    )[0].info.run_id
+    run_id = (
+        MlflowClient(store["uri"])
+        .search_runs(
+            [MlflowClient(store["uri"]).get_experiment_by_name("debug").experiment_id], order_by=["start_time DESC"]
+        )[0]
+        .info.run_id
+    )
 
     env["SEQLAB_HOME"] = str(tmp_path / "home")  # a compile cache of its own, empty at first
     loads = [run([sys.executable, "-c", LOAD_AND_PREDICT, str(other), run_id], other, env).stdout for _ in range(2)]
@@ -168,12 +189,6 @@ def test_a_logged_model_loads_beside_another_projects_src_and_compiles_only_once
     assert any((tmp_path / "home" / "runs" / ".cache" / "pytensor").iterdir())
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_mlflow_models_serve_answers_with_the_predictions_of_seqlab_predict(default_run, store, tmp_path):
     run_id = default_run["metrics"]["run_id"]
@@ -183,30 +198,34 @@ def test_mlflow_models_serve_answers_with_the_predictions_of_seqlab_predict(defa
         for row, mask in zip(splits.test.inputs, splits.test.mask, strict=True)
     ]
     output = tmp_path / "predict.csv"
-    run([str(BIN / "seqlab"), "predict", f"run_id={run_id}", f"tracking.uri={store['uri']}", f"output={output}"],
-        tmp_path)  # fmt: skip
+    run(
+        [str(BIN / "seqlab"), "predict", f"run_id={run_id}", f"tracking.uri={store['uri']}", f"output={output}"],
+        tmp_path,
+    )
     expected = pd.read_csv(output)
 
     port = free_port()
     server = subprocess.Popen(
-        [str(BIN / "mlflow"), "models", "serve", "-m", f"runs:/{run_id}/model", "--env-manager", "local",
-         "--host", "127.0.0.1", "--port", str(port)],  # fmt: skip
+        [
+            str(BIN / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            f"runs:/{run_id}/model",
+            "--env-manager",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         # The server starts uvicorn by name, as from an activated environment.
         env=user_environment(MLFLOW_TRACKING_URI=store["uri"], PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            assert server.poll() is None, "mlflow models serve exited"
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/ping", timeout=10).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "mlflow models serve did not start"
-            time.sleep(1)
+        wait_until_serving(f"http://127.0.0.1:{port}/ping", server, "mlflow models serve")
         request = {"dataframe_split": {"columns": ["sequence"], "data": [[sequence] for sequence in raw]}}
         answer = requests.post(f"http://127.0.0.1:{port}/invocations", json=request, timeout=300)
         answer.raise_for_status()

@@ -49,16 +49,16 @@ def wait_for_checkpoint(process: subprocess.Popen, folder, epoch: int):
 
 
 @pytest.mark.slow
-def test_a_run_killed_with_sigkill_resumes_to_the_metrics_of_an_uninterrupted_run(
-    store, store_overrides, tmp_path
-):
+def test_a_run_killed_with_sigkill_resumes_to_the_metrics_of_an_uninterrupted_run(store, store_overrides, tmp_path):
     checkpoints = tmp_path / "checkpoints"
     overrides = store_overrides + SMALL_RUN + ["trainer.epochs=10", f"trainer.checkpoint_dir={checkpoints}"]
     with open(tmp_path / "train.log", "w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "seqlab.experiments.train", *overrides, f"hydra.run.dir={tmp_path}"],
-            cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             checkpoint = wait_for_checkpoint(process, checkpoints, epoch=2)
         finally:
@@ -69,8 +69,11 @@ def test_a_run_killed_with_sigkill_resumes_to_the_metrics_of_an_uninterrupted_ru
     assert killed_at < 10, "the run finished before it was killed"
     assert client.get_run(checkpoint.run_id).info.status == "RUNNING"
 
-    resumed = train(compose_config(store_overrides + [f"trainer.checkpoint_dir={checkpoints}",
-                                                      f"trainer.resume={checkpoint.run_id}"]))  # fmt: skip
+    resumed = train(
+        compose_config(
+            store_overrides + [f"trainer.checkpoint_dir={checkpoints}", f"trainer.resume={checkpoint.run_id}"]
+        )
+    )
     uninterrupted = train(compose_config(overrides))
 
     assert resumed["run_id"] == checkpoint.run_id

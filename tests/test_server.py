@@ -2,24 +2,16 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
-import requests
 from mlflow.tracking import MlflowClient
 
 from seqlab.experiments.runner import train
 from seqlab.experiments.tracking import TrackingUnavailable
-from tests.conftest import compose_config, run_cli
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import compose_config, free_port, run_cli, wait_until_serving
 
 
 @pytest.fixture
@@ -29,22 +21,26 @@ def mlflow_server(tmp_path):
     uri = f"http://127.0.0.1:{port}"
     with open(tmp_path / "server.log", "w") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-             "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-             "--artifacts-destination", str(tmp_path / "server-artifacts")],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--backend-store-uri",
+                f"sqlite:///{tmp_path / 'server.db'}",
+                "--artifacts-destination",
+                str(tmp_path / "server-artifacts"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, (tmp_path / "server.log").read_text()
-            try:
-                if requests.get(f"{uri}/health", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "mlflow server did not start within 120 s"
-            time.sleep(0.5)
+        wait_until_serving(f"{uri}/health", server, f"mlflow server (log: {tmp_path / 'server.log'})")
         yield uri
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -54,11 +50,17 @@ def mlflow_server(tmp_path):
 @pytest.mark.slow
 def test_a_sweep_against_a_real_mlflow_server(mlflow_server, tmp_path):
     result = run_cli(
-        "seqlab.experiments.train", "-m", "tracking=server", f"tracking.uri={mlflow_server}",
-        "tracking.experiment_name=shared", "optimizer.lr=0.05,0.1", "trainer.epochs=2",
-        "trainer.progress=false", f"trainer.checkpoint_dir={tmp_path / 'checkpoints'}",
+        "seqlab.experiments.train",
+        "-m",
+        "tracking=server",
+        f"tracking.uri={mlflow_server}",
+        "tracking.experiment_name=shared",
+        "optimizer.lr=0.05,0.1",
+        "trainer.epochs=2",
+        "trainer.progress=false",
+        f"trainer.checkpoint_dir={tmp_path / 'checkpoints'}",
         f"hydra.sweep.dir={tmp_path / 'hydra'}",
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr
     client = MlflowClient(mlflow_server)
     experiment = client.get_experiment_by_name("shared")

@@ -35,9 +35,7 @@ def test_run_is_recorded_in_mlflow(default_run, store):
     row = runs.set_index("run_id").loc[run_id]
     assert row["status"] == "FINISHED"
     expected_params = flatten_config(cfg)
-    assert {"model.hidden_size", "optimizer.lr", "data.max_len", "trainer.epochs"} <= set(
-        expected_params
-    )
+    assert {"model.hidden_size", "optimizer.lr", "data.max_len", "trainer.epochs"} <= set(expected_params)
     for key, value in expected_params.items():
         assert row[f"params.{key}"] == str(value), key
     assert row["metrics.test_accuracy"] == default_run["metrics"]["test_accuracy"]

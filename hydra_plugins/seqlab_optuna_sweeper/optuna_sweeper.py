@@ -49,9 +49,7 @@ class OptunaSweeperConf:
     params: dict[str, str] = field(default_factory=dict)
 
 
-ConfigStore.instance().store(
-    group="hydra/sweeper", name="seqlab_optuna", node=OptunaSweeperConf, provider="seqlab"
-)
+ConfigStore.instance().store(group="hydra/sweeper", name="seqlab_optuna", node=OptunaSweeperConf, provider="seqlab")
 
 
 def _numbers(values: list[Any]) -> bool:
@@ -79,8 +77,16 @@ def suggest(trial: optuna.Trial, override: Override) -> Any:
 class OptunaSweeper(Sweeper):
     """Runs ``n_trials`` trials of an Optuna study through Hydra's launcher (module docstring)."""
 
-    def __init__(self, sampler: optuna.samplers.BaseSampler, direction: str, study_name: str | None, storage: str | None,
-                 n_trials: int, n_jobs: int, params: DictConfig | None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        sampler: optuna.samplers.BaseSampler,
+        direction: str,
+        study_name: str | None,
+        storage: str | None,
+        n_trials: int,
+        n_jobs: int,
+        params: DictConfig | None,
+    ) -> None:
         self.sampler, self.direction = sampler, direction
         self.study_name, self.storage = study_name, storage
         self.n_trials, self.n_jobs = n_trials, n_jobs
@@ -112,14 +118,18 @@ class OptunaSweeper(Sweeper):
             direction=self.direction,
             load_if_exists=True,
         )
-        log.info("Optuna study %r (%s) in %s: %d trials, %d at a time", study.study_name,
-                 self.direction, self.storage or "memory", self.n_trials, self.n_jobs)  # fmt: skip
+        log.info(
+            "Optuna study %r (%s) in %s: %d trials, %d at a time",
+            study.study_name,
+            self.direction,
+            self.storage or "memory",
+            self.n_trials,
+            self.n_jobs,
+        )
         values: list[Any] = []
         while len(values) < self.n_trials:
             trials = [study.ask() for _ in range(min(self.n_jobs, self.n_trials - len(values)))]
-            batch = [
-                [*fixed, *(f"{o.get_key_element()}={suggest(trial, o)}" for o in searched)] for trial in trials
-            ]
+            batch = [[*fixed, *(f"{o.get_key_element()}={suggest(trial, o)}" for o in searched)] for trial in trials]
             self.validate_batch_is_legal(batch)
             returns = self.launcher.launch(batch, initial_job_idx=len(values))
             for trial, job in zip(trials, returns, strict=True):

@@ -1,12 +1,11 @@
 """Turning per-split lists of raw sequences and labels (``seqlab.data.raw``) into DataSplits."""
 
-import numpy as np
-
 from seqlab.data.dataset import DataSplits, SequenceDataset
 from seqlab.data.errors import DataError
 from seqlab.data.labels import LabelEncoder
 from seqlab.data.padding import pad_sequences
 from seqlab.data.raw import SPLITS, RawSplit
+
 
 def assemble(
     raw: dict[str, RawSplit],

@@ -28,8 +28,7 @@ class SequenceDataset:
         n, t = self.inputs.shape[:2]
         if self.mask.shape != (n, t) or self.labels.shape != (n,):
             raise ValueError(
-                f"inconsistent shapes: inputs {self.inputs.shape}, mask {self.mask.shape}, "
-                f"labels {self.labels.shape}"
+                f"inconsistent shapes: inputs {self.inputs.shape}, mask {self.mask.shape}, labels {self.labels.shape}"
             )
 
     def __len__(self) -> int:

@@ -33,8 +33,7 @@ class LabelEncoder:
             if str(label) not in index:
                 raise DataError(
                     path,
-                    f"label {label!r} does not occur in the training split "
-                    f"(training labels: {list(self.names)})",
+                    f"label {label!r} does not occur in the training split (training labels: {list(self.names)})",
                     line=lines[i] if lines is not None else None,
                 )
             encoded[i] = index[str(label)]

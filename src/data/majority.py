@@ -6,9 +6,7 @@ from seqlab.data.dataset import Task
 from seqlab.data.toy import draw_lengths, symbol_task
 
 
-def majority_task(
-    num_sequences: int, seed: int, min_len: int, max_len: int, num_symbols: int
-) -> Task:
+def majority_task(num_sequences: int, seed: int, min_len: int, max_len: int, num_symbols: int) -> Task:
     """Random symbols in [0, num_symbols) with lengths in [min_len, max_len]; label = the most
     frequent symbol. The label is drawn first and random other symbols are turned into it
     until it is the strict plurality, so classes are balanced and there are no ties."""

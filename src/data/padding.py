@@ -24,8 +24,11 @@ def pad_sequences(
     if max_len is not None and lengths.max() > max_len:
         log.warning(
             "%s: %d of %d sequences are longer than max_len=%d and were truncated",
-            source, int((lengths > max_len).sum()), len(sequences), max_len,
-        )  # fmt: skip
+            source,
+            int((lengths > max_len).sum()),
+            len(sequences),
+            max_len,
+        )
         lengths = np.minimum(lengths, max_len)
     first = np.asarray(sequences[0])
     padded = np.zeros((len(sequences), lengths.max(), *first.shape[1:]), dtype=first.dtype)

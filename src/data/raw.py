@@ -30,9 +30,7 @@ class RawSplit:
         )
 
 
-def hold_out(
-    raw: RawSplit, fraction: float, seed: int, name: str
-) -> tuple[RawSplit, RawSplit]:
+def hold_out(raw: RawSplit, fraction: float, seed: int, name: str) -> tuple[RawSplit, RawSplit]:
     """Split off a seeded random ``fraction`` of ``raw`` (at least one example) as split ``name``."""
     order = np.random.default_rng(seed).permutation(len(raw.labels))
     count = max(1, round(fraction * len(order)))

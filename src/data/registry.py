@@ -45,8 +45,9 @@ def generated_texts(generator: Callable[..., tuple[list[str], list[str]]], name:
         starts = (0, train_size, train_size + val_size)
         ends = (train_size, train_size + val_size, train_size + val_size + test_size)
         raw = {
-            split: RawSplit(texts[start:end], labels[start:end], f"<generated {name} texts>",
-                            list(range(start + 1, end + 1)))  # fmt: skip
+            split: RawSplit(
+                texts[start:end], labels[start:end], f"<generated {name} texts>", list(range(start + 1, end + 1))
+            )
             for split, start, end in zip(SPLITS, starts, ends, strict=True)
         }
         return text_splits(raw, **text_options)

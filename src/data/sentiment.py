@@ -14,9 +14,27 @@ VERBS = ("was", "is", "seemed", "felt", "looked")
 POSITIVE = ("good", "great", "wonderful", "enjoyable", "clever", "moving")
 NEGATIVE = ("bad", "awful", "boring", "dull", "clumsy", "tedious")
 FILLERS = (
-    "honestly", "really", "i", "think", "overall", "to", "be", "fair", "well", "so",
-    "in", "the", "end", "yesterday", "we", "watched", "it", "and", "frankly", "again",
-)  # fmt: skip
+    "honestly",
+    "really",
+    "i",
+    "think",
+    "overall",
+    "to",
+    "be",
+    "fair",
+    "well",
+    "so",
+    "in",
+    "the",
+    "end",
+    "yesterday",
+    "we",
+    "watched",
+    "it",
+    "and",
+    "frankly",
+    "again",
+)
 LABEL_NAMES = ("negative", "positive")
 
 

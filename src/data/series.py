@@ -10,8 +10,13 @@ from seqlab.data.dataset import SequenceDataset, Task
 
 SHAPES = ("sine", "square", "sawtooth", "chirp")
 CONTROL_PATTERNS = (
-    "normal", "cyclic", "increasing_trend", "decreasing_trend", "upward_shift", "downward_shift",
-)  # fmt: skip
+    "normal",
+    "cyclic",
+    "increasing_trend",
+    "decreasing_trend",
+    "upward_shift",
+    "downward_shift",
+)
 
 
 def _task(values: np.ndarray, labels: np.ndarray, names: tuple[str, ...]) -> Task:
@@ -20,9 +25,7 @@ def _task(values: np.ndarray, labels: np.ndarray, names: tuple[str, ...]) -> Tas
     return Task(dataset, label_names=names)
 
 
-def sines_task(
-    num_sequences: int, seed: int, length: int, num_classes: int, noise_std: float
-) -> Task:
+def sines_task(num_sequences: int, seed: int, length: int, num_classes: int, noise_std: float) -> Task:
     """Univariate sine waves with a random phase plus Gaussian noise; class k makes
     ``2 (k + 1)`` cycles over the series."""
     rng = np.random.default_rng(seed)
@@ -35,9 +38,7 @@ def sines_task(
     return _task(waves[:, :, None], labels, names)
 
 
-def shapes_task(
-    num_sequences: int, seed: int, length: int, channels: int, noise_std: float
-) -> Task:
+def shapes_task(num_sequences: int, seed: int, length: int, channels: int, noise_std: float) -> Task:
     """Sine, square, sawtooth or chirp waves (the class) of random frequency (2-5 cycles)
     and phase, plus Gaussian noise."""
     from scipy import signal  # imported here: it is slow to import, and most runs never need it
@@ -63,9 +64,7 @@ def shapes_task(
     return _task(values, labels, SHAPES)
 
 
-def control_chart_task(
-    num_sequences: int, seed: int, length: int, channels: int, noise_std: float
-) -> Task:
+def control_chart_task(num_sequences: int, seed: int, length: int, channels: int, noise_std: float) -> Task:
     """The six patterns of the UCR Synthetic Control set (Alcock & Manolopoulos 1999):
     ``y(t) = 30 + noise_std * r(t) + pattern(t)`` with r ~ N(0, 1) and, per pattern, cyclic
     ``a sin(2 pi t / T)`` (a in [10, 15], T in [10, 15]), trends ``±g t`` (g in [0.2, 0.5]),

@@ -4,8 +4,8 @@ import hashlib
 
 import numpy as np
 
-from seqlab.data.raw import SPLITS
 from seqlab.data.dataset import DataSplits
+from seqlab.data.raw import SPLITS
 
 
 def content_hash(splits: DataSplits) -> str:

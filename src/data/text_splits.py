@@ -7,7 +7,6 @@ from seqlab.data.dataset import DataSplits
 from seqlab.data.raw import SPLITS, RawSplit
 from seqlab.data.text import Vocabulary, tokenize
 
-
 # The tokenizer and vocabulary options of every text source.
 TEXT_OPTIONS = ("lowercase", "punctuation", "min_freq", "max_size", "max_len")
 
@@ -22,10 +21,7 @@ def text_splits(
 ) -> DataSplits:
     """``raw`` holds texts as sequences; returns int token splits (id 0 padding, 1 unknown)
     whose vocabulary comes from the training texts only."""
-    tokens = {
-        name: [tokenize(text, lowercase, punctuation) for text in raw[name].sequences]
-        for name in SPLITS
-    }
+    tokens = {name: [tokenize(text, lowercase, punctuation) for text in raw[name].sequences] for name in SPLITS}
     vocabulary = Vocabulary.build(tokens["train"], min_freq=min_freq, max_size=max_size)
     encoded = {
         name: RawSplit(

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from seqlab.data.raw import RawSplit, hold_out
 from seqlab.data.dataset import DataSplits
 from seqlab.data.errors import DataError
+from seqlab.data.raw import RawSplit, hold_out
 from seqlab.data.text_splits import text_splits
 
 SPLIT_NAMES = {"train": "train", "validation": "validation", "val": "validation", "dev": "validation", "test": "test"}
@@ -29,9 +29,7 @@ def read_table(path: str | Path, sep: str | None = None, header: int | None = 0)
         raise DataError(path, "no such file")
     sep = separator(path, sep)
     try:
-        return pd.read_csv(
-            path, sep=sep, header=header, dtype=str, keep_default_na=False, encoding="utf-8"
-        )
+        return pd.read_csv(path, sep=sep, header=header, dtype=str, keep_default_na=False, encoding="utf-8")
     except pd.errors.ParserError as error:
         found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
         if found:

@@ -14,9 +14,7 @@ def draw_lengths(rng: np.random.Generator, count: int, min_len: int, max_len: in
     return rng.integers(min_len, max_len + 1, size=count)
 
 
-def symbol_task(
-    sequences: list[np.ndarray], labels, symbols: tuple[str, ...], label_names: tuple[str, ...]
-) -> Task:
+def symbol_task(sequences: list[np.ndarray], labels, symbols: tuple[str, ...], label_names: tuple[str, ...]) -> Task:
     """A token task from symbol indices (0-based, one array per sequence): ids are shifted by
     one so that id 0 is padding."""
     tokens, mask = pad_sequences([np.asarray(s, dtype=np.int32) + 1 for s in sequences])

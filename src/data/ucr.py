@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from seqlab.data.assemble import assemble
-from seqlab.data.raw import RawSplit, hold_out
 from seqlab.data.dataset import DataSplits
 from seqlab.data.errors import DataError
 from seqlab.data.normalize import normalize_splits
+from seqlab.data.raw import RawSplit, hold_out
 from seqlab.data.text_table import read_table
 
 
@@ -43,7 +43,6 @@ def read_ucr_tsv(path: str | Path) -> RawSplit:
     return RawSplit(sequences, labels, str(path), list(range(1, len(labels) + 1)))
 
 
-
 def read_uea_ts(path: str | Path) -> RawSplit:
     """One sktime/UEA ``.ts`` file: ``@`` header lines, then after ``@data`` one case per line,
     ``dim1 values : dim2 values : ... : label``. The data must agree with the header
@@ -70,11 +69,15 @@ def read_uea_ts(path: str | Path) -> RawSplit:
         *dimensions, label = text.split(":")
         if not dimensions:
             raise DataError(path, "a case needs values and a label separated by ':'", line)
-        series = [[_number(v, path, line, f"dimension {d + 1}") for v in dim.split(",")] for d, dim in enumerate(dimensions)]
+        series = [
+            [_number(v, path, line, f"dimension {d + 1}") for v in dim.split(",")] for d, dim in enumerate(dimensions)
+        ]
         if len({len(s) for s in series}) != 1:
             raise DataError(path, f"dimensions have different lengths {[len(s) for s in series]}", line)
         if sequences and len(series) != sequences[0].shape[1]:
-            raise DataError(path, f"case has {len(series)} dimensions, earlier cases have {sequences[0].shape[1]}", line)
+            raise DataError(
+                path, f"case has {len(series)} dimensions, earlier cases have {sequences[0].shape[1]}", line
+            )
         sequences.append(np.array(series).T)
         labels.append(label.strip())
         lines.append(line)

@@ -43,8 +43,14 @@ def _network_spec(model: dict, num_classes: int, input_size: int, vocab_size: in
     """A NetworkSpec from a complete ``model`` config (as a dict)."""
     cell = get_cell(model.pop("name"))
     options = {f.name: model.pop(f.name) for f in dataclasses.fields(cell.options)}
-    return NetworkSpec(num_classes=num_classes, input_size=input_size, vocab_size=vocab_size,
-                       cell=cell.name, cell_options=cell.options(**options), **model)  # fmt: skip
+    return NetworkSpec(
+        num_classes=num_classes,
+        input_size=input_size,
+        vocab_size=vocab_size,
+        cell=cell.name,
+        cell_options=cell.options(**options),
+        **model,
+    )
 
 
 def network_spec(cfg: DictConfig, splits: DataSplits) -> NetworkSpec:
@@ -53,8 +59,9 @@ def network_spec(cfg: DictConfig, splits: DataSplits) -> NetworkSpec:
     return _network_spec(model, splits.num_classes, splits.num_features or 0, splits.vocab_size)
 
 
-def default_network_spec(num_classes: int, input_size: int = 0, vocab_size: int | None = None,
-                         cell: str = "elman", **model: object) -> NetworkSpec:  # fmt: skip
+def default_network_spec(
+    num_classes: int, input_size: int = 0, vocab_size: int | None = None, cell: str = "elman", **model: object
+) -> NetworkSpec:
     """The network ``model=<cell>`` with the schema's defaults and the ``model`` fields given,
     for code that builds models without composing a config (tests, benchmarks)."""
     config = OmegaConf.merge(OmegaConf.structured(model_schema(get_cell(cell))), model)
@@ -82,8 +89,9 @@ def optimizer_spec(cfg: DictConfig, splits: DataSplits) -> OptimizerSpec:
     return _optimizer_spec(OmegaConf.to_container(cfg.optimizer, resolve=True), steps_per_epoch, cfg.trainer.epochs)
 
 
-def default_optimizer_spec(name: str = "sgd", steps_per_epoch: int = 1, total_epochs: int = 1,
-                           **settings: object) -> OptimizerSpec:  # fmt: skip
+def default_optimizer_spec(
+    name: str = "sgd", steps_per_epoch: int = 1, total_epochs: int = 1, **settings: object
+) -> OptimizerSpec:
     """The optimiser ``optimizer=<name>`` (a schema: sgd, adagrad, rmsprop, adadelta, adam) with
     the schema's defaults and the ``settings`` given (``schedule`` as a dict), for code that
     builds models without composing a config (tests, benchmarks)."""

@@ -104,9 +104,13 @@ class TrainingState:
 
     @classmethod
     def start(
-        cls, cfg: DictConfig, run_id: str, data_hash: str, model: SequenceClassifier,
+        cls,
+        cfg: DictConfig,
+        run_id: str,
+        data_hash: str,
+        model: SequenceClassifier,
         checkpoint: Checkpoint | None,
-    ) -> "TrainingState":  # fmt: skip
+    ) -> "TrainingState":
         """A fresh state for a new run, or ``checkpoint``'s (restored into ``model`` too)."""
         if checkpoint is None:
             return cls(cfg, run_id, data_hash, Progress(), shuffle_rng(cfg))

@@ -13,7 +13,6 @@ from hydra.core.plugins import Plugins
 from omegaconf import DictConfig
 
 from hydra_plugins.seqlab_optuna_sweeper.optuna_sweeper import OptunaSweeper
-
 from seqlab import engine
 from seqlab.data.errors import DataError
 from seqlab.experiments.resolvers import register_resolvers

@@ -13,11 +13,12 @@ from omegaconf import DictConfig
 
 from seqlab.experiments.cli import hydra_app
 from seqlab.experiments.queries import comparison_table, find_runs
-from seqlab.experiments.validation import validate
 from seqlab.experiments.tracking import use_tracking_store
+from seqlab.experiments.validation import validate
 from seqlab.paths import runs_dir
 
 log = logging.getLogger(__name__)
+
 
 @hydra_app("compare")
 def main(cfg: DictConfig) -> None:

@@ -45,7 +45,9 @@ def encode_symbols(sequences: Sequence[Sequence[str]], run: LoggedRun) -> Sequen
     for row, sequence in enumerate(sequences):
         unknown = sorted({str(s) for s in sequence} - set(index))
         if unknown:
-            raise DataError("<sequences to classify>", f"sequence {row}: unknown symbols {unknown}; the run knows {sorted(index)}")
+            raise DataError(
+                "<sequences to classify>", f"sequence {row}: unknown symbols {unknown}; the run knows {sorted(index)}"
+            )
         encoded.append(np.array([index[str(s)] for s in sequence], np.int32))
     return _dataset(encoded, run, "sequence")
 
@@ -58,7 +60,10 @@ def encode_series(sequences: Sequence, run: LoggedRun) -> SequenceDataset:
         values = np.asarray([np.asarray(step, dtype=np.float64) for step in sequence], dtype=np.float64)
         values = values.reshape(len(values), -1)
         if values.shape[1] != num_features:
-            raise DataError("<sequences to classify>", f"sequence {row} has {values.shape[1]} features per step, the run {num_features}")
+            raise DataError(
+                "<sequences to classify>",
+                f"sequence {row} has {values.shape[1]} features per step, the run {num_features}",
+            )
         encoded.append(run.normalizer(values) if run.normalizer is not None else values)
     return _dataset(encoded, run, "sequence")
 

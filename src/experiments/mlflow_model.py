@@ -18,9 +18,8 @@ from mlflow.models import ModelSignature
 from mlflow.types.schema import Array, ColSpec, Schema
 
 from seqlab import engine
-
-from seqlab.experiments.encoding import INPUT_COLUMNS, input_features
 from seqlab.experiments.classify import RunClassifier
+from seqlab.experiments.encoding import INPUT_COLUMNS, input_features
 from seqlab.experiments.recorder import RunRecorder
 from seqlab.experiments.tracking import LoggedRun, read_logged_run
 

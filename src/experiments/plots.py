@@ -49,13 +49,19 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, names: tuple[s
     fig, ax = _pyplot().subplots(figsize=(size + 1, size))
     image = ax.imshow(counts, cmap="Blues")
     fig.colorbar(image, ax=ax)
-    ax.set(xticks=range(len(names)), yticks=range(len(names)), xlabel="predicted", ylabel="true",
-           title=f"test split, accuracy {np.trace(counts) / counts.sum():.3f}")  # fmt: skip
+    ax.set(
+        xticks=range(len(names)),
+        yticks=range(len(names)),
+        xlabel="predicted",
+        ylabel="true",
+        title=f"test split, accuracy {np.trace(counts) / counts.sum():.3f}",
+    )
     ax.set_xticklabels(names, rotation=45, ha="right")
     ax.set_yticklabels(names)
     for (row, column), count in np.ndenumerate(counts):
-        ax.text(column, row, str(count), ha="center", va="center",
-                color="white" if count > counts.max() / 2 else "black")  # fmt: skip
+        ax.text(
+            column, row, str(count), ha="center", va="center", color="white" if count > counts.max() / 2 else "black"
+        )
     fig.tight_layout()
     return fig
 

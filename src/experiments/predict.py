@@ -10,8 +10,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from seqlab.experiments.cli import hydra_app
 from seqlab.experiments.classify import predict_split, predict_texts
+from seqlab.experiments.cli import hydra_app
 from seqlab.experiments.tracking import use_tracking_store
 from seqlab.experiments.validation import validate
 from seqlab.paths import runs_dir

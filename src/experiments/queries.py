@@ -8,10 +8,17 @@ from mlflow.tracking import MlflowClient
 
 from seqlab.experiments.validation import ConfigError
 
-
 # Final metrics in the order the table shows them; per-epoch ones hold their last epoch's value.
-METRICS = ("test_accuracy", "test_loss", "best_val_loss", "best_val_accuracy", "best_epoch",
-           "val_accuracy", "val_loss", "train_loss")  # fmt: skip
+METRICS = (
+    "test_accuracy",
+    "test_loss",
+    "best_val_loss",
+    "best_val_accuracy",
+    "best_epoch",
+    "val_accuracy",
+    "val_loss",
+    "train_loss",
+)
 
 
 def find_runs(target: str) -> pd.DataFrame:
@@ -23,16 +30,15 @@ def find_runs(target: str) -> pd.DataFrame:
     except MlflowException:
         parent = None
     if parent is not None:
-        return mlflow.search_runs(
-            [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{target}'"
-        )
+        return mlflow.search_runs([parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{target}'")
     experiment = client.get_experiment_by_name(target)
     if experiment is None:
         try:
             experiment = client.get_experiment(target)
         except MlflowException:
-            raise LookupError(f"target={target!r} is no sweep id, experiment name or experiment id "
-                              f"in {mlflow.get_tracking_uri()}") from None  # fmt: skip
+            raise LookupError(
+                f"target={target!r} is no sweep id, experiment name or experiment id in {mlflow.get_tracking_uri()}"
+            ) from None
     runs = mlflow.search_runs([experiment.experiment_id])
     is_parent = runs.get("tags.sweep_id", pd.Series(index=runs.index, dtype=object)) == runs["run_id"]
     return runs[~is_parent]

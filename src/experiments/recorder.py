@@ -28,12 +28,19 @@ class RunRecorder:
         self.client = MlflowClient()
 
     @classmethod
-    def start(cls, experiment_id: str, run_name: str | None = None, parent: str | None = None,
-              tags: dict[str, str] | None = None, resume: str | None = None) -> "RunRecorder":  # fmt: skip
+    def start(
+        cls,
+        experiment_id: str,
+        run_name: str | None = None,
+        parent: str | None = None,
+        tags: dict[str, str] | None = None,
+        resume: str | None = None,
+    ) -> "RunRecorder":
         """Start a run as MLflow's active run (or make run ``resume`` active and RUNNING again),
         as a child of run ``parent`` when given."""
-        run = mlflow.start_run(run_id=resume, experiment_id=experiment_id, run_name=run_name,
-                               parent_run_id=parent, tags=tags)  # fmt: skip
+        run = mlflow.start_run(
+            run_id=resume, experiment_id=experiment_id, run_name=run_name, parent_run_id=parent, tags=tags
+        )
         return cls(run.info.run_id, active=True)
 
     @classmethod

@@ -20,6 +20,7 @@ from seqlab.experiments.validation import validate
 
 log = logging.getLogger(__name__)
 
+
 @hydra_app("reproduce")
 def main(cfg: DictConfig) -> None:
     """Reproduce ``cfg.run_id``; exit 1 if any metric differs."""

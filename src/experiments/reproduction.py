@@ -9,7 +9,6 @@ from seqlab.experiments.runner import EPOCH_METRICS, train
 from seqlab.experiments.schema import structured_config
 from seqlab.experiments.tracking import load_run
 
-
 FINAL_METRICS = ("test_loss", "test_accuracy", "best_epoch")
 
 

@@ -10,18 +10,19 @@ import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
-from rich.console import Console
 from rich import progress as rich_progress
+from rich.console import Console
 
 from seqlab.data.dataset import DataSplits
 from seqlab.data.errors import DataError
 from seqlab.data.summary import summarize
+from seqlab.engine import set_blas_threads, set_float_dtype
 from seqlab.experiments.builders import build_classifier, load_data, model_inputs
 from seqlab.experiments.checkpoint import Progress, TrainingState, find_checkpoint, load_checkpoint
 from seqlab.experiments.mlflow_model import log_model
 from seqlab.experiments.plots import confusion_matrix, learning_curves, log_figure
-from seqlab.experiments.sweep import sweep_parent
 from seqlab.experiments.recorder import RunRecorder
+from seqlab.experiments.sweep import sweep_parent
 from seqlab.experiments.tracking import (
     CONFIG_ARTIFACT,
     log_dataset,
@@ -30,7 +31,6 @@ from seqlab.experiments.tracking import (
     write_model_files,
 )
 from seqlab.experiments.validation import validate
-from seqlab.engine import set_blas_threads, set_float_dtype
 from seqlab.models.classifier import SequenceClassifier, TrainStep
 from seqlab.models.network import count_parameters
 
@@ -45,9 +45,7 @@ class TrainingDiverged(RuntimeError):
     """The training loss stopped being a finite number."""
 
 
-def train_epoch(
-    model: SequenceClassifier, splits: DataSplits, cfg: DictConfig, rng, epoch: int
-) -> TrainStep:
+def train_epoch(model: SequenceClassifier, splits: DataSplits, cfg: DictConfig, rng, epoch: int) -> TrainStep:
     """Run one shuffled pass over the training split (its first ``trainer.limit_batches``
     minibatches when set).
 
@@ -82,8 +80,9 @@ def train_epoch(
     return TrainStep(total_loss / seen, total_correct / seen, lr)
 
 
-def fit(model: SequenceClassifier, splits: DataSplits, cfg: DictConfig, state: TrainingState,
-        run: RunRecorder) -> Progress:  # fmt: skip
+def fit(
+    model: SequenceClassifier, splits: DataSplits, cfg: DictConfig, state: TrainingState, run: RunRecorder
+) -> Progress:
     """Train from ``state`` on for up to ``cfg.trainer.epochs``, logging per-epoch metrics to
     ``run`` and writing a checkpoint after each epoch.
 
@@ -94,15 +93,23 @@ def fit(model: SequenceClassifier, splits: DataSplits, cfg: DictConfig, state: T
     for epoch in range(progress.epoch + 1, trainer.epochs + 1):
         train = train_epoch(model, splits, cfg, state.rng, epoch)
         val = model.evaluate(splits.validation, trainer.eval_batch_size)
-        metrics = {"train_loss": train.loss, "train_accuracy": train.accuracy,
-                   "val_loss": val["loss"], "val_accuracy": val["accuracy"]}  # fmt: skip
+        metrics = {
+            "train_loss": train.loss,
+            "train_accuracy": train.accuracy,
+            "val_loss": val["loss"],
+            "val_accuracy": val["accuracy"],
+        }
         run.metrics(metrics | {"lr": train.lr}, step=epoch)
         progress.record(epoch, metrics, model.get_weights(), trainer.monitor)
         state.save(model)
         log.info(
             "epoch %d/%d  train_loss=%.4f  val_loss=%.4f  val_accuracy=%.4f",
-            epoch, trainer.epochs, train.loss, val["loss"], val["accuracy"],
-        )  # fmt: skip
+            epoch,
+            trainer.epochs,
+            train.loss,
+            val["loss"],
+            val["accuracy"],
+        )
         if trainer.patience is not None and progress.epochs_without_improvement() >= trainer.patience:
             log.info("early stop: %s has not improved for %d epochs", trainer.monitor, trainer.patience)
             break
@@ -175,16 +182,22 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
         model.set_weights(progress.best_weights)
         test = model.evaluate(splits.test, cfg.trainer.eval_batch_size)
         metrics = progress.best_metrics | {"test_loss": test["loss"], "test_accuracy": test["accuracy"]}
-        run.metrics({"test_loss": test["loss"], "test_accuracy": test["accuracy"],
-                     "best_epoch": progress.best_epoch, f"best_{cfg.trainer.monitor}":
-                     progress.best_metrics[cfg.trainer.monitor]})  # fmt: skip
+        run.metrics(
+            {
+                "test_loss": test["loss"],
+                "test_accuracy": test["accuracy"],
+                "best_epoch": progress.best_epoch,
+                f"best_{cfg.trainer.monitor}": progress.best_metrics[cfg.trainer.monitor],
+            }
+        )
         with tempfile.TemporaryDirectory() as tmp:  # the model's files, logged and packaged from here
             files = write_model_files(Path(tmp), cfg, progress.best_weights, data)
             run.files([f for f in files if f.name != CONFIG_ARTIFACT])  # config.yaml is logged already
             log_plots(run, model, splits, cfg.trainer.eval_batch_size)
             if cfg.tracking.log_model:
                 log_model(run, Path(tmp))
-        log.info("best epoch %d: test_loss=%.4f  test_accuracy=%.4f",
-                 progress.best_epoch, test["loss"], test["accuracy"])  # fmt: skip
+        log.info(
+            "best epoch %d: test_loss=%.4f  test_accuracy=%.4f", progress.best_epoch, test["loss"], test["accuracy"]
+        )
     state.discard()
     return metrics | {"best_epoch": progress.best_epoch, "run_id": run.run_id}

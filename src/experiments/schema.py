@@ -16,14 +16,13 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import II, MISSING, DictConfig, OmegaConf
 
 from seqlab.data.normalize import NORMALIZATIONS
-from seqlab.fields import checked, fixed_name, in_range, non_negative, one_of, positive
 from seqlab.data.registry import SOURCES
 from seqlab.data.text import PUNCTUATION_MODES
+from seqlab.fields import checked, fixed_name, in_range, non_negative, one_of, positive
 from seqlab.models.cells import CELLS, Cell
 from seqlab.models.initializers import INPUT_INITIALIZERS, RECURRENT_INITIALIZERS
 from seqlab.models.pooling import POOLINGS
 from seqlab.models.schedules import SCHEDULES
-
 
 # The files of conf/optimizer (momentum and nesterov are sgd, adamw is adam with other defaults).
 OPTIMIZER_CONFIGS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw")
@@ -194,8 +193,13 @@ class ModelConfig:
             found.append(("dropout", self.dropout, "acts between layers: needs model.num_layers > 1"))
         cell = CELLS.get(self.name)  # an unknown name is the name field's own error
         if cell is not None and self.implementation == "fused" and not cell.fused:
-            found.append(("implementation", self.implementation,
-                          f"the {cell.title} cell has no fused implementation; use model.implementation=scan"))  # fmt: skip
+            found.append(
+                (
+                    "implementation",
+                    self.implementation,
+                    f"the {cell.title} cell has no fused implementation; use model.implementation=scan",
+                )
+            )
         return found
 
 
@@ -267,8 +271,9 @@ class AdamConfig(OptimizerConfig):
     """Adam; with ``name: adamw`` the weight decay is decoupled from the gradient."""
 
     name: str = checked(
-        "adam", lambda v: v in ("adam", "adamw"), "must be 'adam' or 'adamw'; choose another "
-        f"with optimizer=<{'|'.join(OPTIMIZER_CONFIGS)}>"
+        "adam",
+        lambda v: v in ("adam", "adamw"),
+        f"must be 'adam' or 'adamw'; choose another with optimizer=<{'|'.join(OPTIMIZER_CONFIGS)}>",
     )
     lr: float = positive(0.001)
     beta1: float = in_range(0.9, 0.0, 1.0)
@@ -438,5 +443,8 @@ class ReproduceConfig:
     tracking: TrackingConfig = MISSING
 
 
-ENTRY_POINT_SCHEMAS = {"predict_schema": PredictConfig, "compare_schema": CompareConfig,
-                       "reproduce_schema": ReproduceConfig}  # fmt: skip
+ENTRY_POINT_SCHEMAS = {
+    "predict_schema": PredictConfig,
+    "compare_schema": CompareConfig,
+    "reproduce_schema": ReproduceConfig,
+}

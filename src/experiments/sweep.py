@@ -19,8 +19,8 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from seqlab.experiments.queries import comparison_table, find_runs, varied_params
 from seqlab.experiments.plots import log_figure, metric_against_params
+from seqlab.experiments.queries import comparison_table, find_runs, varied_params
 from seqlab.experiments.recorder import RunRecorder
 from seqlab.experiments.tracking import environment_tags, open_experiment
 
@@ -32,8 +32,12 @@ PARENT_FILE = "mlflow_parent_run_id"
 def job_summary(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
     """One row per job of a sweep, by job number: ``job``, ``status``, the ``overrides`` that
     differ between jobs, and ``metric``."""
-    columns = {"tags.hydra_job": "job", "status": "status", "tags.hydra_overrides": "overrides",
-               f"metrics.{metric}": metric}  # fmt: skip
+    columns = {
+        "tags.hydra_job": "job",
+        "status": "status",
+        "tags.hydra_overrides": "overrides",
+        f"metrics.{metric}": metric,
+    }
     table = runs.reindex(columns=list(columns)).rename(columns=columns)
     overrides = [str(o).split() if isinstance(o, str) else [] for o in table["overrides"]]
     common = set.intersection(*map(set, overrides)) if overrides else set()

@@ -19,12 +19,12 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab.data.raw import SPLITS
 from seqlab.data.dataset import DataSplits
 from seqlab.data.normalize import Normalizer
+from seqlab.data.raw import SPLITS
+from seqlab.engine import engine_info
 from seqlab.experiments.recorder import RunRecorder
 from seqlab.experiments.validation import ConfigError
-from seqlab.engine import engine_info
 from seqlab.models.compiling import COMPILE_MODE_DESCRIPTION
 from seqlab.models.weights import load_weights, save_weights
 from seqlab.paths import checkout_root, runs_dir
@@ -98,9 +98,7 @@ def open_experiment(tracking: DictConfig) -> str:
     if experiment is not None:
         return experiment.experiment_id
     try:
-        return client.create_experiment(
-            tracking.experiment_name, artifact_location=_artifact_location(tracking, uri)
-        )
+        return client.create_experiment(tracking.experiment_name, artifact_location=_artifact_location(tracking, uri))
     except MlflowException:  # another job created it first
         return client.get_experiment_by_name(tracking.experiment_name).experiment_id
 
@@ -201,8 +199,14 @@ class LoggedRun(NamedTuple):
     normalizer: Normalizer | None
 
 
-MODEL_FILES = (CONFIG_ARTIFACT, WEIGHTS_ARTIFACT, LABELS_ARTIFACT, INPUTS_ARTIFACT, VOCABULARY_ARTIFACT,
-               NORMALIZER_ARTIFACT)  # fmt: skip
+MODEL_FILES = (
+    CONFIG_ARTIFACT,
+    WEIGHTS_ARTIFACT,
+    LABELS_ARTIFACT,
+    INPUTS_ARTIFACT,
+    VOCABULARY_ARTIFACT,
+    NORMALIZER_ARTIFACT,
+)
 
 
 def read_logged_run(folder: Path) -> LoggedRun:

@@ -67,8 +67,7 @@ class SequenceClassifier:
         self.dtype = dtype
         self.mode = mode
         self.params = {
-            name: pytensor.shared(np.asarray(value, dtype=dtype), name=name)
-            for name, value in params.items()
+            name: pytensor.shared(np.asarray(value, dtype=dtype), name=name) for name, value in params.items()
         }
         self.optimizer = Optimizer(optimizer, dtype) if optimizer is not None else None
         self.dropout = Dropout(spec.dropout, seed, dtype) if spec.has_dropout else None
@@ -133,9 +132,7 @@ class SequenceClassifier:
 
     def predict_log_proba(self, dataset: Sequences, batch_size: int) -> np.ndarray:
         """Log class probabilities (num_sequences, classes) of ``dataset``, in batches."""
-        return np.concatenate(
-            [self.log_proba(b.inputs, b.mask) for b in dataset.batches(batch_size)]
-        )
+        return np.concatenate([self.log_proba(b.inputs, b.mask) for b in dataset.batches(batch_size)])
 
     def evaluate(self, dataset: Sequences, batch_size: int) -> dict[str, float]:
         """Return mean cross-entropy ``loss`` and ``accuracy`` on ``dataset``."""

@@ -43,7 +43,11 @@ def announce_compile(what: str, signature: str) -> Iterator[None]:
     start, modules = time.perf_counter(), compiled_modules()
     yield
     if first_time:
-        log.info("compiled the %s in %.1f s (%d new C modules)", what, time.perf_counter() - start,
-                 compiled_modules() - modules)  # fmt: skip
+        log.info(
+            "compiled the %s in %.1f s (%d new C modules)",
+            what,
+            time.perf_counter() - start,
+            compiled_modules() - modules,
+        )
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()

@@ -89,9 +89,7 @@ def init_network_params(spec: NetworkSpec, seed: int | list[int]) -> dict[str, n
     for layer in range(spec.num_layers):
         for direction in spec.directions:
             name = f"rnn{layer}_{direction}"
-            params[f"{name}_W"] = input_init(
-                rng, spec.layer_input_size(layer), hidden, gates, spec.init_std
-            )
+            params[f"{name}_W"] = input_init(rng, spec.layer_input_size(layer), hidden, gates, spec.init_std)
             params[f"{name}_U"] = recurrent_init(rng, hidden, hidden, gates, spec.init_std)
             bias = np.zeros(gates * hidden)
             cell.init_bias(bias, hidden, spec.cell_options)
@@ -157,8 +155,7 @@ def network_logits(
         if layer > 0 and dropout is not None:
             x = dropout(x)
         runs = [
-            _recurrent_layer(spec, params, f"rnn{layer}_{d}", x, m, backwards=(d == "bwd"))
-            for d in spec.directions
+            _recurrent_layer(spec, params, f"rnn{layer}_{d}", x, m, backwards=(d == "bwd")) for d in spec.directions
         ]
         x = pt.concatenate([outputs for outputs, _ in runs], axis=2) if len(runs) > 1 else runs[0][0]
         last = pt.concatenate([final for _, final in runs], axis=1) if len(runs) > 1 else runs[0][1]

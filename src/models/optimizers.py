@@ -39,8 +39,16 @@ class OptimizerSpec:
     schedule: str
 
 
-REQUIRED_HYPERPARAMS = ("lr", "weight_decay", "clip_norm", "warmup_epochs", "step_epochs", "gamma",
-                        "steps_per_epoch", "total_epochs")  # fmt: skip
+REQUIRED_HYPERPARAMS = (
+    "lr",
+    "weight_decay",
+    "clip_norm",
+    "warmup_epochs",
+    "step_epochs",
+    "gamma",
+    "steps_per_epoch",
+    "total_epochs",
+)
 
 
 class Optimizer:
@@ -56,8 +64,7 @@ class Optimizer:
         self.dtype = dtype
         values = dict(spec.hyperparams)
         self.hyper = {
-            name: pytensor.shared(np.asarray(value, dtype=dtype), name=name)
-            for name, value in values.items()
+            name: pytensor.shared(np.asarray(value, dtype=dtype), name=name) for name, value in values.items()
         }
         self.steps_done = pytensor.shared(np.asarray(0.0, dtype=dtype), name="steps_done")
         self.slots: list[SharedVariable] = []
@@ -77,9 +84,7 @@ class Optimizer:
         """Restore what ``state()`` returned (the slots must exist: compile the step first)."""
         variables = {v.name: v for v in [*self.slots, self.steps_done]}
         if set(state) != set(variables):
-            raise ValueError(
-                f"optimizer state holds {sorted(state)}, but this optimizer has {sorted(variables)}"
-            )
+            raise ValueError(f"optimizer state holds {sorted(state)}, but this optimizer has {sorted(variables)}")
         for name, value in state.items():
             variables[name].set_value(value)
 
@@ -87,9 +92,7 @@ class Optimizer:
         """The scheduled learning rate of the step being taken."""
         h = self.hyper
         progress = self.steps_done / h["steps_per_epoch"]
-        factor = lr_factor(
-            self.spec.schedule, progress, h["total_epochs"], h["step_epochs"], h["gamma"]
-        )
+        factor = lr_factor(self.spec.schedule, progress, h["total_epochs"], h["step_epochs"], h["gamma"])
         warmup = warmup_factor(self.steps_done, h["steps_per_epoch"], h["warmup_epochs"])
         return h["lr"] * factor * warmup
 

@@ -6,9 +6,7 @@ from pytensor.tensor.variable import TensorVariable
 POOLINGS = ("last", "mean", "max")
 
 
-def pool(
-    outputs: TensorVariable, mask: TensorVariable, last: TensorVariable, pooling: str
-) -> TensorVariable:
+def pool(outputs: TensorVariable, mask: TensorVariable, last: TensorVariable, pooling: str) -> TensorVariable:
     """Reduce ``outputs`` (time, batch, features) to (batch, features).
 
     mask: (time, batch), 1 on real steps. ``last`` is the state after each sequence's last real

@@ -21,11 +21,21 @@ _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 _JIT = {"nogil": True, "fastmath": _FASTMATH, "error_model": "numpy", "cache": True}
 _CLAMP = np.float32(7.90531110763549805)  # tanh is 1 to float32 precision beyond this
 # Coefficients of tanh(x) ~ x p(x^2) / q(x^2), highest power first.
-_P = tuple(np.float32(a) for a in (-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11,
-                              5.12229709037114e-08, 1.48572235717979e-05, 6.37261928875436e-04,
-                              4.89352455891786e-03))  # fmt: skip
-_Q = tuple(np.float32(b) for b in (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03,
-                              4.89352518554385e-03))  # fmt: skip
+_P = tuple(
+    np.float32(a)
+    for a in (
+        -2.76076847742355e-16,
+        2.00018790482477e-13,
+        -8.60467152213735e-11,
+        5.12229709037114e-08,
+        1.48572235717979e-05,
+        6.37261928875436e-04,
+        4.89352455891786e-03,
+    )
+)
+_Q = tuple(
+    np.float32(b) for b in (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03, 4.89352518554385e-03)
+)
 _HALF, _ONE = np.float32(0.5), np.float32(1.0)
 
 
@@ -34,7 +44,7 @@ def _tanh(x):
     x = min(max(x, -_CLAMP), _CLAMP)
     x2 = x * x
     # Horner's rule, written out: a loop over the coefficients would stop LLVM vectorising.
-    p = ((((((_P[0] * x2 + _P[1]) * x2 + _P[2]) * x2 + _P[3]) * x2 + _P[4]) * x2 + _P[5]) * x2 + _P[6])
+    p = (((((_P[0] * x2 + _P[1]) * x2 + _P[2]) * x2 + _P[3]) * x2 + _P[4]) * x2 + _P[5]) * x2 + _P[6]
     q = ((_Q[0] * x2 + _Q[1]) * x2 + _Q[2]) * x2 + _Q[3]
     return x * p / q
 
@@ -47,8 +57,14 @@ def _sigmoid(x):
 @numba.njit(inline="always", **_JIT)
 def _parts(row, hidden):
     """The six (hidden,) parts of a cache row: gates i, f, g, o, cell state, tanh of it."""
-    return (row[:hidden], row[hidden : 2 * hidden], row[2 * hidden : 3 * hidden],
-            row[3 * hidden : 4 * hidden], row[4 * hidden : 5 * hidden], row[5 * hidden :])  # fmt: skip
+    return (
+        row[:hidden],
+        row[hidden : 2 * hidden],
+        row[2 * hidden : 3 * hidden],
+        row[3 * hidden : 4 * hidden],
+        row[4 * hidden : 5 * hidden],
+        row[5 * hidden :],
+    )
 
 
 @numba.njit(**_JIT)
