@@ -356,6 +356,11 @@ def group_schemas() -> dict[str, type]:
     return GROUP_SCHEMAS | {f"model/{name}": model_schema(cell) for name, cell in CELLS.items()}
 
 
+def schema_of(group: str, name: str) -> type:
+    """The schema of option ``name`` of ``group`` (``adamw`` is Adam's schema)."""
+    return group_schemas()[f"{group}/{ {'adamw': 'adam'}.get(name, name) }"]
+
+
 def register_schemas() -> None:
     """Store the schemas where ``conf/`` refers to them (``defaults: [/schema/<group>/<name>@_here_]``,
     and ``<entry point>_schema`` for predict, compare and reproduce).
@@ -377,14 +382,10 @@ def structured_config(logged: DictConfig) -> DictConfig:
     """A resolved config read back from a run (plain YAML) put on its schema again, so it is
     type-checked and validated like a composed one."""
 
-    def schema(group: str) -> Any:
-        name = {"adamw": "adam"}.get(logged[group].name, logged[group].name)
-        return group_schemas()[f"{group}/{name}"]()
-
     skeleton = Config(
-        data=schema("data"),
-        model=schema("model"),
-        optimizer=schema("optimizer"),
+        data=schema_of("data", logged.data.name)(),
+        model=schema_of("model", logged.model.name)(),
+        optimizer=schema_of("optimizer", logged.optimizer.name)(),
         trainer=TrainerConfig(),
         tracking=TrackingConfig(),
     )
