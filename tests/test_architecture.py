@@ -98,7 +98,9 @@ def test_config_files_only_select_a_schema_and_override_its_defaults():
 
 
 def test_only_the_recorder_writes_to_mlflow():
-    writes = r"(mlflow|client|MlflowClient\(\))\.(\w+\.)?(log_\w+|set_tags?|start_run|end_run|create_run|set_terminated)\("
+    writes = (
+        r"(mlflow|client|MlflowClient\(\))\.(\w+\.)?(log_\w+|set_tags?|start_run|end_run|create_run|set_terminated)\("
+    )
     assert not source_lines(writes, skip=("recorder.py",)), "runs are written through RunRecorder"
 
 
