@@ -1,6 +1,7 @@
 """Checkpoints and early stopping: a run killed with SIGKILL resumes to the metrics of an
 uninterrupted run, and a run keeps its best epoch's weights, not its last."""
 
+import signal
 import subprocess
 import sys
 import time
@@ -48,8 +49,26 @@ def wait_for_checkpoint(process: subprocess.Popen, folder, epoch: int):
     pytest.fail(f"no checkpoint of epoch {epoch} within 300 s")
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(store_overrides, tmp_path_factory) -> dict:
+    """The 10-epoch run that every interrupted one, once resumed, must equal."""
+    checkpoints = tmp_path_factory.mktemp("uninterrupted")
+    return train(
+        compose_config(store_overrides + SMALL_RUN + ["trainer.epochs=10", f"trainer.checkpoint_dir={checkpoints}"])
+    )
+
+
 @pytest.mark.slow
-def test_a_run_killed_with_sigkill_resumes_to_the_metrics_of_an_uninterrupted_run(store, store_overrides, tmp_path):
+@pytest.mark.parametrize(
+    ("stop", "status", "exit_code"),
+    [(signal.SIGKILL, "RUNNING", -signal.SIGKILL), (signal.SIGTERM, "KILLED", 143), (signal.SIGINT, "KILLED", 130)],
+    ids=["sigkill", "sigterm", "sigint"],
+)
+def test_a_stopped_run_resumes_to_the_metrics_of_an_uninterrupted_run(
+    store, store_overrides, tmp_path, uninterrupted, stop, status, exit_code
+):
+    # SIGKILL leaves the run RUNNING; SIGTERM (SLURM, timeout, kill) and Ctrl-C mark it KILLED
+    # and say how to resume, with no traceback. All keep the checkpoint of the last epoch.
     checkpoints = tmp_path / "checkpoints"
     overrides = store_overrides + SMALL_RUN + ["trainer.epochs=10", f"trainer.checkpoint_dir={checkpoints}"]
     with open(tmp_path / "train.log", "w") as log:
@@ -62,19 +81,23 @@ def test_a_run_killed_with_sigkill_resumes_to_the_metrics_of_an_uninterrupted_ru
         try:
             checkpoint = wait_for_checkpoint(process, checkpoints, epoch=2)
         finally:
-            process.kill()
-            process.wait()
+            process.send_signal(stop)
+            process.wait(timeout=300)
+    output = (tmp_path / "train.log").read_text()
+    assert process.returncode == exit_code, output
     client = MlflowClient(store["uri"])
     killed_at = load_checkpoint(checkpoints / checkpoint.run_id / "checkpoint.pkl").progress.epoch
-    assert killed_at < 10, "the run finished before it was killed"
-    assert client.get_run(checkpoint.run_id).info.status == "RUNNING"
+    assert killed_at < 10, "the run finished before it was stopped"
+    assert client.get_run(checkpoint.run_id).info.status == status
+    assert not list(checkpoints.glob("*/.checkpoint.pkl.*")), "no half-written checkpoint is left"
+    if stop != signal.SIGKILL:
+        assert f"resume with trainer.resume={checkpoint.run_id}" in output and "Traceback" not in output, output
 
     resumed = train(
         compose_config(
             store_overrides + [f"trainer.checkpoint_dir={checkpoints}", f"trainer.resume={checkpoint.run_id}"]
         )
     )
-    uninterrupted = train(compose_config(overrides))
 
     assert resumed["run_id"] == checkpoint.run_id
     assert client.get_run(checkpoint.run_id).info.status == "FINISHED"

@@ -1,5 +1,6 @@
 """weights.pkl: a round trip of NumPy arrays, and a refusal of anything that could run code."""
 
+import errno
 import os
 import pickle
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from seqlab.experiments.checkpoint import load_checkpoint
-from seqlab.models.weights import UnsafeWeightsError, load_weights, save_weights
+from seqlab.models.weights import UnsafeWeightsError, load_pickle, load_weights, save_pickle, save_weights
 
 
 class RunsCode:
@@ -51,3 +52,17 @@ def test_a_malicious_checkpoint_is_refused_and_runs_nothing(tmp_path):
     with pytest.raises(UnsafeWeightsError, match=r"refusing to load (posix|os)\.system"):
         load_checkpoint(path)
     assert not marker.exists()
+
+
+def test_a_failed_write_leaves_the_previous_file_and_no_temporary_one(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.pkl"
+    save_pickle({"epoch": 1}, path)
+
+    def disk_full(descriptor):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        save_pickle({"epoch": 2}, path)
+    assert load_pickle(path) == {"epoch": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pkl"]

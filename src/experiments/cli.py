@@ -1,9 +1,11 @@
-"""What the entry points share: their Hydra set-up, and one clear message with a non-zero status
-(not a traceback) for a mistake of the user's."""
+"""What the entry points share: their Hydra set-up, one clear message with a non-zero status
+(not a traceback) for a mistake of the user's, and one path for SIGTERM and Ctrl-C."""
 
 import functools
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -39,6 +41,31 @@ def exit_on_user_error(status: int = 2) -> Iterator[None]:
         sys.exit(status)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what SLURM, ``timeout``, ``kill`` and container runtimes send), raised where the
+    process is, so that it takes Ctrl-C's path: the run is marked KILLED, its checkpoint kept."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+@contextmanager
+def stop_cleanly() -> Iterator[None]:
+    """Turn SIGTERM into ``Terminated`` while the block runs (in the main thread), and end the
+    process on either signal with its conventional status and no traceback: 143 for SIGTERM,
+    130 for Ctrl-C (the runner has said what was kept)."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
+    try:
+        yield
+    except KeyboardInterrupt as stop:
+        sys.exit(143 if isinstance(stop, Terminated) else 130)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
 def register_configs() -> None:
     """Tell Hydra what it must know before composing a config: the schemas, the resolvers and
     seqlab's Optuna sweeper (registered by hand too, as Hydra's plugin scan does not see the
@@ -53,8 +80,9 @@ def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Calla
 
     The app registers seqlab's configs (``register_configs``) before Hydra composes anything,
     sets the engine up (``seqlab.engine.configure``) in whichever process runs the job, logs
-    where runs go as its first line, and turns a ``USER_ERRORS`` exception into one message
-    and exit status 2. What ``task`` returns goes back to Hydra (a sweeper's objective).
+    where runs go as its first line, turns a ``USER_ERRORS`` exception into one message and
+    exit status 2, and SIGTERM or Ctrl-C into status 143 or 130 (``stop_cleanly``). What
+    ``task`` returns goes back to Hydra (a sweeper's objective).
     """
 
     def decorator(task: Callable[[DictConfig], Any]) -> Callable[[], Any]:
@@ -63,7 +91,7 @@ def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Calla
             engine.configure()
             runs, reason = runs_location()
             log.info("seqlab: runs in %s (%s); compile cache in %s", runs, reason, cache_dir())
-            with exit_on_user_error():
+            with stop_cleanly(), exit_on_user_error():
                 return task(cfg)
 
         app = hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name=config_name)(run)

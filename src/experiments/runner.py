@@ -176,8 +176,16 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
         state = TrainingState.start(cfg, run.run_id, data_hash, model, checkpoint)
         try:
             progress = fit(model, splits, cfg, state, run)
-        except KeyboardInterrupt:
-            log.warning("interrupted: run %s marked KILLED; resume with trainer.resume=%s", run.run_id, run.run_id)
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (seqlab.experiments.cli.Terminated)
+            if state.progress.epoch > 0:
+                log.warning(
+                    "stopped: run %s marked KILLED after epoch %d; resume with trainer.resume=%s",
+                    run.run_id,
+                    state.progress.epoch,
+                    run.run_id,
+                )
+            else:
+                log.warning("stopped in epoch 1: run %s marked KILLED, with no checkpoint to resume", run.run_id)
             raise
         model.set_weights(progress.best_weights)
         test = model.evaluate(splits.test, cfg.trainer.eval_batch_size)

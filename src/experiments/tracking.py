@@ -2,6 +2,7 @@
 the files a classifier needs, and reading runs back."""
 
 import dataclasses
+import fcntl
 import importlib.metadata
 import json
 import os
@@ -15,6 +16,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import requests
+import sqlalchemy
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf
@@ -60,16 +62,36 @@ def check_server(uri: str) -> None:
         ) from error
 
 
+def open_sqlite_store(uri: str) -> None:
+    """Create (or migrate) the sqlite store at ``uri`` while holding an exclusive lock on the
+    file beside it, so that processes started at once (a shell loop, a SLURM array, two
+    terminals) take turns: MLflow's schema migration, run by several processes on a fresh
+    store at the same time, can leave it broken. A store MLflow cannot open is named with the
+    fix."""
+    path = Path(uri.removeprefix("sqlite:///"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f"{path.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        try:
+            MlflowClient(uri).search_experiments(max_results=1)
+        except (MlflowException, sqlalchemy.exc.SQLAlchemyError) as error:
+            raise ConfigError(
+                f"tracking.uri={uri}: MLflow cannot open this store ({type(error).__name__}: {error}); "
+                "if an earlier run crashed while creating it, move the file aside and run again"
+            ) from error
+
+
 def use_tracking_store(tracking: DictConfig) -> str:
     """Point MLflow at ``tracking.uri`` (the embedded store when null); return the URI.
 
-    A server URI (http/https) is checked first, so an unreachable server fails at once.
+    A sqlite store is created under a lock (``open_sqlite_store``); a server URI (http/https) is
+    checked first, so an unreachable server fails at once.
     """
     uri = tracking.uri or embedded_store_uri()
     # Downloading a run's few small files needs no progress bar in the middle of a log.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        open_sqlite_store(uri)
     if uri.startswith(("http://", "https://")):
         check_server(uri)
     mlflow.set_tracking_uri(uri)

@@ -43,11 +43,16 @@ def save_pickle(obj: Any, path: Path) -> None:
     """Pickle ``obj`` (containers of arrays, numbers, strings) to ``path`` atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as f:
-        pickle.dump(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(f.name, path)
+    descriptor, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "wb") as f:
+            pickle.dump(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, a signal: no half-written file is left behind
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def load_pickle(path: Path) -> Any:
