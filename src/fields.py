@@ -2,6 +2,8 @@
 declared (``seqlab.experiments.schema``, a cell's options): ``validate`` checks every rule and
 names the key, the bad value and the requirement."""
 
+import math
+import re
 from collections.abc import Callable
 from dataclasses import field
 from typing import Any
@@ -18,18 +20,28 @@ def fixed_name(name: str, group: str, options: Any) -> Any:
 
 
 def positive(default: Any) -> Any:
-    """A dataclass field that must be > 0."""
-    return checked(default, lambda v: v > 0, "must be > 0")
+    """A dataclass field that must be a finite number > 0."""
+    return checked(default, lambda v: math.isfinite(v) and v > 0, "must be > 0 (and finite)")
 
 
 def non_negative(default: Any) -> Any:
-    """A dataclass field that must be >= 0."""
-    return checked(default, lambda v: v >= 0, "must be >= 0")
+    """A dataclass field that must be a finite number >= 0."""
+    return checked(default, lambda v: math.isfinite(v) and v >= 0, "must be >= 0 (and finite)")
 
 
 def one_of(default: str, choices: tuple[str, ...]) -> Any:
     """A dataclass field that must be one of ``choices``."""
     return checked(default, lambda v: v in choices, f"must be one of {list(choices)}")
+
+
+def plain_name(default: str | None) -> Any:
+    """A dataclass field used as a file or folder name: letters, digits, ``-``, ``_``, ``.`` and
+    spaces, never ``..`` (so ``runs/artifacts/<name>`` stays inside ``runs/``); or null."""
+    return checked(
+        default,
+        lambda v: v is None or (re.fullmatch(r"[\w.\- ]+", v) is not None and ".." not in v),
+        "must be a plain name (letters, digits, '-', '_', '.', spaces; no '/' or '..')",
+    )
 
 
 def in_range(default: float, low: float, high: float, closed_high: bool = False) -> Any:

@@ -318,3 +318,31 @@ def test_predict_maps_new_texts_through_the_logged_vocabulary(data_files, store,
     table = predict_texts(run_id, ["The plot was great.", "this film is DULL", "zzz unknown words"], 16)
     assert list(table["predicted_name"][:2]) == ["positive", "negative"]
     assert table.filter(like="proba_").columns.tolist() == ["proba_negative", "proba_positive"]
+
+
+@pytest.mark.parametrize(
+    ("split", "value", "message"),
+    [
+        ("TRAIN", "NaN", r"S_TRAIN.tsv:2: missing value \(NaN\) inside the series"),
+        ("TRAIN", "inf", r"S_TRAIN.tsv:2: inf at step 3: series must be finite"),
+        ("TEST", "-inf", r"S_TEST.tsv:2: -inf at step 3: series must be finite"),
+    ],
+)
+def test_missing_or_infinite_values_are_named_with_file_line_and_step(tmp_path, split, value, message):
+    series = {name: [[0.1, 0.2, 0.3, 0.4]] * 6 for name in ("TRAIN", "TEST")}
+    rows = {
+        name: [f"{label}\t" + "\t".join(map(str, s)) for s, label in zip(series[name], "ababab", strict=True)]
+        for name in series
+    }
+    rows[split][1] = rows[split][1].replace("0.3", value)
+    for name in rows:
+        (tmp_path / f"S_{name}.tsv").write_text("\n".join(rows[name]) + "\n")
+    with pytest.raises(DataError, match=message):
+        load_archive(tmp_path / "S_TRAIN.tsv", tmp_path / "S_TEST.tsv")
+
+
+def test_a_training_split_with_one_class_is_refused(tmp_path):
+    for name in ("TRAIN", "TEST"):
+        (tmp_path / f"S_{name}.tsv").write_text("".join(f"a\t{i}\t{i + 1}\n" for i in range(6)))
+    with pytest.raises(DataError, match=r"S_TRAIN.tsv: the training split has one class only \(\['a'\]\)"):
+        load_archive(tmp_path / "S_TRAIN.tsv", tmp_path / "S_TEST.tsv")

@@ -92,6 +92,9 @@ def test_stacked_bidirectional_lstm_with_every_option_learns(store_overrides):
         (["optimizer=adam", "optimizer.beta2=1.5"], "optimizer.beta2=1.5: must be in [0.0, 1.0)"),
         (["optimizer.schedule.name=exp"], "optimizer.schedule.name='exp': must be one of"),
         (["data=sines", "model.embedding_dim=8"], "model.embedding_dim=8: an embedding needs token data"),
+        (["optimizer.lr=inf"], "optimizer.lr=inf: must be > 0 (and finite)"),
+        (["+model.foo=3"], "model.foo=3: unknown key: ElmanModelConfig has no such field"),
+        (["tracking.experiment_name=../../x"], "tracking.experiment_name='../../x': must be a plain name"),
     ],
 )
 def test_bad_model_config_is_refused_before_compiling(overrides, message, store, store_overrides):

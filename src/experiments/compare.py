@@ -6,6 +6,7 @@ metrics, sorted by ``sort_by``; the same table is written as CSV.
 """
 
 import logging
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -26,7 +27,8 @@ def main(cfg: DictConfig) -> None:
     validate(cfg)
     use_tracking_store(cfg.tracking)
     table = comparison_table(find_runs(cfg.target), cfg.sort_by)
-    output = Path(cfg.output or runs_dir() / "compare" / f"{cfg.target}.csv")
+    safe_target = re.sub(r"[^\w.-]", "_", cfg.target)  # a file name inside runs/compare, whatever the target
+    output = Path(cfg.output or runs_dir() / "compare" / f"{safe_target}.csv")
     output.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(output, index=False)
     with pd.option_context("display.max_columns", None, "display.width", 200):

@@ -18,7 +18,7 @@ from omegaconf import II, MISSING, DictConfig, OmegaConf
 from seqlab.data.normalize import NORMALIZATIONS
 from seqlab.data.registry import SOURCES
 from seqlab.data.text import PUNCTUATION_MODES
-from seqlab.fields import checked, fixed_name, in_range, non_negative, one_of, positive
+from seqlab.fields import checked, fixed_name, in_range, non_negative, one_of, plain_name, positive
 from seqlab.models.cells import CELLS, Cell
 from seqlab.models.initializers import INPUT_INITIALIZERS, RECURRENT_INITIALIZERS
 from seqlab.models.pooling import POOLINGS
@@ -315,8 +315,8 @@ class TrackingConfig:
 
     uri: str | None = None
     artifact_root: str | None = None  # null: runs/artifacts/<experiment> (a server decides its own)
-    experiment_name: str = "seqlab"
-    run_name: str | None = None
+    experiment_name: str = plain_name("seqlab")
+    run_name: str | None = plain_name(None)
     # Also log the classifier as an MLflow pyfunc model (runs:/<run id>/model).
     log_model: bool = True
 

@@ -1,6 +1,7 @@
 """Checking a composed config against the schema's ranges before anything compiles."""
 
 import re
+from dataclasses import fields, is_dataclass
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
@@ -15,7 +16,8 @@ class ConfigError(ValueError):
 
 def _override_for(key: str, overrides: list[str]) -> str | None:
     for override in overrides:
-        if override.lstrip("+~").split("=", 1)[0] == key:
+        name = override.lstrip("+~").split("=", 1)[0]
+        if name == key or name.startswith(f"{key}."):
             return override
     return None
 
@@ -44,9 +46,24 @@ def describe_source(key: str) -> str:
     return f"{where}:{line}" if line else f"schema default (group file {where})"
 
 
+def unknown_keys(node: DictConfig, prefix: str = "") -> list[tuple[str, object, str]]:
+    """``(dotted key, value, requirement)`` for every key of ``node`` (and of its sub-configs)
+    that its schema does not have: one added with ``+`` on the command line."""
+    found = []
+    schema = OmegaConf.get_type(node)
+    names = {f.name for f in fields(schema)} if is_dataclass(schema) else set(node.keys())
+    for key, value in node.items_ex(resolve=False):
+        if key not in names:
+            found.append((f"{prefix}{key}", value, f"unknown key: {schema.__name__} has no such field"))
+        elif isinstance(value, DictConfig):
+            found += unknown_keys(value, f"{prefix}{key}.")
+    return found
+
+
 def validate(cfg: DictConfig) -> None:
-    """Raise ConfigError listing every value of ``cfg`` outside its schema's allowed range."""
-    violations = find_violations(OmegaConf.to_object(cfg))
+    """Raise ConfigError listing every key of ``cfg`` that its schema does not have and every
+    value outside its schema's allowed range."""
+    violations = unknown_keys(cfg) + find_violations(OmegaConf.to_object(cfg))
     if violations:
         lines = [
             f"  {key}={value!r}: {requirement} (set by {describe_source(key)})"
