@@ -346,3 +346,22 @@ def test_a_training_split_with_one_class_is_refused(tmp_path):
         (tmp_path / f"S_{name}.tsv").write_text("".join(f"a\t{i}\t{i + 1}\n" for i in range(6)))
     with pytest.raises(DataError, match=r"S_TRAIN.tsv: the training split has one class only \(\['a'\]\)"):
         load_archive(tmp_path / "S_TRAIN.tsv", tmp_path / "S_TEST.tsv")
+
+
+def test_splits_with_different_channels_are_refused(tmp_path):
+    rng = np.random.default_rng(0)
+    train = write_ts(tmp_path / "S_TRAIN.ts", *random_series(rng, 8, 2, ["a", "b"]))
+    header = [
+        "@problemName toy",
+        "@timeStamps false",
+        "@missing false",
+        "@univariate true",
+        "@dimensions 1",
+        "@equalLength false",
+        "@classLabel true a b",
+        "@data",
+    ]
+    test = write_ts(tmp_path / "S_TEST.ts", *random_series(rng, 4, 1, ["a", "b"]), header=header)
+    for normalize in ("dataset", "none"):
+        with pytest.raises(DataError, match=r"S_TEST.ts:10: 1 channels, the training split has 2"):
+            load_archive(train, test, normalize=normalize)

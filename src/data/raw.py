@@ -30,6 +30,18 @@ class RawSplit:
         )
 
 
+def check_channels(splits: dict[str, RawSplit]) -> None:
+    """Raise DataError naming the file and line of the first series whose channels differ from
+    the training split's first series (splits read from different files must agree)."""
+    first = np.asarray(splits["train"].sequences[0])
+    for part in splits.values():
+        for sequence, line in zip(part.sequences, part.lines, strict=True):
+            if np.ndim(sequence) > 1 and np.shape(sequence)[1] != first.shape[1]:
+                raise DataError(
+                    part.path, f"{np.shape(sequence)[1]} channels, the training split has {first.shape[1]}", line
+                )
+
+
 def hold_out(raw: RawSplit, fraction: float, seed: int, name: str) -> tuple[RawSplit, RawSplit]:
     """Split off a seeded random ``fraction`` of ``raw`` (at least one example) as split ``name``."""
     order = np.random.default_rng(seed).permutation(len(raw.labels))

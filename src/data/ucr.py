@@ -13,7 +13,7 @@ from seqlab.data.assemble import assemble
 from seqlab.data.dataset import DataSplits
 from seqlab.data.errors import DataError
 from seqlab.data.normalize import normalize_splits
-from seqlab.data.raw import RawSplit, hold_out
+from seqlab.data.raw import RawSplit, check_channels, hold_out
 from seqlab.data.text_table import read_table
 
 
@@ -135,5 +135,7 @@ def load_archive(
             raise DataError(path, f"unknown archive format {suffix!r}; expected .tsv (UCR) or .ts (UEA)")
         parts.append(READERS[suffix](path))
     train, validation = hold_out(parts[0], val_fraction, seed, "validation")
-    raw, normalizer = normalize_splits({"train": train, "validation": validation, "test": parts[1]}, normalize)
+    raw = {"train": train, "validation": validation, "test": parts[1]}
+    check_channels(raw)
+    raw, normalizer = normalize_splits(raw, normalize)
     return dataclasses.replace(assemble(raw, "series", max_len=max_len), normalizer=normalizer)
