@@ -95,6 +95,7 @@ def test_stacked_bidirectional_lstm_with_every_option_learns(store_overrides):
         (["optimizer.lr=inf"], "optimizer.lr=inf: must be > 0 (and finite)"),
         (["+model.foo=3"], "model.foo=3: unknown key: ElmanModelConfig has no such field"),
         (["tracking.experiment_name=../../x"], "tracking.experiment_name='../../x': must be a plain name"),
+        (["data=sentiment", "trainer.max_input_gb=0.001"], "GB (trainer.max_input_gb=0.001); set model.embedding_dim"),
     ],
 )
 def test_bad_model_config_is_refused_before_compiling(overrides, message, store, store_overrides):

@@ -26,8 +26,8 @@ def load_data(cfg: DictConfig) -> DataSplits:
 def model_inputs(cfg: DictConfig, splits: DataSplits) -> DataSplits:
     """``splits`` in the form ``cfg.model`` takes, cast to ``cfg.trainer.dtype``.
 
-    Token data goes to a model without an embedding as one-hot vectors; an embedding on
-    real-valued data is a ConfigError.
+    Token data goes to a model without an embedding as one-hot vectors, unless they would take
+    more than ``trainer.max_input_gb``; an embedding on real-valued data is a ConfigError.
     """
     if cfg.model.embedding_dim is not None and splits.vocab_size is None:
         raise ConfigError(
@@ -35,6 +35,14 @@ def model_inputs(cfg: DictConfig, splits: DataSplits) -> DataSplits:
             f"but data={cfg.data.name} gives real-valued features; set model.embedding_dim=null"
         )
     if cfg.model.embedding_dim is None and splits.vocab_size is not None:
+        steps = sum(part.mask.size for part in (splits.train, splits.validation, splits.test))
+        size_gb = steps * splits.vocab_size * np.dtype(cfg.trainer.dtype).itemsize / 1e9
+        if size_gb > cfg.trainer.max_input_gb:
+            raise ConfigError(
+                f"model.embedding_dim=null: the data's {splits.vocab_size} tokens fed one-hot take "
+                f"{size_gb:.1f} GB (trainer.max_input_gb={cfg.trainer.max_input_gb}); "
+                "set model.embedding_dim (e.g. 64) to learn an embedding instead"
+            )
         splits = splits.one_hot()
     return splits.astype(cfg.trainer.dtype)
 

@@ -292,6 +292,8 @@ class TrainerConfig:
     limit_batches: int | None = checked(None, lambda v: v is None or v > 0, "must be > 0 or null")
     # Batch size for validation, test and predict (no gradients, so it can be larger).
     eval_batch_size: int = positive(500)
+    # Largest size of the padded inputs fed one-hot (token data without model.embedding_dim).
+    max_input_gb: float = positive(4.0)
     # Threads of PyTensor's own matrix products (MKL); the fused recurrences multiply with
     # NumPy's OpenBLAS at the same time, and two busy pools on few cores slow each other.
     blas_threads: int = positive(1)
