@@ -5,6 +5,10 @@ import sys
 
 import mlflow
 import pytest
+from mlflow.tracking import MlflowClient
+
+from seqlab.experiments.runner import train
+from tests.conftest import compose_config
 
 STORE_PROBE = """
 import sys
@@ -33,3 +37,29 @@ def test_independent_processes_on_a_fresh_store_all_finish(tmp_path, processes):
         runs = mlflow.search_runs(experiment_names=["race"])
         assert len(runs) == processes and set(runs["status"]) == {"FINISHED"}
         assert mlflow.search_experiments(), "the store is usable afterwards"
+
+
+ORPHAN_PROBE = """
+import os, sys
+from omegaconf import OmegaConf
+from seqlab.experiments.recorder import RunRecorder
+from seqlab.experiments.tracking import open_experiment
+tracking = OmegaConf.create({"uri": sys.argv[1], "artifact_root": sys.argv[2], "experiment_name": "debug"})
+run = RunRecorder.start(open_experiment(tracking))
+print(run.run_id, flush=True)
+os.kill(os.getpid(), 9)
+"""
+
+
+def test_a_run_left_running_by_a_killed_process_is_marked_failed_by_the_next_run(store, store_overrides):
+    killed = subprocess.run(
+        [sys.executable, "-c", ORPHAN_PROBE, store["uri"], store["artifact_root"]], capture_output=True, text=True
+    )
+    assert killed.returncode == -9, killed.stderr
+    orphan = killed.stdout.split()[0]
+    client = MlflowClient(store["uri"])
+    assert client.get_run(orphan).info.status == "RUNNING"
+    train(compose_config(store_overrides + ["experiment=debug", "trainer.progress=false"]))
+    run = client.get_run(orphan)
+    assert run.info.status == "FAILED"
+    assert "ended without closing it" in run.data.tags["seqlab.note"]

@@ -9,6 +9,8 @@ A training run is MLflow's active run (``start``: MLflow's model logging needs o
 parent run is not (``create``): its jobs may run in the same process, each as the active run.
 """
 
+import os
+import socket
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +20,24 @@ from mlflow.tracking import MlflowClient
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+
+HOST_TAG, PID_TAG = "seqlab.host", "seqlab.pid"
+
+
+def process_tags() -> dict[str, str]:
+    """The host and process that record a run, so that a later process can tell when it died."""
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 class RunRecorder:
@@ -41,13 +61,31 @@ class RunRecorder:
         run = mlflow.start_run(
             run_id=resume, experiment_id=experiment_id, run_name=run_name, parent_run_id=parent, tags=tags
         )
-        return cls(run.info.run_id, active=True)
+        recorder = cls(run.info.run_id, active=True)
+        recorder.tags(process_tags())  # a resumed run is recorded by this process now
+        return recorder
 
     @classmethod
     def create(cls, experiment_id: str, run_name: str, tags: dict[str, str]) -> "RunRecorder":
         """Create a RUNNING run that is not MLflow's active run (a sweep's parent)."""
-        run = MlflowClient().create_run(experiment_id, run_name=run_name, tags=tags)
+        run = MlflowClient().create_run(experiment_id, run_name=run_name, tags=tags | process_tags())
         return cls(run.info.run_id, active=False)
+
+    @staticmethod
+    def fail_orphans(experiment_id: str) -> list[str]:
+        """Mark FAILED, with a note, every run of the experiment left RUNNING by a process of
+        this host that no longer exists (killed with SIGKILL, or its machine's OOM killer);
+        return their ids. Runs of other hosts are left alone: their processes cannot be seen."""
+        client, host = MlflowClient(), socket.gethostname()
+        running = client.search_runs(
+            [experiment_id], filter_string=f"attributes.status = 'RUNNING' and tags.`{HOST_TAG}` = '{host}'"
+        )
+        orphans = [run for run in running if not _alive(int(run.data.tags.get(PID_TAG, "0")))]
+        for run in orphans:
+            note = f"its process (pid {run.data.tags[PID_TAG]} on {host}) ended without closing it"
+            client.set_tag(run.info.run_id, "seqlab.note", note)
+            client.set_terminated(run.info.run_id, "FAILED")
+        return [run.info.run_id for run in orphans]
 
     @property
     def tracking_uri(self) -> str:

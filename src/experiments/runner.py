@@ -152,6 +152,8 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
     set_float_dtype(cfg.trainer.dtype)
     set_blas_threads(cfg.trainer.blas_threads)
     experiment_id = open_experiment(cfg.tracking)
+    for orphan in RunRecorder.fail_orphans(experiment_id):
+        log.warning("run %s was left RUNNING by a process that no longer exists: marked FAILED", orphan)
     data = load_data(cfg)
     summary = summarize(data)
     data_hash = summary["hash"]
