@@ -1,10 +1,14 @@
 """reproduce: a logged run trained again from its own config matches it metric for metric."""
 
+from pathlib import Path
+
+import pytest
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
 from seqlab.experiments.reproduction import reproduce
-from seqlab.experiments.tracking import use_tracking_store
+from seqlab.experiments.tracking import CONFIG_ARTIFACT, use_tracking_store
+from seqlab.experiments.validation import ConfigError
 from seqlab.models.classifier import SequenceClassifier
 
 
@@ -35,3 +39,21 @@ def test_reproduce_reports_the_metrics_that_differ(default_run, store, monkeypat
     differing = table[~table["equal"]]
     assert set(differing.index.get_level_values("metric")) == {"train_loss"}
     assert len(differing) == default_run["cfg"].trainer.epochs
+
+
+def test_reproduce_refuses_a_logged_config_with_a_planted_environment_lookup(default_run, store, monkeypatch):
+    # Anyone who can write to a shared store could plant this to leak a secret into a new run.
+    monkeypatch.setenv("PLANTED_SECRET", "s3cr3t")
+    run_id = default_run["metrics"]["run_id"]
+    client = MlflowClient(store["uri"])
+    original = client.download_artifacts(run_id, CONFIG_ARTIFACT)
+    planted = OmegaConf.load(original)
+    planted.tracking.run_name = "${oc.env:PLANTED_SECRET}"
+    runs_before = len(client.search_runs([client.get_run(run_id).info.experiment_id]))
+    client.log_text(run_id, OmegaConf.to_yaml(planted), CONFIG_ARTIFACT)
+    try:
+        with pytest.raises(ConfigError, match=r"interpolations at \['tracking.run_name'\]"):
+            reproduce(run_id, tracking(store))
+    finally:
+        client.log_text(run_id, Path(original).read_text(), CONFIG_ARTIFACT)
+    assert len(client.search_runs([client.get_run(run_id).info.experiment_id])) == runs_before

@@ -13,8 +13,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab.experiments.builders import shuffle_rng
-from seqlab.experiments.schema import structured_config
-from seqlab.experiments.validation import ConfigError
+from seqlab.experiments.validation import ConfigError, logged_config
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.weights import UnsafeWeightsError, load_pickle, save_pickle
 
@@ -59,7 +58,7 @@ class Checkpoint:
 
     def resolved_config(self) -> DictConfig:
         """The run's config, as it was logged, on its schema."""
-        return structured_config(OmegaConf.create(self.config))
+        return logged_config(OmegaConf.create(self.config), f"the checkpoint of run {self.run_id}")
 
 
 def checkpoint_path(checkpoint_dir: str, run_id: str) -> Path:

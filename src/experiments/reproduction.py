@@ -6,8 +6,8 @@ from omegaconf import DictConfig
 
 from seqlab.data.errors import DataError
 from seqlab.experiments.runner import EPOCH_METRICS, train
-from seqlab.experiments.schema import structured_config
 from seqlab.experiments.tracking import load_run
+from seqlab.experiments.validation import logged_config
 
 FINAL_METRICS = ("test_loss", "test_accuracy", "best_epoch")
 
@@ -35,7 +35,7 @@ def reproduce(run_id: str, tracking: DictConfig) -> tuple[str, pd.DataFrame]:
 
     Returns the new run's id and ``compare_runs``' table.
     """
-    cfg = structured_config(load_run(run_id).config)
+    cfg = logged_config(load_run(run_id).config, f"the logged config of run {run_id}")
     cfg.tracking.uri, cfg.tracking.artifact_root = tracking.uri, tracking.artifact_root
     again = train(cfg, tags={"reproduces": run_id})["run_id"]
     table = compare_runs(run_id, again)

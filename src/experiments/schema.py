@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import II, MISSING, DictConfig, OmegaConf
+from omegaconf import II, MISSING
 
 from seqlab.data.normalize import NORMALIZATIONS
 from seqlab.data.registry import SOURCES
@@ -378,20 +378,6 @@ def register_schemas() -> None:
     store.store(group="schema/tracking", name="default", node=TrackingConfig)
     for name, node in ENTRY_POINT_SCHEMAS.items():
         store.store(name=name, node=node)
-
-
-def structured_config(logged: DictConfig) -> DictConfig:
-    """A resolved config read back from a run (plain YAML) put on its schema again, so it is
-    type-checked and validated like a composed one."""
-
-    skeleton = Config(
-        data=schema_of("data", logged.data.name)(),
-        model=schema_of("model", logged.model.name)(),
-        optimizer=schema_of("optimizer", logged.optimizer.name)(),
-        trainer=TrainerConfig(),
-        tracking=TrackingConfig(),
-    )
-    return OmegaConf.merge(OmegaConf.structured(skeleton), logged)
 
 
 def _cross_check(node: Any) -> list[tuple[str, Any, str]]:

@@ -6,7 +6,7 @@ from dataclasses import fields, is_dataclass
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab.experiments.schema import find_violations
+from seqlab.experiments.schema import Config, TrackingConfig, TrainerConfig, find_violations, schema_of
 from seqlab.paths import conf_dir
 
 
@@ -70,3 +70,38 @@ def validate(cfg: DictConfig) -> None:
             for key, value, requirement in violations
         ]
         raise ConfigError("invalid config:\n" + "\n".join(lines))
+
+
+def interpolations(node: DictConfig, prefix: str = "") -> list[str]:
+    """The dotted keys of ``node`` whose values are interpolations (``${...}``)."""
+    found = []
+    for key, value in node.items_ex(resolve=False):
+        if OmegaConf.is_interpolation(node, key):
+            found.append(f"{prefix}{key}")
+        elif isinstance(value, DictConfig):
+            found += interpolations(value, f"{prefix}{key}.")
+    return found
+
+
+def logged_config(logged: DictConfig, source: str) -> DictConfig:
+    """A config read back from a run (``source``: its logged config.yaml or checkpoint) put on
+    its schema again, so that it is type-checked and validated like a composed one.
+
+    Runs log their configs resolved, so an interpolation in one was written there afterwards:
+    resolving it could read environment variables (secrets) or files into the new run, and it
+    is refused with a ConfigError naming the keys.
+    """
+    planted = interpolations(logged)
+    if planted:
+        raise ConfigError(
+            f"{source} holds interpolations at {planted}; logged configs are resolved, so these were "
+            "added later and could read environment variables or files: refusing to resolve them"
+        )
+    skeleton = Config(
+        data=schema_of("data", logged.data.name)(),
+        model=schema_of("model", logged.model.name)(),
+        optimizer=schema_of("optimizer", logged.optimizer.name)(),
+        trainer=TrainerConfig(),
+        tracking=TrackingConfig(),
+    )
+    return OmegaConf.merge(OmegaConf.structured(skeleton), logged)
