@@ -1,5 +1,6 @@
 """Shared fixtures: a temporary MLflow store, config composition, and one trained default run."""
 
+import os
 import socket
 import subprocess
 import sys
@@ -52,11 +53,15 @@ def compose_config(overrides: list[str], config_name: str = "config", with_hydra
         return compose(config_name=config_name, overrides=overrides, return_hydra_config=with_hydra)
 
 
-def run_cli(module: str, *args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess:
-    """Run ``python -m <module> <args>`` in a new process; return its exit code and output."""
+def run_cli(
+    module: str, *args: str, cwd: Path = PROJECT_ROOT, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``python -m <module> <args>`` in a new process (with ``env`` added to this one's
+    environment); return its exit code and output."""
     return subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=cwd,
+        env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
         timeout=600,

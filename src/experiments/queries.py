@@ -6,6 +6,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from seqlab.experiments.secrets import redact
 from seqlab.experiments.validation import ConfigError
 
 # Final metrics in the order the table shows them; per-epoch ones hold their last epoch's value.
@@ -36,8 +37,9 @@ def find_runs(target: str) -> pd.DataFrame:
         try:
             experiment = client.get_experiment(target)
         except MlflowException:
+            store = redact(mlflow.get_tracking_uri())
             raise LookupError(
-                f"target={target!r} is no sweep id, experiment name or experiment id in {mlflow.get_tracking_uri()}"
+                f"target={target!r} is no sweep id, experiment name or experiment id in {store}"
             ) from None
     runs = mlflow.search_runs([experiment.experiment_id])
     is_parent = runs.get("tags.sweep_id", pd.Series(index=runs.index, dtype=object)) == runs["run_id"]

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import mlflow
 from mlflow.tracking import MlflowClient
 
+from seqlab.experiments.secrets import redact
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -89,7 +91,8 @@ class RunRecorder:
 
     @property
     def tracking_uri(self) -> str:
-        return self.client.tracking_uri
+        """The store's URI, credentials hidden (for messages)."""
+        return redact(self.client.tracking_uri)
 
     def status(self) -> str:
         """The run's status in the store (RUNNING, FINISHED, FAILED, KILLED)."""

@@ -22,6 +22,7 @@ from seqlab.experiments.checkpoint import Progress, TrainingState, find_checkpoi
 from seqlab.experiments.mlflow_model import log_model
 from seqlab.experiments.plots import confusion_matrix, learning_curves, log_figure
 from seqlab.experiments.recorder import RunRecorder
+from seqlab.experiments.secrets import redact
 from seqlab.experiments.sweep import sweep_parent
 from seqlab.experiments.tracking import (
     CONFIG_ARTIFACT,
@@ -129,7 +130,7 @@ def _hydra_tags() -> dict[str, str]:
         return {}
     hydra_cfg = HydraConfig.get()
     return {
-        "hydra_overrides": " ".join(hydra_cfg.overrides.task),
+        "hydra_overrides": redact(" ".join(hydra_cfg.overrides.task)),
         "hydra_output_dir": hydra_cfg.runtime.output_dir,
     } | ({"hydra_job": str(hydra_cfg.job.num)} if hydra_cfg.mode == RunMode.MULTIRUN else {})
 

@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 from seqlab.experiments.plots import log_figure, metric_against_params
 from seqlab.experiments.queries import comparison_table, find_runs, varied_params
 from seqlab.experiments.recorder import RunRecorder
+from seqlab.experiments.secrets import redact
 from seqlab.experiments.tracking import environment_tags, open_experiment
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ class SweepCallback(Callback):
             tags={
                 **environment_tags(),
                 "sweep_dir": str(sweep_dir),
-                "hydra_overrides": " ".join(config.hydra.overrides.task),
+                "hydra_overrides": redact(" ".join(config.hydra.overrides.task)),
                 "hydra_sweeper": config.hydra.sweeper._target_,
                 "hydra_launcher": config.hydra.launcher._target_,
             },

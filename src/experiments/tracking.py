@@ -26,6 +26,7 @@ from seqlab.data.normalize import Normalizer
 from seqlab.data.raw import SPLITS
 from seqlab.engine import engine_info
 from seqlab.experiments.recorder import RunRecorder
+from seqlab.experiments.secrets import redact
 from seqlab.experiments.validation import ConfigError
 from seqlab.models.compiling import COMPILE_MODE_DESCRIPTION
 from seqlab.models.weights import load_weights, save_weights
@@ -56,8 +57,9 @@ def check_server(uri: str) -> None:
     try:
         requests.get(f"{uri.rstrip('/')}/health", timeout=SERVER_TIMEOUT_S).raise_for_status()
     except requests.RequestException as error:
+        problem = f"{type(error).__name__}: {redact(str(error))}"
         raise TrackingUnavailable(
-            f"tracking.uri={uri}: no MLflow server answers there ({type(error).__name__}: {error}); "
+            f"tracking.uri={redact(uri)}: no MLflow server answers there ({problem}); "
             "start one (see conf/tracking/server.yaml) or use tracking=local"
         ) from error
 
@@ -94,6 +96,8 @@ def use_tracking_store(tracking: DictConfig) -> str:
         open_sqlite_store(uri)
     if uri.startswith(("http://", "https://")):
         check_server(uri)
+        if redact(uri) != uri:  # MLflow would print the run's address, password included
+            os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
     mlflow.set_tracking_uri(uri)
     return uri
 
@@ -126,9 +130,16 @@ def open_experiment(tracking: DictConfig) -> str:
 
 
 def flatten_config(cfg: DictConfig) -> dict[str, object]:
-    """Flatten a resolved config to dotted keys: ``{"model.hidden_size": 32, ...}``."""
+    """Flatten a resolved config to dotted keys: ``{"model.hidden_size": 32, ...}``, with
+    credentials in URIs hidden."""
     container = OmegaConf.to_container(cfg, resolve=True)
-    return pd.json_normalize(container, sep=".").iloc[0].to_dict()
+    flat = pd.json_normalize(container, sep=".").iloc[0].to_dict()
+    return {key: redact(value) if isinstance(value, str) else value for key, value in flat.items()}
+
+
+def config_yaml(cfg: DictConfig) -> str:
+    """The resolved config as YAML, as runs record it (credentials in URIs hidden)."""
+    return redact(OmegaConf.to_yaml(cfg, resolve=True))
 
 
 def _git(*args: str) -> str:
@@ -169,7 +180,7 @@ def log_run_inputs(run: RunRecorder, cfg: DictConfig, extra_tags: dict[str, str]
     """Record the resolved config (as params and as ``config.yaml``), the installed packages
     (``environment.txt``) and the run's tags."""
     run.params(flatten_config(cfg))
-    run.text(OmegaConf.to_yaml(cfg, resolve=True), CONFIG_ARTIFACT)
+    run.text(config_yaml(cfg), CONFIG_ARTIFACT)
     run.text(installed_packages(), ENVIRONMENT_ARTIFACT)
     run.tags({**environment_tags(), **extra_tags})
 
@@ -195,7 +206,7 @@ def write_model_files(folder: Path, cfg: DictConfig, weights: dict[str, np.ndarr
     ``vocabulary.json`` (token of each id) and ``normalizer.json``; return their paths.
     ``read_logged_run`` reads them back."""
     contents = {
-        CONFIG_ARTIFACT: OmegaConf.to_yaml(cfg, resolve=True),
+        CONFIG_ARTIFACT: config_yaml(cfg),
         LABELS_ARTIFACT: json.dumps(list(data.label_names)),
         INPUTS_ARTIFACT: json.dumps({"kind": data.input_kind}),
         VOCABULARY_ARTIFACT: None if data.vocabulary is None else json.dumps(list(data.vocabulary)),
@@ -258,7 +269,7 @@ def load_run(run_id: str) -> LoggedRun:
     try:
         run = MlflowClient().get_run(run_id)
     except MlflowException as error:
-        raise LookupError(f"no run {run_id!r} in {mlflow.get_tracking_uri()}") from error
+        raise LookupError(f"no run {run_id!r} in {redact(mlflow.get_tracking_uri())}") from error
     if run.info.status != "FINISHED":
         raise LookupError(f"run {run_id} is {run.info.status}, not FINISHED: it has no weights")
     with tempfile.TemporaryDirectory() as tmp:
