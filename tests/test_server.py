@@ -7,10 +7,11 @@ import sys
 
 import pytest
 import requests
+from mlflow.environment_variables import MLFLOW_HTTP_REQUEST_MAX_RETRIES, MLFLOW_HTTP_REQUEST_TIMEOUT
 from mlflow.tracking import MlflowClient
 
 from seqlab.experiments.runner import train
-from seqlab.experiments.tracking import TrackingUnavailable
+from seqlab.experiments.tracking import TrackingUnavailable, use_tracking_store
 from tests.conftest import compose_config, free_port, run_cli, wait_until_serving
 
 
@@ -91,7 +92,7 @@ def test_an_unreachable_server_fails_before_training(store_overrides, monkeypatc
 
 
 @pytest.mark.slow
-def test_credentials_in_the_tracking_uri_are_recorded_nowhere(mlflow_server, tmp_path):
+def test_credentials_in_the_tracking_uri_are_recorded_nowhere(mlflow_server, tmp_path, monkeypatch):
     secret_uri = mlflow_server.replace("http://", "http://alice:s3cr3t-pw@")
     result = run_cli(
         "seqlab.experiments.train",
@@ -110,3 +111,10 @@ def test_credentials_in_the_tracking_uri_are_recorded_nowhere(mlflow_server, tmp
     client = MlflowClient(mlflow_server)
     run = client.search_runs([client.get_experiment_by_name("debug").experiment_id])[0]
     assert run.data.params["tracking.uri"] == secret_uri.replace("s3cr3t-pw", "***")
+
+    # The same server, in this process: its requests are retried a bounded number of times.
+    for variable in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT"):
+        monkeypatch.setenv(variable, "unset")  # restored after the test
+    tracking = compose_config(["tracking=server", f"tracking.uri={mlflow_server}", "tracking.request_retries=1"])
+    use_tracking_store(tracking.tracking)
+    assert (MLFLOW_HTTP_REQUEST_MAX_RETRIES.get(), MLFLOW_HTTP_REQUEST_TIMEOUT.get()) == (1, 30)

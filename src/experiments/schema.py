@@ -321,6 +321,10 @@ class TrackingConfig:
     run_name: str | None = plain_name(None)
     # Also log the classifier as an MLflow pyfunc model (runs:/<run id>/model).
     log_model: bool = True
+    # A tracking server that stops answering fails the run after this many retries of a
+    # request (MLflow's own default retries for about 4 minutes), each waiting request_timeout_s.
+    request_retries: int = non_negative(2)
+    request_timeout_s: float = positive(30.0)
 
 
 @dataclass

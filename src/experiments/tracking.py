@@ -87,7 +87,8 @@ def use_tracking_store(tracking: DictConfig) -> str:
     """Point MLflow at ``tracking.uri`` (the embedded store when null); return the URI.
 
     A sqlite store is created under a lock (``open_sqlite_store``); a server URI (http/https) is
-    checked first, so an unreachable server fails at once.
+    checked first, so an unreachable server fails at once, and its requests are retried
+    ``tracking.request_retries`` times at most.
     """
     uri = tracking.uri or embedded_store_uri()
     # Downloading a run's few small files needs no progress bar in the middle of a log.
@@ -95,6 +96,10 @@ def use_tracking_store(tracking: DictConfig) -> str:
     if uri.startswith("sqlite:///"):
         open_sqlite_store(uri)
     if uri.startswith(("http://", "https://")):
+        # MLflow reads these at every request: bounded retries, so a dead server fails the run.
+        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(tracking.request_retries)
+        os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] = "1"
+        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(tracking.request_timeout_s))
         check_server(uri)
         if redact(uri) != uri:  # MLflow would print the run's address, password included
             os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
