@@ -96,6 +96,8 @@ def test_stacked_bidirectional_lstm_with_every_option_learns(store_overrides):
         (["+model.foo=3"], "model.foo=3: unknown key: ElmanModelConfig has no such field"),
         (["tracking.experiment_name=../../x"], "tracking.experiment_name='../../x': must be a plain name"),
         (["data=sentiment", "trainer.max_input_gb=0.001"], "GB (trainer.max_input_gb=0.001); set model.embedding_dim"),
+        (["model.hidden_size=50000"], "model.hidden_size=50000: must be at most 8192"),
+        (["trainer.checkpoint_dir=/dev/null/checkpoints"], "checkpoints cannot be written there"),
     ],
 )
 def test_bad_model_config_is_refused_before_compiling(overrides, message, store, store_overrides):

@@ -16,7 +16,7 @@ from seqlab.experiments.checkpoint import load_checkpoint
 from seqlab.experiments.runner import train
 from seqlab.experiments.tracking import WEIGHTS_ARTIFACT
 from seqlab.models.classifier import SequenceClassifier
-from seqlab.models.weights import load_pickle, load_weights, save_pickle
+from seqlab.models.weights import UnsafeWeightsError, load_pickle, load_weights, save_pickle
 from tests.conftest import PROJECT_ROOT, compose_config
 
 SMALL_RUN = [
@@ -115,6 +115,13 @@ def test_resuming_a_run_without_checkpoint_names_it(store_overrides):
     cfg = compose_config(store_overrides + ["trainer.resume=no-such-run"])
     with pytest.raises(ValueError, match=r"trainer.resume='no-such-run': no checkpoint"):
         train(cfg)
+
+
+def test_resuming_from_a_file_that_is_no_checkpoint_names_it(store_overrides, tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a checkpoint\n")
+    with pytest.raises(UnsafeWeightsError, match=r"notes.txt: not a file written by seqlab"):
+        train(compose_config(store_overrides + [f"trainer.resume={text}"]))
 
 
 def test_resuming_on_changed_data_is_refused(store_overrides, tmp_path, monkeypatch):

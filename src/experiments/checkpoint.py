@@ -6,6 +6,7 @@ its weights, and the data hash. It is rewritten atomically after every epoch und
 ``trainer.checkpoint_dir/<run id>/`` and loaded through the restricted unpickler.
 """
 
+import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -69,6 +70,19 @@ def checkpoint_path(checkpoint_dir: str, run_id: str) -> Path:
 def save_checkpoint(checkpoint: Checkpoint, path: Path) -> None:
     """Write ``checkpoint`` to ``path`` atomically."""
     save_pickle(asdict(checkpoint), path)
+
+
+def check_checkpoint_dir(directory: str) -> None:
+    """Raise ConfigError unless checkpoints can be written in ``directory`` (created if
+    missing), so that a run fails before it starts rather than after its first epoch."""
+    try:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        raise ConfigError(
+            f"trainer.checkpoint_dir={directory}: checkpoints cannot be written there ({error})"
+        ) from None
 
 
 def find_checkpoint(resume: str, checkpoint_dir: str) -> Path:

@@ -20,6 +20,7 @@ from seqlab.data.errors import DataError
 from seqlab.experiments.resolvers import register_resolvers
 from seqlab.experiments.schema import register_schemas
 from seqlab.experiments.validation import ConfigError
+from seqlab.models.weights import UnsafeWeightsError
 from seqlab.paths import cache_dir, runs_location
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,8 @@ log = logging.getLogger(__name__)
 # The configs ship inside the package (conf/ of the checkout is the package seqlab.conf).
 CONFIG_PATH = "pkg://seqlab.conf"
 
-# A bad config value, data file, run id, experiment or tracking server.
-USER_ERRORS = (ConfigError, DataError, LookupError)
+# A bad config value, data file, weights or checkpoint file, run id, experiment or tracking server.
+USER_ERRORS = (ConfigError, DataError, UnsafeWeightsError, LookupError)
 
 
 @contextmanager

@@ -18,7 +18,13 @@ from seqlab.data.errors import DataError
 from seqlab.data.summary import summarize
 from seqlab.engine import set_blas_threads, set_float_dtype
 from seqlab.experiments.builders import build_classifier, load_data, model_inputs
-from seqlab.experiments.checkpoint import Progress, TrainingState, find_checkpoint, load_checkpoint
+from seqlab.experiments.checkpoint import (
+    Progress,
+    TrainingState,
+    check_checkpoint_dir,
+    find_checkpoint,
+    load_checkpoint,
+)
 from seqlab.experiments.mlflow_model import log_model
 from seqlab.experiments.plots import confusion_matrix, learning_curves, log_figure
 from seqlab.experiments.recorder import RunRecorder
@@ -150,6 +156,7 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
         checkpoint = load_checkpoint(find_checkpoint(cfg.trainer.resume, cfg.trainer.checkpoint_dir))
         cfg = checkpoint.resolved_config()
     validate(cfg)
+    check_checkpoint_dir(cfg.trainer.checkpoint_dir)
     set_float_dtype(cfg.trainer.dtype)
     set_blas_threads(cfg.trainer.blas_threads)
     experiment_id = open_experiment(cfg.tracking)

@@ -166,6 +166,10 @@ class ArchiveDataConfig(DataConfig):
     max_len: int | None = checked(None, lambda v: v is None or v > 0, "must be > 0 or null")
 
 
+# 8192 LSTM units: 1 GB of float32 recurrent weights per layer and direction, before gradients.
+MAX_HIDDEN_SIZE = 8192
+
+
 @dataclass
 class ModelConfig:
     """A recurrent network (``seqlab.models.network``) of the cell ``name``; the cell's own
@@ -189,6 +193,8 @@ class ModelConfig:
 
     def cross_check(self) -> list[tuple[str, Any, str]]:
         found = []
+        if self.hidden_size > MAX_HIDDEN_SIZE:  # U alone is (hidden, gates * hidden)
+            found.append(("hidden_size", self.hidden_size, f"must be at most {MAX_HIDDEN_SIZE}"))
         if self.dropout > 0 and self.num_layers == 1:
             found.append(("dropout", self.dropout, "acts between layers: needs model.num_layers > 1"))
         cell = CELLS.get(self.name)  # an unknown name is the name field's own error

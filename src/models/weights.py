@@ -59,7 +59,14 @@ def load_pickle(path: Path) -> Any:
     """Load a file written by ``save_pickle``; raise UnsafeWeightsError on anything that is not
     a container of arrays, numbers and strings."""
     with open(path, "rb") as f:
-        return _RestrictedUnpickler(f, path).load()
+        try:
+            return _RestrictedUnpickler(f, path).load()
+        except UnsafeWeightsError:
+            raise
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as error:
+            raise UnsafeWeightsError(
+                f"{path}: not a file written by seqlab ({type(error).__name__}: {error})"
+            ) from None
 
 
 def save_weights(weights: dict[str, np.ndarray], path: Path) -> None:
