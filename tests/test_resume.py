@@ -17,7 +17,7 @@ from seqlab.experiments.runner import train
 from seqlab.experiments.tracking import WEIGHTS_ARTIFACT
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.weights import UnsafeWeightsError, load_pickle, load_weights, save_pickle
-from tests.conftest import PROJECT_ROOT, compose_config
+from tests.conftest import PROJECT_ROOT, compose_config, run_cli
 
 SMALL_RUN = [
     "trainer.dtype=float64",
@@ -158,3 +158,24 @@ def test_early_stopping_keeps_the_best_epochs_weights(store, store_overrides, mo
         np.testing.assert_array_equal(value, snapshots[1][name])
         np.testing.assert_array_equal(value, snapshots[4][name])
         assert not np.array_equal(value, snapshots[3][name])
+
+
+@pytest.mark.slow
+def test_a_resume_applies_new_epochs_and_refuses_overrides_it_would_ignore(
+    store, store_overrides, tmp_path, monkeypatch
+):
+    checkpoints = tmp_path / "checkpoints"
+    overrides = store_overrides + SMALL_RUN + ["trainer.epochs=2", f"trainer.checkpoint_dir={checkpoints}"]
+    monkeypatch.setattr("seqlab.experiments.checkpoint.TrainingState.discard", lambda self: None)
+    run_id = train(compose_config(overrides))["run_id"]
+    resume = [*store_overrides, f"trainer.checkpoint_dir={checkpoints}", f"trainer.resume={run_id}"]
+
+    refused = run_cli("seqlab.experiments.train", *resume, "model.hidden_size=99", "trainer.epochs=3")
+    assert refused.returncode == 2
+    assert "these overrides differ from it: ['model.hidden_size=99']" in refused.stdout + refused.stderr
+
+    resumed = run_cli("seqlab.experiments.train", *resume, "trainer.epochs=3", "trainer.progress=false")
+    assert resumed.returncode == 0, resumed.stderr
+    client = MlflowClient(store["uri"])
+    assert client.get_run(run_id).data.tags["resumed_with"] == "trainer.epochs=3"
+    assert [step for step, _ in history(client, run_id, "val_loss")] == [1, 2, 3]

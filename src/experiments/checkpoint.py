@@ -72,6 +72,35 @@ def save_checkpoint(checkpoint: Checkpoint, path: Path) -> None:
     save_pickle(asdict(checkpoint), path)
 
 
+# Overrides a resume may give besides its own: how long it trains (applied), and where and how
+# it runs (not part of the results).
+APPLIED_ON_RESUME = ("trainer.epochs", "trainer.patience")
+FREE_ON_RESUME = ("trainer.resume", "trainer.checkpoint_dir", "trainer.progress", "trainer.blas_threads")
+
+
+def resumed_config(logged: DictConfig, requested: DictConfig, overrides: list[str]) -> tuple[DictConfig, dict]:
+    """The config a resumed run goes on with, and the changes applied to it: ``logged`` (the
+    checkpoint's), with ``requested``'s ``trainer.epochs`` and ``trainer.patience`` where
+    ``overrides`` (the command line's) set them. Raise ConfigError listing every override that
+    would silently be ignored because it differs from the logged config."""
+    keys = {override: override.lstrip("+~").split("=", 1)[0] for override in overrides}
+    conflicts = [
+        override
+        for override, key in keys.items()
+        if key not in APPLIED_ON_RESUME + FREE_ON_RESUME
+        and OmegaConf.select(requested, key) != OmegaConf.select(logged, key)
+    ]
+    if conflicts:
+        raise ConfigError(
+            f"trainer.resume={requested.trainer.resume}: a resumed run goes on with its own logged config; "
+            f"these overrides differ from it: {conflicts} (only {list(APPLIED_ON_RESUME)} may change)"
+        )
+    applied = {key: OmegaConf.select(requested, key) for key in keys.values() if key in APPLIED_ON_RESUME}
+    for key, value in applied.items():
+        OmegaConf.update(logged, key, value)
+    return logged, applied
+
+
 def check_checkpoint_dir(directory: str) -> None:
     """Raise ConfigError unless checkpoints can be written in ``directory`` (created if
     missing), so that a run fails before it starts rather than after its first epoch."""

@@ -24,6 +24,7 @@ from seqlab.experiments.checkpoint import (
     check_checkpoint_dir,
     find_checkpoint,
     load_checkpoint,
+    resumed_config,
 )
 from seqlab.experiments.mlflow_model import log_model
 from seqlab.experiments.plots import confusion_matrix, learning_curves, log_figure
@@ -151,10 +152,11 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
     A run that raises is marked FAILED in MLflow, one stopped by Ctrl-C KILLED; the metrics of
     the epochs it finished stay recorded and its checkpoint is kept for ``trainer.resume``.
     """
-    checkpoint = None
+    checkpoint, applied = None, {}
     if cfg.trainer.resume:
         checkpoint = load_checkpoint(find_checkpoint(cfg.trainer.resume, cfg.trainer.checkpoint_dir))
-        cfg = checkpoint.resolved_config()
+        overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+        cfg, applied = resumed_config(checkpoint.resolved_config(), cfg, overrides)
     validate(cfg)
     check_checkpoint_dir(cfg.trainer.checkpoint_dir)
     set_float_dtype(cfg.trainer.dtype)
@@ -180,6 +182,8 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
             log_dataset(run, cfg.data.name, summary)
         else:
             run.tags({"resumed_after_epoch": checkpoint.progress.epoch})
+            if applied:
+                run.tags({"resumed_with": " ".join(f"{key}={value}" for key, value in applied.items())})
         log.info("MLflow run %s in %s", run.run_id, run.tracking_uri)
         model = build_classifier(cfg, splits)
         run.params({"num_params": count_parameters(model.get_weights())})
