@@ -142,6 +142,37 @@ def _hydra_tags() -> dict[str, str]:
     } | ({"hydra_job": str(hydra_cfg.job.num)} if hydra_cfg.mode == RunMode.MULTIRUN else {})
 
 
+def record_results(
+    run: RunRecorder,
+    cfg: DictConfig,
+    model: SequenceClassifier,
+    data: DataSplits,
+    splits: DataSplits,
+    progress: Progress,
+) -> dict[str, float]:
+    """Evaluate the best epoch's weights on the test split and record the run's results: final
+    metrics, the model's files (logged and packaged as the pyfunc model from one local folder)
+    and plots. Returns the best epoch's metrics with ``test_loss`` and ``test_accuracy``."""
+    model.set_weights(progress.best_weights)
+    test = model.evaluate(splits.test, cfg.trainer.eval_batch_size)
+    run.metrics(
+        {
+            "test_loss": test["loss"],
+            "test_accuracy": test["accuracy"],
+            "best_epoch": progress.best_epoch,
+            f"best_{cfg.trainer.monitor}": progress.best_metrics[cfg.trainer.monitor],
+        }
+    )
+    with tempfile.TemporaryDirectory() as tmp:  # the model's files, logged and packaged from here
+        files = write_model_files(Path(tmp), cfg, progress.best_weights, data)
+        run.files([f for f in files if f.name != CONFIG_ARTIFACT])  # config.yaml is logged already
+        log_plots(run, model, splits, cfg.trainer.eval_batch_size)
+        if cfg.tracking.log_model:
+            log_model(run, Path(tmp))
+    log.info("best epoch %d: test_loss=%.4f  test_accuracy=%.4f", progress.best_epoch, test["loss"], test["accuracy"])
+    return progress.best_metrics | {"test_loss": test["loss"], "test_accuracy": test["accuracy"]}
+
+
 def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, float]:
     """Run the experiment ``cfg`` describes and record it as one MLflow run (with extra
     ``tags``); with ``trainer.resume`` set, continue the checkpointed run it names (with that
@@ -201,25 +232,6 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
             else:
                 log.warning("stopped in epoch 1: run %s marked KILLED, with no checkpoint to resume", run.run_id)
             raise
-        model.set_weights(progress.best_weights)
-        test = model.evaluate(splits.test, cfg.trainer.eval_batch_size)
-        metrics = progress.best_metrics | {"test_loss": test["loss"], "test_accuracy": test["accuracy"]}
-        run.metrics(
-            {
-                "test_loss": test["loss"],
-                "test_accuracy": test["accuracy"],
-                "best_epoch": progress.best_epoch,
-                f"best_{cfg.trainer.monitor}": progress.best_metrics[cfg.trainer.monitor],
-            }
-        )
-        with tempfile.TemporaryDirectory() as tmp:  # the model's files, logged and packaged from here
-            files = write_model_files(Path(tmp), cfg, progress.best_weights, data)
-            run.files([f for f in files if f.name != CONFIG_ARTIFACT])  # config.yaml is logged already
-            log_plots(run, model, splits, cfg.trainer.eval_batch_size)
-            if cfg.tracking.log_model:
-                log_model(run, Path(tmp))
-        log.info(
-            "best epoch %d: test_loss=%.4f  test_accuracy=%.4f", progress.best_epoch, test["loss"], test["accuracy"]
-        )
+        metrics = record_results(run, cfg, model, data, splits, progress)
     state.discard()
     return metrics | {"best_epoch": progress.best_epoch, "run_id": run.run_id}
