@@ -27,6 +27,8 @@ SMALL_RUN = [
     "data.val_size=100",
     "data.test_size=100",
 ]
+# Epochs of the runs that are stopped: enough that a signal sent after the second lands mid-run.
+EPOCHS = 60
 EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
 
 
@@ -51,10 +53,12 @@ def wait_for_checkpoint(process: subprocess.Popen, folder, epoch: int):
 
 @pytest.fixture(scope="module")
 def uninterrupted(store_overrides, tmp_path_factory) -> dict:
-    """The 10-epoch run that every interrupted one, once resumed, must equal."""
+    """The uninterrupted run that every stopped one, once resumed, must equal."""
     checkpoints = tmp_path_factory.mktemp("uninterrupted")
     return train(
-        compose_config(store_overrides + SMALL_RUN + ["trainer.epochs=10", f"trainer.checkpoint_dir={checkpoints}"])
+        compose_config(
+            store_overrides + SMALL_RUN + [f"trainer.epochs={EPOCHS}", f"trainer.checkpoint_dir={checkpoints}"]
+        )
     )
 
 
@@ -70,7 +74,7 @@ def test_a_stopped_run_resumes_to_the_metrics_of_an_uninterrupted_run(
     # SIGKILL leaves the run RUNNING; SIGTERM (SLURM, timeout, kill) and Ctrl-C mark it KILLED
     # and say how to resume, with no traceback. All keep the checkpoint of the last epoch.
     checkpoints = tmp_path / "checkpoints"
-    overrides = store_overrides + SMALL_RUN + ["trainer.epochs=10", f"trainer.checkpoint_dir={checkpoints}"]
+    overrides = store_overrides + SMALL_RUN + [f"trainer.epochs={EPOCHS}", f"trainer.checkpoint_dir={checkpoints}"]
     with open(tmp_path / "train.log", "w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "seqlab.experiments.train", *overrides, f"hydra.run.dir={tmp_path}"],
@@ -87,7 +91,7 @@ def test_a_stopped_run_resumes_to_the_metrics_of_an_uninterrupted_run(
     assert process.returncode == exit_code, output
     client = MlflowClient(store["uri"])
     killed_at = load_checkpoint(checkpoints / checkpoint.run_id / "checkpoint.pkl").progress.epoch
-    assert killed_at < 10, "the run finished before it was stopped"
+    assert killed_at < EPOCHS, "the run finished before it was stopped"
     assert client.get_run(checkpoint.run_id).info.status == status
     assert not list(checkpoints.glob("*/.checkpoint.pkl.*")), "no half-written checkpoint is left"
     if stop != signal.SIGKILL:
@@ -107,7 +111,7 @@ def test_a_stopped_run_resumes_to_the_metrics_of_an_uninterrupted_run(
         assert resumed[key] == uninterrupted[key], key
     for key in EPOCH_METRICS:
         resumed_history = history(client, resumed["run_id"], key)
-        assert [step for step, _ in resumed_history] == list(range(1, 11)), key
+        assert [step for step, _ in resumed_history] == list(range(1, EPOCHS + 1)), key
         assert resumed_history == history(client, uninterrupted["run_id"], key), key
 
 
