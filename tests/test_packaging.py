@@ -64,6 +64,10 @@ def test_the_seqlab_command_lists_its_subcommands_and_each_app_its_own_help(tmp_
     job = run([str(BIN / "seqlab"), "train", "model=lstm", "--cfg", "job"], tmp_path).stdout
     assert OmegaConf.create(job).model.name == "lstm"
     assert "run_id: ???" in run([str(BIN / "seqlab"), "predict", "--cfg", "job"], tmp_path).stdout
+    for command in ("predict", "compare", "reproduce"):
+        help_text = run([str(BIN / "seqlab"), command, "--help"], tmp_path).stdout
+        assert "tracking: local, server" in help_text and "schema" not in help_text, command
+    assert "Hydra" in run([str(BIN / "seqlab"), "train", "--hydra-help"], tmp_path).stdout
 
 
 def test_shell_completion_completes_subcommands_and_then_the_apps_overrides(tmp_path):

@@ -19,10 +19,11 @@ def optuna_direction(monitor: str) -> str:
     return "maximize" if MONITOR_SIGN[monitor] > 0 else "minimize"
 
 
-def config_groups() -> str:
-    """One line per user-facing config group of ``conf/``: ``model: elman, gru, lstm``."""
+def config_groups(*names: str) -> str:
+    """One line per user-facing config group of ``conf/`` (those in ``names``, or all): e.g.
+    ``model: elman, gru, lstm``."""
     root = conf_dir()
-    groups = sorted(d for d in root.iterdir() if d.is_dir() and any(d.glob("*.yaml")))
+    groups = sorted(d for d in root.iterdir() if d.is_dir() and any(d.glob("*.yaml")) and d.name in (names or d.name))
     return "\n".join(f"{d.name}: {', '.join(sorted(p.stem for p in d.glob('*.yaml')))}" for d in groups)
 
 
