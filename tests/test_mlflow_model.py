@@ -11,7 +11,14 @@ from seqlab.data.registry import build_splits
 from seqlab.experiments.classify import predict_split
 from seqlab.experiments.encoding import encode
 from seqlab.experiments.runner import train
-from seqlab.experiments.tracking import load_run, use_tracking_store
+from seqlab.experiments.tracking import (
+    CONFIG_ARTIFACT,
+    INPUTS_ARTIFACT,
+    download_model_files,
+    load_run,
+    read_logged_run,
+    use_tracking_store,
+)
 from tests.conftest import compose_config
 from tests.test_loaders import random_series, write_ucr
 
@@ -78,3 +85,15 @@ def test_symbol_sequences_longer_than_the_generated_ones_are_not_cut(default_run
     assert dataset.mask.sum(axis=1).tolist() == [12, 1]
     with pytest.raises(DataError, match=r"sequence 0: unknown symbols \['2'\]"):
         encode([["2"]], run)
+
+
+def test_a_run_logged_before_inputs_json_and_newer_settings_still_loads(default_run, store, tmp_path):
+    use_tracking_store(OmegaConf.create({"uri": store["uri"]}))
+    folder = download_model_files(default_run["metrics"]["run_id"], tmp_path)
+    (folder / INPUTS_ARTIFACT).unlink()
+    config = OmegaConf.load(folder / CONFIG_ARTIFACT)
+    del config.trainer["max_input_gb"]  # a setting added after the run was logged
+    OmegaConf.save(config, folder / CONFIG_ARTIFACT)
+    run = read_logged_run(folder)
+    assert run.input_kind == "symbols"
+    assert run.config.trainer.max_input_gb == 4.0

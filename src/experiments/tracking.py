@@ -27,7 +27,7 @@ from seqlab.data.raw import SPLITS
 from seqlab.engine import engine_info
 from seqlab.experiments.recorder import RunRecorder
 from seqlab.experiments.secrets import redact
-from seqlab.experiments.validation import ConfigError
+from seqlab.experiments.validation import ConfigError, logged_config
 from seqlab.models.compiling import COMPILE_MODE_DESCRIPTION
 from seqlab.models.weights import load_weights, save_weights
 from seqlab.paths import checkout_root, runs_dir
@@ -247,14 +247,26 @@ MODEL_FILES = (
 )
 
 
+def _input_kind(folder: Path, config: DictConfig) -> str:
+    """The run's input kind from ``inputs.json``; runs logged before that file existed are told
+    apart as seqlab used to: no vocabulary means series, a tokenizer setting text."""
+    if (folder / INPUTS_ARTIFACT).exists():
+        return json.loads((folder / INPUTS_ARTIFACT).read_text())["kind"]
+    if not (folder / VOCABULARY_ARTIFACT).exists():
+        return "series"
+    return "text" if "punctuation" in config.data else "symbols"
+
+
 def read_logged_run(folder: Path) -> LoggedRun:
     """Read a run's model files (``MODEL_FILES``, the optional ones when present) from ``folder``."""
     vocabulary, normalizer = folder / VOCABULARY_ARTIFACT, folder / NORMALIZER_ARTIFACT
+    # On its schema: settings added since the run was logged take their defaults.
+    config = logged_config(OmegaConf.load(folder / CONFIG_ARTIFACT), str(folder / CONFIG_ARTIFACT))
     return LoggedRun(
-        config=OmegaConf.load(folder / CONFIG_ARTIFACT),
+        config=config,
         weights=load_weights(folder / WEIGHTS_ARTIFACT),
         label_names=tuple(json.loads((folder / LABELS_ARTIFACT).read_text())),
-        input_kind=json.loads((folder / INPUTS_ARTIFACT).read_text())["kind"],
+        input_kind=_input_kind(folder, config),
         vocabulary=tuple(json.loads(vocabulary.read_text())) if vocabulary.exists() else None,
         normalizer=Normalizer(**json.loads(normalizer.read_text())) if normalizer.exists() else None,
     )
