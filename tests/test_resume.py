@@ -81,6 +81,9 @@ def test_a_stopped_run_resumes_to_the_metrics_of_an_uninterrupted_run(
             cwd=PROJECT_ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Ctrl-C as a terminal delivers it: a test run in the background (CI) inherits SIGINT
+            # ignored, which Python keeps ignoring.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         try:
             checkpoint = wait_for_checkpoint(process, checkpoints, epoch=2)
