@@ -8,7 +8,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqlab.data.dataset import DataSplits
 from seqlab.data.registry import build_splits
-from seqlab.experiments.schema import group_schemas, model_schema
+from seqlab.experiments.schema import schema_of
 from seqlab.experiments.validation import ConfigError
 from seqlab.models.cells import get_cell
 from seqlab.models.classifier import SequenceClassifier
@@ -72,7 +72,7 @@ def default_network_spec(
 ) -> NetworkSpec:
     """The network ``model=<cell>`` with the schema's defaults and the ``model`` fields given,
     for code that builds models without composing a config (tests, benchmarks)."""
-    config = OmegaConf.merge(OmegaConf.structured(model_schema(get_cell(cell))), model)
+    config = OmegaConf.merge(OmegaConf.structured(schema_of("model", cell)), model)
     return _network_spec(OmegaConf.to_container(config), num_classes, input_size, vocab_size)
 
 
@@ -100,10 +100,10 @@ def optimizer_spec(cfg: DictConfig, splits: DataSplits) -> OptimizerSpec:
 def default_optimizer_spec(
     name: str = "sgd", steps_per_epoch: int = 1, total_epochs: int = 1, **settings: object
 ) -> OptimizerSpec:
-    """The optimiser ``optimizer=<name>`` (a schema: sgd, adagrad, rmsprop, adadelta, adam) with
+    """The optimiser ``optimizer=<name>`` (a schema: sgd, adagrad, rmsprop, adadelta, adam, adamw) with
     the schema's defaults and the ``settings`` given (``schedule`` as a dict), for code that
     builds models without composing a config (tests, benchmarks)."""
-    config = OmegaConf.merge(OmegaConf.structured(group_schemas()[f"optimizer/{name}"]), settings)
+    config = OmegaConf.merge(OmegaConf.structured(schema_of("optimizer", name)), settings)
     return _optimizer_spec(OmegaConf.to_container(config), steps_per_epoch, total_epochs)
 
 

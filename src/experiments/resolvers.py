@@ -23,7 +23,8 @@ def config_groups(*names: str) -> str:
     """One line per user-facing config group of ``conf/`` (those in ``names``, or all): e.g.
     ``model: elman, gru, lstm``."""
     root = conf_dir()
-    groups = sorted(d for d in root.iterdir() if d.is_dir() and any(d.glob("*.yaml")) and d.name in (names or d.name))
+    groups = sorted(d for d in root.iterdir() if d.is_dir() and any(d.glob("*.yaml")))
+    groups = [d for d in groups if not names or d.name in names]
     return "\n".join(f"{d.name}: {', '.join(sorted(p.stem for p in d.glob('*.yaml')))}" for d in groups)
 
 

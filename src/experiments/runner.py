@@ -155,14 +155,12 @@ def record_results(
     and plots. Returns the best epoch's metrics with ``test_loss`` and ``test_accuracy``."""
     model.set_weights(progress.best_weights)
     test = model.evaluate(splits.test, cfg.trainer.eval_batch_size)
-    run.metrics(
-        {
-            "test_loss": test["loss"],
-            "test_accuracy": test["accuracy"],
-            "best_epoch": progress.best_epoch,
-            f"best_{cfg.trainer.monitor}": progress.best_metrics[cfg.trainer.monitor],
-        }
-    )
+    test_metrics = {"test_loss": test["loss"], "test_accuracy": test["accuracy"]}
+    best = {
+        "best_epoch": progress.best_epoch,
+        f"best_{cfg.trainer.monitor}": progress.best_metrics[cfg.trainer.monitor],
+    }
+    run.metrics(test_metrics | best)
     with tempfile.TemporaryDirectory() as tmp:  # the model's files, logged and packaged from here
         files = write_model_files(Path(tmp), cfg, progress.best_weights, data)
         run.files([f for f in files if f.name != CONFIG_ARTIFACT])  # config.yaml is logged already
@@ -170,7 +168,7 @@ def record_results(
         if cfg.tracking.log_model:
             log_model(run, Path(tmp))
     log.info("best epoch %d: test_loss=%.4f  test_accuracy=%.4f", progress.best_epoch, test["loss"], test["accuracy"])
-    return progress.best_metrics | {"test_loss": test["loss"], "test_accuracy": test["accuracy"]}
+    return progress.best_metrics | test_metrics
 
 
 def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, float]:
