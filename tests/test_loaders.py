@@ -8,12 +8,15 @@ import pytest
 from omegaconf import OmegaConf
 
 from seqlab.data.errors import DataError
+from seqlab.data.missing import handle_missing
 from seqlab.data.registry import build_splits
 from seqlab.data.sentiment import sentiment_texts
 from seqlab.data.text import tokenize
+from seqlab.data.ucr import read_uea_ts
 from seqlab.experiments.classify import predict_texts
 from seqlab.experiments.runner import train
 from seqlab.experiments.tracking import use_tracking_store
+from seqlab.experiments.validation import ConfigError, validate
 from tests.conftest import compose_config
 
 TEXT_OPTIONS = dict(lowercase=True, punctuation="split", min_freq=1, max_size=None, max_len=None)
@@ -37,7 +40,7 @@ def load_text(path, **options):
 
 
 def load_archive(train_path, test_path, **options):
-    settings = dict(val_fraction=0.25, seed=0, normalize="none", max_len=None) | options
+    settings = dict(val_fraction=0.25, seed=0, normalize="none", max_len=None, missing="refuse") | options
     return build_splits("archive", train_path=str(train_path), test_path=str(test_path), **settings)
 
 
@@ -215,9 +218,42 @@ def malformed_cases(tmp_path):
         ),
         "interior NaN": (
             lambda: load_archive(_write(tmp_path / "i.tsv", "1\t0.5\tNaN\t0.1\n"), good_ucr),
-            "i.tsv:1: missing value (NaN) inside the series",
+            "i.tsv:1: missing value (NaN) at step 2, channel 1 (1 series have one); set data.missing=drop",
+        ),
+        "invalid UTF-8 in a .ts": (
+            lambda: load_archive(_write_bytes(tmp_path / "u.ts", TS_HEADER + b"0.1,0.2:a\n0.3,\xff0.4:b\n"), good_ucr),
+            f"u.ts:6: not UTF-8 text: byte 0xff at byte offset {len(TS_HEADER) + 14} (column 5 of the line)",
+        ),
+        "invalid UTF-8 in a CSV": (
+            lambda: load_text(_write_bytes(tmp_path / "u.csv", b"text,label\n" + b"fine,pos\n" * 7 + b"caf\xe9,neg\n")),
+            "u.csv:9: not UTF-8 text: byte 0xe9 at byte offset 77 (column 4 of the line)",
+        ),
+        "a header number that is not one": (
+            lambda: load_archive(
+                _write_bytes(
+                    tmp_path / "w.ts", TS_HEADER.replace(b"@data", b"@seriesLength twenty\n@data") + b"1,2:a\n"
+                ),
+                good_ucr,
+            ),
+            "w.ts:4: @seriesLength 'twenty' is not a whole number",
+        ),
+        "a .ts with no cases": (
+            lambda: load_archive(_write_bytes(tmp_path / "z.ts", TS_HEADER), good_ucr),
+            "z.ts:4: no cases after @data",
+        ),
+        "a folder as data path": (
+            lambda: load_archive(tmp_path, good_ucr),
+            f"{tmp_path}: is a folder; give the path of a data file in it",
         ),
     }
+
+
+TS_HEADER = b"@problemName bad\n@univariate true\n@classLabel true a b\n@data\n"
+
+
+def _write_bytes(path, data):
+    path.write_bytes(data)
+    return path
 
 
 def _write(path, text):
@@ -239,6 +275,11 @@ def _write(path, text):
         "label only in test, after a multi-line text",
         "unknown split name",
         "interior NaN",
+        "invalid UTF-8 in a .ts",
+        "invalid UTF-8 in a CSV",
+        "a header number that is not one",
+        "a .ts with no cases",
+        "a folder as data path",
     ],
 )
 def test_malformed_input_names_file_line_and_problem(case, tmp_path):
@@ -323,7 +364,8 @@ def test_predict_maps_new_texts_through_the_logged_vocabulary(data_files, store,
 @pytest.mark.parametrize(
     ("split", "value", "message"),
     [
-        ("TRAIN", "NaN", r"S_TRAIN.tsv:2: missing value \(NaN\) inside the series"),
+        ("TRAIN", "NaN", r"S_TRAIN.tsv:2: missing value \(NaN\) at step 3, channel 1"),
+        ("TEST", "?", r"S_TEST.tsv:2: missing value \(NaN\) at step 3, channel 1"),
         ("TRAIN", "inf", r"S_TRAIN.tsv:2: inf at step 3: series must be finite"),
         ("TEST", "-inf", r"S_TEST.tsv:2: -inf at step 3: series must be finite"),
     ],
@@ -365,3 +407,29 @@ def test_splits_with_different_channels_are_refused(tmp_path):
     for normalize in ("dataset", "none"):
         with pytest.raises(DataError, match=r"S_TEST.ts:10: 1 channels, the training split has 2"):
             load_archive(train, test, normalize=normalize)
+
+
+def test_missing_values_are_refused_dropped_or_filled_as_data_missing_says(tmp_path):
+    # A .ts file writes a missing value as '?': in a case's middle, at its start, in its other channel.
+    lines = ["1,2,3,4:1,1,1,1:a", "1,?,?,4:2,2,2,2:b", "?,0,1,2:3,3,3,3:a", "4,3,2,1:1,2,?,4:b"]
+    lines += [f"{i},{i},{i},{i}:0,0,0,0:{'ab'[i % 2]}" for i in range(8)]
+    header = "@problemName m\n@missing true\n@univariate false\n@dimensions 2\n@classLabel true a b\n@data\n"
+    train = _write(tmp_path / "M_TRAIN.ts", header + "\n".join(lines) + "\n")
+    test = _write(tmp_path / "M_TEST.ts", header + "\n".join(lines[4:]) + "\n")
+    with pytest.raises(DataError, match=r"M_TRAIN.ts:8: missing value \(NaN\) at step 2, channel 1 \(3 series have"):
+        load_archive(train, test, val_fraction=0.1)
+    dropped = load_archive(train, test, val_fraction=0.1, missing="drop")
+    assert len(dropped.train) + len(dropped.validation) == len(lines) - 3
+    filled = handle_missing(read_uea_ts(train), "fill")  # linear inside a series, the nearest value at its ends
+    np.testing.assert_allclose(filled.sequences[1], [[1, 2], [2, 2], [3, 2], [4, 2]])
+    np.testing.assert_allclose(filled.sequences[2], [[0, 3], [0, 3], [1, 3], [2, 3]])
+    np.testing.assert_allclose(filled.sequences[3], [[4, 1], [3, 2], [2, 3], [1, 4]])
+    assert len(load_archive(train, test, val_fraction=0.1, missing="fill").train) == len(lines) - 1
+
+
+def test_validation_and_test_shares_that_leave_no_training_data_are_refused():
+    cfg = compose_config(
+        ["data=text_table", "data.path=reviews.csv", "data.val_fraction=0.5", "data.test_fraction=0.6"]
+    )
+    with pytest.raises(ConfigError, match=r"data.test_fraction=0.6: with val_fraction 0.5: sums to 1.1"):
+        validate(cfg)

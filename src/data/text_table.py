@@ -1,6 +1,7 @@
 """Loading a text-classification table (CSV or TSV) with pandas."""
 
 import csv
+import io
 import re
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pandas as pd
 
 from seqlab.data.dataset import DataSplits
 from seqlab.data.errors import DataError
+from seqlab.data.files import read_text
 from seqlab.data.raw import RawSplit, hold_out
 from seqlab.data.text_splits import text_splits
 
@@ -19,17 +21,17 @@ def separator(path: Path, sep: str | None) -> str:
     return sep or ("\t" if path.suffix.lower() in (".tsv", ".tab") else ",")
 
 
-def read_table(path: str | Path, sep: str | None = None, header: int | None = 0) -> pd.DataFrame:
-    """Read a CSV/TSV file as strings (the separator follows the extension unless given).
+def read_table(path: str | Path, sep: str | None = None, header: int | None = 0) -> tuple[pd.DataFrame, list[int]]:
+    """Read a CSV/TSV file as strings (the separator follows the extension unless given), and
+    the file line on which each of its records starts (quoted fields may span several lines).
 
-    Raises DataError naming the file, and the line where pandas can tell it (a ragged row).
+    Raises DataError naming the file, and the line where it can be told: bytes that are not
+    UTF-8 (with their byte offset), a ragged row.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "no such file")
-    sep = separator(path, sep)
+    text, sep = read_text(path), separator(path, sep)
     try:
-        return pd.read_csv(path, sep=sep, header=header, dtype=str, keep_default_na=False, encoding="utf-8")
+        table = pd.read_csv(io.StringIO(text), sep=sep, header=header, dtype=str, keep_default_na=False)
     except pd.errors.ParserError as error:
         found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
         if found:
@@ -38,21 +40,18 @@ def read_table(path: str | Path, sep: str | None = None, header: int | None = 0)
         raise DataError(path, f"cannot parse: {error}") from None
     except pd.errors.EmptyDataError:
         raise DataError(path, "the file is empty") from None
-    except UnicodeDecodeError as error:
-        raise DataError(path, f"not UTF-8 text ({error.reason} at byte {error.start})") from None
+    return table, _record_lines(text, sep)[0 if header is None else header + 1 :]
 
 
-def record_lines(path: str | Path, sep: str | None = None) -> list[int]:
-    """The file line on which each data record of a CSV/TSV file starts (quoted fields may span
-    several lines); the header is line 1."""
-    path = Path(path)
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.reader(f, delimiter=separator(path, sep))
-        starts, next_start = [], 1
-        for _ in reader:
+def _record_lines(text: str, sep: str) -> list[int]:
+    """The line on which each CSV record of ``text`` starts."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    starts, next_start = [], 1
+    for record in reader:
+        if record:  # pandas skips blank lines too
             starts.append(next_start)
-            next_start = reader.line_num + 1
-    return starts[1:]
+        next_start = reader.line_num + 1
+    return starts
 
 
 def load_text_table(
@@ -70,11 +69,10 @@ def load_text_table(
     test) give the splits; without it, seeded random ``test_fraction`` and ``val_fraction``
     shares are held out. ``text_options`` go to ``text_splits`` (tokenizer and vocabulary,
     built on the training split only)."""
-    table = read_table(path, sep)
+    table, lines = read_table(path, sep)
     for column in filter(None, (text_column, label_column, split_column)):
         if column not in table.columns:
             raise DataError(path, f"no column {column!r}; the header has {list(table.columns)}", line=1)
-    lines = record_lines(path, sep)
     if split_column:
         names = table[split_column].str.strip().str.lower()
         unknown = ~names.isin(SPLIT_NAMES)

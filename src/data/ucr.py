@@ -12,12 +12,19 @@ import numpy as np
 from seqlab.data.assemble import assemble
 from seqlab.data.dataset import DataSplits
 from seqlab.data.errors import DataError
+from seqlab.data.files import data_file, read_text
+from seqlab.data.missing import handle_missing
 from seqlab.data.normalize import normalize_splits
 from seqlab.data.raw import RawSplit, check_channels, hold_out
 from seqlab.data.text_table import read_table
 
+# The texts a file may use for a missing value (a NaN; see seqlab.data.missing).
+MISSING_MARKERS = ("?", "nan", "NaN", "NAN")
+
 
 def _number(text: str, path, line: int, what: str) -> float:
+    if text in MISSING_MARKERS:
+        return np.nan
     try:
         return float(text)
     except ValueError:
@@ -26,35 +33,30 @@ def _number(text: str, path, line: int, what: str) -> float:
 
 def read_ucr_tsv(path: str | Path) -> RawSplit:
     """One UCR 2018 file: per row the label, then the values; variable-length series are
-    padded with NaN at the end, which is cut off. Sequences are (length, 1)."""
-    table = read_table(path, sep="\t", header=None)
+    padded with NaN (or empty cells) at the end, which is cut off; a NaN before the end is a
+    missing value. Sequences are (length, 1)."""
+    table, lines = read_table(path, sep="\t", header=None)
     sequences, labels = [], []
-    for row_number, row in enumerate(table.itertuples(index=False)):
-        line = row_number + 1
+    for row, line in zip(table.itertuples(index=False), lines, strict=True):
         label, *cells = (str(cell).strip() for cell in row)
         values = np.array([_number(c, path, line, f"value {i + 1}") if c else np.nan for i, c in enumerate(cells)])
         real = np.flatnonzero(~np.isnan(values))
         if len(real) == 0:
             raise DataError(path, "the series has no values", line)
-        if len(real) != real[-1] + 1:
-            raise DataError(path, "missing value (NaN) inside the series; only trailing NaN padding is allowed", line)
         sequences.append(values[: real[-1] + 1, None])
         labels.append(label)
-    return RawSplit(sequences, labels, str(path), list(range(1, len(labels) + 1)))
+    return RawSplit(sequences, labels, str(path), lines)
 
 
 def read_uea_ts(path: str | Path) -> RawSplit:
     """One sktime/UEA ``.ts`` file: ``@`` header lines, then after ``@data`` one case per line,
-    ``dim1 values : dim2 values : ... : label``. The data must agree with the header
-    (@univariate/@dimensions, @equalLength, @seriesLength, @classLabel). Sequences are
-    (length, dimensions)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "no such file")
+    ``dim1 values : dim2 values : ... : label`` (``?`` for a missing value). The data must agree
+    with the header (@univariate/@dimensions, @equalLength, @seriesLength, @classLabel).
+    Sequences are (length, dimensions)."""
     header: dict[str, tuple[int, str]] = {}
     sequences, labels, lines = [], [], []
     in_data = False
-    for line, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for line, text in enumerate(read_text(path).splitlines(), start=1):
         text = text.strip()
         if not text or text.startswith("#"):
             continue
@@ -70,7 +72,8 @@ def read_uea_ts(path: str | Path) -> RawSplit:
         if not dimensions:
             raise DataError(path, "a case needs values and a label separated by ':'", line)
         series = [
-            [_number(v, path, line, f"dimension {d + 1}") for v in dim.split(",")] for d, dim in enumerate(dimensions)
+            [_number(v.strip(), path, line, f"dimension {d + 1}") for v in dim.split(",")]
+            for d, dim in enumerate(dimensions)
         ]
         if len({len(s) for s in series}) != 1:
             raise DataError(path, f"dimensions have different lengths {[len(s) for s in series]}", line)
@@ -83,30 +86,44 @@ def read_uea_ts(path: str | Path) -> RawSplit:
         lines.append(line)
     if not in_data:
         raise DataError(path, "no @data line")
+    if not sequences:
+        raise DataError(path, "no cases after @data", header["data"][0])
     _check_header(path, header, sequences, labels, lines)
     return RawSplit(sequences, labels, str(path), lines)
 
 
+def _header_count(path, header: dict[str, tuple[int, str]], key: str, name: str) -> int:
+    """The whole number header line ``@<name>`` declares."""
+    line, value = header[key]
+    try:
+        return int(value)
+    except ValueError:
+        raise DataError(path, f"@{name} {value!r} is not a whole number", line) from None
+
+
 def _check_header(path, header, sequences, labels, lines) -> None:
     """Raise DataError where the data contradicts what the header declares."""
-    dims = sequences[0].shape[1] if sequences else 0
+    dims = sequences[0].shape[1]
     if "univariate" in header:
         line, value = header["univariate"]
         if (value.lower() == "true") != (dims == 1):
             raise DataError(path, f"@univariate {value} but the data has {dims} dimensions", line)
     if "dimensions" in header:
-        line, value = header["dimensions"]
-        if int(value) != dims:
-            raise DataError(path, f"@dimensions {value} but the data has {dims}", line)
+        declared = _header_count(path, header, "dimensions", "dimensions")
+        if declared != dims:
+            raise DataError(path, f"@dimensions {declared} but the data has {dims}", header["dimensions"][0])
     lengths = {len(s) for s in sequences}
     if "equallength" in header:
         line, value = header["equallength"]
         if value.lower() == "true" and len(lengths) > 1:
             raise DataError(path, f"@equalLength true but series lengths range {min(lengths)}-{max(lengths)}", line)
-    if "serieslength" in header and header.get("equallength", (0, "false"))[1].lower() == "true":
-        line, value = header["serieslength"]
-        if lengths and int(value) not in lengths:
-            raise DataError(path, f"@seriesLength {value} but the series have {max(lengths)} steps", line)
+    if "serieslength" in header:
+        declared = _header_count(path, header, "serieslength", "seriesLength")
+        equal = header.get("equallength", (0, "false"))[1].lower() == "true"
+        if equal and declared not in lengths:
+            raise DataError(
+                path, f"@seriesLength {declared} but the series have {max(lengths)} steps", header["serieslength"][0]
+            )
     if "classlabel" in header:
         line, value = header["classlabel"]
         flag, *declared = value.split()
@@ -126,14 +143,16 @@ def load_archive(
     seed: int,
     normalize: str,
     max_len: int | None,
+    missing: str,
 ) -> DataSplits:
-    """TRAIN and TEST files of one dataset (format from the extension: .tsv UCR, .ts UEA)."""
+    """TRAIN and TEST files of one dataset (format from the extension: .tsv UCR, .ts UEA), with
+    missing values handled by ``missing`` (``seqlab.data.missing``)."""
     parts = []
-    for path in (train_path, test_path):
-        suffix = Path(path).suffix.lower().lstrip(".")
+    for path in map(data_file, (train_path, test_path)):
+        suffix = path.suffix.lower().lstrip(".")
         if suffix not in READERS:
             raise DataError(path, f"unknown archive format {suffix!r}; expected .tsv (UCR) or .ts (UEA)")
-        parts.append(READERS[suffix](path))
+        parts.append(handle_missing(READERS[suffix](path), missing))
     train, validation = hold_out(parts[0], val_fraction, seed, "validation")
     raw = {"train": train, "validation": validation, "test": parts[1]}
     check_channels(raw)

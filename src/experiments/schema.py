@@ -15,6 +15,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import II, MISSING
 
+from seqlab.data.missing import MISSING_POLICIES
 from seqlab.data.normalize import NORMALIZATIONS
 from seqlab.data.registry import SOURCES
 from seqlab.data.text import PUNCTUATION_MODES
@@ -152,6 +153,19 @@ class TextTableDataConfig(DataConfig, TextOptions):
     val_fraction: float = in_range(0.1, 0.0, 1.0)
     test_fraction: float = in_range(0.2, 0.0, 1.0)
 
+    def cross_check(self) -> list[tuple[str, Any, str]]:
+        total = self.val_fraction + self.test_fraction
+        if self.split_column is None and total >= 1:
+            return [
+                (
+                    "test_fraction",
+                    self.test_fraction,
+                    f"with val_fraction {self.val_fraction}: sums to {total:g}, "
+                    "which leaves no training examples; the two must sum to less than 1",
+                )
+            ]
+        return []
+
 
 @dataclass
 class ArchiveDataConfig(DataConfig):
@@ -163,6 +177,8 @@ class ArchiveDataConfig(DataConfig):
     val_fraction: float = in_range(0.2, 0.0, 1.0)  # held out of TRAIN, seeded
     # none | series | dataset (statistics of the training split)
     normalize: str = one_of("dataset", NORMALIZATIONS)
+    # missing values (NaN, '?'): refuse | drop (the series) | fill (interpolate): seqlab.data.missing
+    missing: str = one_of("refuse", MISSING_POLICIES)
     max_len: int | None = checked(None, lambda v: v is None or v > 0, "must be > 0 or null")
 
 
