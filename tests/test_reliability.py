@@ -1,5 +1,7 @@
 """Faults a real lab meets: many processes on one fresh store, and a run terminated half-way."""
 
+import errno
+import os
 import subprocess
 import sys
 
@@ -7,6 +9,7 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
+from seqlab.experiments.checkpoint import CheckpointWriteError
 from seqlab.experiments.runner import train
 from tests.conftest import compose_config
 
@@ -63,3 +66,41 @@ def test_a_run_left_running_by_a_killed_process_is_marked_failed_by_the_next_run
     run = client.get_run(orphan)
     assert run.info.status == "FAILED"
     assert "ended without closing it" in run.data.tags["seqlab.note"]
+
+
+def test_a_full_disk_during_a_checkpoint_fails_the_run_and_keeps_the_last_checkpoint(
+    store, store_overrides, default_run, tmp_path, monkeypatch
+):
+    # The disk fills up while epoch 2's checkpoint is written (its fsync fails, as ENOSPC does).
+    calls, real_fsync = [], os.fsync
+
+    def fsync(descriptor):
+        calls.append(descriptor)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(descriptor)
+
+    overrides = store_overrides + [
+        "trainer.progress=false",
+        "data.train_size=300",
+        f"trainer.checkpoint_dir={tmp_path}",
+    ]
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "fsync", fsync)
+        with pytest.raises(CheckpointWriteError) as error:
+            train(compose_config(overrides + ["trainer.epochs=4"]))
+    (folder,) = tmp_path.iterdir()
+    run_id = folder.name
+    assert str(error.value) == (
+        f"run {run_id}: the checkpoint of epoch 2 could not be written to {folder} (No space left on device); "
+        f"kept: the metrics of epochs 1-2 in MLflow and the checkpoint of epoch 1 at {folder / 'checkpoint.pkl'} "
+        f"(once there is room, resume with trainer.resume={run_id})"
+    )
+    assert sorted(p.name for p in folder.iterdir()) == ["checkpoint.pkl"], "no temp file, no lock left"
+    client = MlflowClient(store["uri"])
+    assert client.get_run(run_id).info.status == "FAILED"
+    earlier = client.get_run(default_run["metrics"]["run_id"])
+    assert earlier.info.status == "FINISHED"
+    assert earlier.data.metrics["test_accuracy"] == default_run["metrics"]["test_accuracy"], "earlier runs intact"
+    resumed = train(compose_config(overrides + [f"trainer.resume={run_id}"]))
+    assert resumed["run_id"] == run_id and client.get_run(run_id).info.status == "FINISHED"

@@ -1,6 +1,7 @@
 """Checkpoints and early stopping: a run killed with SIGKILL resumes to the metrics of an
 uninterrupted run, and a run keeps its best epoch's weights, not its last."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -12,9 +13,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from seqlab.data.errors import DataError
-from seqlab.experiments.checkpoint import load_checkpoint
+from seqlab.experiments.checkpoint import load_checkpoint, run_lock
 from seqlab.experiments.runner import train
 from seqlab.experiments.tracking import WEIGHTS_ARTIFACT
+from seqlab.experiments.validation import ConfigError
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.weights import UnsafeWeightsError, load_pickle, load_weights, save_pickle
 from tests.conftest import PROJECT_ROOT, compose_config, run_cli
@@ -100,11 +102,17 @@ def test_a_stopped_run_resumes_to_the_metrics_of_an_uninterrupted_run(
     if stop != signal.SIGKILL:
         assert f"resume with trainer.resume={checkpoint.run_id}" in output and "Traceback" not in output, output
 
-    resumed = train(
-        compose_config(
-            store_overrides + [f"trainer.checkpoint_dir={checkpoints}", f"trainer.resume={checkpoint.run_id}"]
-        )
+    resume = compose_config(
+        store_overrides + [f"trainer.checkpoint_dir={checkpoints}", f"trainer.resume={checkpoint.run_id}"]
     )
+    with run_lock(str(checkpoints), checkpoint.run_id):  # as if another process were training it now
+        busy = (
+            rf"trainer.resume={checkpoint.run_id}: the run is being trained by another process now \(pid {os.getpid()}"
+        )
+        with pytest.raises(ConfigError, match=busy):
+            train(resume)
+    assert client.get_run(checkpoint.run_id).info.status != "RUNNING", "a refused resume leaves the run as it was"
+    resumed = train(resume)
 
     assert resumed["run_id"] == checkpoint.run_id
     assert client.get_run(checkpoint.run_id).info.status == "FINISHED"

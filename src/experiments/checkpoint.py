@@ -6,7 +6,12 @@ its weights, and the data hash. It is rewritten atomically after every epoch und
 ``trainer.checkpoint_dir/<run id>/`` and loaded through the restricted unpickler.
 """
 
+import fcntl
+import os
+import socket
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -19,9 +24,15 @@ from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.weights import UnsafeWeightsError, load_pickle, save_pickle
 
 CHECKPOINT_FILE = "checkpoint.pkl"
+LOCK_FILE = ".lock"
 
 # The metric each ``trainer.monitor`` choice improves in: -1 lower is better, +1 higher.
 MONITOR_SIGN = {"val_loss": -1, "val_accuracy": 1}
+
+
+class CheckpointWriteError(RuntimeError):
+    """A checkpoint could not be written (a full disk, a lost file system); the message says
+    what the run kept."""
 
 
 @dataclass
@@ -101,6 +112,35 @@ def resumed_config(logged: DictConfig, requested: DictConfig, overrides: list[st
     return logged, applied
 
 
+@contextmanager
+def run_lock(checkpoint_dir: str, run_id: str) -> Iterator[None]:
+    """Hold run ``run_id``'s lock (a ``flock`` on ``<checkpoint_dir>/<run_id>/.lock``, which the
+    system drops when its process dies, however it dies) while the block trains the run; raise
+    ConfigError naming the holder when another process holds it. On leaving, the lock file goes,
+    and the run's folder with it once no checkpoint is left in it."""
+    folder = checkpoint_path(checkpoint_dir, run_id).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_FILE
+    with open(path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            raise ConfigError(
+                f"trainer.resume={run_id}: the run is being trained by another process now "
+                f"({lock.read().strip() or 'its pid is not written yet'}); one process at a time trains a run"
+            ) from None
+        lock.truncate(0)
+        lock.write(f"pid {os.getpid()} on {socket.gethostname()}")
+        lock.flush()
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
+            if not any(folder.iterdir()):
+                folder.rmdir()
+
+
 def check_checkpoint_dir(directory: str) -> None:
     """Raise ConfigError unless checkpoints can be written in ``directory`` (created if
     missing), so that a run fails before it starts rather than after its first epoch."""
@@ -176,10 +216,22 @@ class TrainingState:
             model_state=model.training_state(),
             shuffle_rng=self.rng.bit_generator.state,
         )
-        save_checkpoint(checkpoint, self.path)
+        try:
+            save_checkpoint(checkpoint, self.path)
+        except OSError as error:  # save_checkpoint has removed its temp file; the last checkpoint stands
+            kept = (
+                f"the checkpoint of epoch {load_checkpoint(self.path).progress.epoch} at {self.path} (once there "
+                f"is room, resume with trainer.resume={self.run_id})"
+                if self.path.is_file()
+                else "no checkpoint"
+            )
+            raise CheckpointWriteError(
+                f"run {self.run_id}: the checkpoint of epoch {self.progress.epoch} could not be written to "
+                f"{self.path.parent} ({error.strerror or error}); kept: the metrics of epochs 1-{self.progress.epoch} "
+                f"in MLflow and {kept}"
+            ) from None
 
     def discard(self) -> None:
-        """Delete the checkpoint of a run that finished (its weights are in MLflow)."""
+        """Delete the checkpoint of a run that finished (its weights are in MLflow); its folder
+        goes with the run's lock (``run_lock``)."""
         self.path.unlink(missing_ok=True)
-        if self.path.parent.is_dir() and not any(self.path.parent.iterdir()):
-            self.path.parent.rmdir()

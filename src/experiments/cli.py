@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from hydra_plugins.seqlab_optuna_sweeper.optuna_sweeper import OptunaSweeper
 from seqlab import engine
 from seqlab.data.errors import DataError
+from seqlab.experiments.checkpoint import CheckpointWriteError
 from seqlab.experiments.resolvers import register_resolvers
 from seqlab.experiments.schema import register_schemas
 from seqlab.experiments.validation import ConfigError
@@ -28,8 +29,9 @@ log = logging.getLogger(__name__)
 # The configs ship inside the package (conf/ of the checkout is the package seqlab.conf).
 CONFIG_PATH = "pkg://seqlab.conf"
 
-# A bad config value, data file, weights or checkpoint file, run id, experiment or tracking server.
-USER_ERRORS = (ConfigError, DataError, UnsafeWeightsError, LookupError)
+# A bad config value, data file, weights or checkpoint file, run id, experiment or tracking server,
+# or a disk that refuses a checkpoint: one message each, no traceback.
+USER_ERRORS = (ConfigError, DataError, UnsafeWeightsError, LookupError, CheckpointWriteError)
 
 
 @contextmanager

@@ -9,6 +9,7 @@ A training run is MLflow's active run (``start``: MLflow's model logging needs o
 parent run is not (``create``): its jobs may run in the same process, each as the active run.
 """
 
+import logging
 import os
 import socket
 import warnings
@@ -23,6 +24,8 @@ from seqlab.experiments.secrets import redact
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+
+log = logging.getLogger(__name__)
 
 HOST_TAG, PID_TAG = "seqlab.host", "seqlab.pid"
 
@@ -147,5 +150,19 @@ class RunRecorder:
         return self
 
     def __exit__(self, kind, error, traceback) -> None:
-        """FINISHED on success, KILLED on Ctrl-C, FAILED on any other exception."""
-        self.end("FINISHED" if kind is None else "KILLED" if issubclass(kind, KeyboardInterrupt) else "FAILED")
+        """FINISHED on success, KILLED on Ctrl-C, FAILED on any other exception. When the store
+        cannot take the status of a run that raised (a full disk, a lost server), say so and let
+        the run's own error through: the next command on this host marks the run FAILED."""
+        status = "FINISHED" if kind is None else "KILLED" if issubclass(kind, KeyboardInterrupt) else "FAILED"
+        try:
+            self.end(status)
+        except Exception as failure:
+            if kind is None:
+                raise
+            log.warning(
+                "run %s could not be marked %s in %s (%s); the next seqlab run on this host marks it FAILED",
+                self.run_id,
+                status,
+                self.tracking_uri,
+                failure,
+            )

@@ -4,6 +4,7 @@ import itertools
 import logging
 import math
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +26,7 @@ from seqlab.experiments.checkpoint import (
     find_checkpoint,
     load_checkpoint,
     resumed_config,
+    run_lock,
 )
 from seqlab.experiments.mlflow_model import log_model
 from seqlab.experiments.plots import confusion_matrix, learning_curves, log_figure
@@ -205,31 +207,35 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
     resumed_run = checkpoint.run_id if checkpoint is not None else None
     parent = sweep_parent() if checkpoint is None else None
     run_tags = (tags or {}) | ({"sweep_id": parent} if parent else {})
-    with RunRecorder.start(experiment_id, cfg.tracking.run_name, parent, run_tags, resume=resumed_run) as run:
-        if checkpoint is None:
-            log_run_inputs(run, cfg, _hydra_tags())
-            log_dataset(run, cfg.data.name, summary)
-        else:
-            run.tags({"resumed_after_epoch": checkpoint.progress.epoch})
-            if applied:
-                run.tags({"resumed_with": " ".join(f"{key}={value}" for key, value in applied.items())})
-        log.info("MLflow run %s in %s", run.run_id, run.tracking_uri)
-        model = build_classifier(cfg, splits)
-        run.params({"num_params": count_parameters(model.get_weights())})
-        state = TrainingState.start(cfg, run.run_id, data_hash, model, checkpoint)
-        try:
-            progress = fit(model, splits, cfg, state, run)
-        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (seqlab.experiments.cli.Terminated)
-            if state.progress.epoch > 0:
-                log.warning(
-                    "stopped: run %s marked KILLED after epoch %d; resume with trainer.resume=%s",
-                    run.run_id,
-                    state.progress.epoch,
-                    run.run_id,
-                )
+    with ExitStack() as locks:
+        if resumed_run is not None:  # before the run is made RUNNING again: a second resume is refused
+            locks.enter_context(run_lock(cfg.trainer.checkpoint_dir, resumed_run))
+        with RunRecorder.start(experiment_id, cfg.tracking.run_name, parent, run_tags, resume=resumed_run) as run:
+            if checkpoint is None:
+                locks.enter_context(run_lock(cfg.trainer.checkpoint_dir, run.run_id))
+                log_run_inputs(run, cfg, _hydra_tags())
+                log_dataset(run, cfg.data.name, summary)
             else:
-                log.warning("stopped in epoch 1: run %s marked KILLED, with no checkpoint to resume", run.run_id)
-            raise
-        metrics = record_results(run, cfg, model, data, splits, progress)
-    state.discard()
+                run.tags({"resumed_after_epoch": checkpoint.progress.epoch})
+                if applied:
+                    run.tags({"resumed_with": " ".join(f"{key}={value}" for key, value in applied.items())})
+            log.info("MLflow run %s in %s", run.run_id, run.tracking_uri)
+            model = build_classifier(cfg, splits)
+            run.params({"num_params": count_parameters(model.get_weights())})
+            state = TrainingState.start(cfg, run.run_id, data_hash, model, checkpoint)
+            try:
+                progress = fit(model, splits, cfg, state, run)
+            except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (seqlab.experiments.cli.Terminated)
+                if state.progress.epoch > 0:
+                    log.warning(
+                        "stopped: run %s marked KILLED after epoch %d; resume with trainer.resume=%s",
+                        run.run_id,
+                        state.progress.epoch,
+                        run.run_id,
+                    )
+                else:
+                    log.warning("stopped in epoch 1: run %s marked KILLED, with no checkpoint to resume", run.run_id)
+                raise
+            metrics = record_results(run, cfg, model, data, splits, progress)
+        state.discard()
     return metrics | {"best_epoch": progress.best_epoch, "run_id": run.run_id}
