@@ -1,12 +1,17 @@
 """The entry points as a user runs them: in new processes, with Hydra's command line."""
 
+import subprocess
+import sys
+import time
+
 import mlflow
 import optuna
 import pandas as pd
+import psutil
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import run_cli
+from tests.conftest import PROJECT_ROOT, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -16,22 +21,27 @@ def runs_in(store: dict) -> pd.DataFrame:
     return mlflow.search_runs(search_all_experiments=True)
 
 
-def sweep(tmp_path, *overrides: str):
-    """Run a sweep into a store of its own under ``tmp_path``; return the result and the runs."""
+def sweep_arguments(tmp_path, *overrides: str, epochs: int = 2) -> tuple[list[str], dict]:
+    """The command-line arguments of a sweep into a store of its own under ``tmp_path``, and that store."""
     store = {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "artifact_root": str(tmp_path / "art")}
-    result = run_cli(
-        "seqlab.experiments.train",
+    arguments = [
         "-m",
         *overrides,
-        "trainer.epochs=2",
+        f"trainer.epochs={epochs}",
         "trainer.progress=false",
         f"trainer.checkpoint_dir={tmp_path / 'checkpoints'}",
         f"tracking.uri={store['uri']}",
         f"tracking.artifact_root={store['artifact_root']}",
         "tracking.experiment_name=sweep",
         f"hydra.sweep.dir={tmp_path / 'hydra'}",
-    )
-    return result, store
+    ]
+    return arguments, store
+
+
+def sweep(tmp_path, *overrides: str):
+    """Run a sweep into a store of its own under ``tmp_path``; return the result and the store."""
+    arguments, store = sweep_arguments(tmp_path, *overrides)
+    return run_cli("seqlab.experiments.train", *arguments), store
 
 
 LAUNCHERS = {
@@ -130,6 +140,43 @@ def test_a_sweep_with_a_failing_job_exits_non_zero_and_marks_its_parent_failed(t
     parent = runs[runs["tags.mlflow.parentRunId"].isna()]
     assert list(parent["status"]) == ["FAILED"]
     assert list(runs[runs["tags.mlflow.parentRunId"].notna()]["status"]) == ["FINISHED"]
+
+
+def test_sigterm_to_a_parallel_sweep_stops_its_jobs_and_marks_every_run_killed(tmp_path):
+    # What SLURM or `kill` does to a sweep's launcher: its joblib workers must not be left
+    # training (they used to be orphaned), and no run may stay RUNNING.
+    arguments, store = sweep_arguments(
+        tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "optimizer.lr=0.05,0.1", epochs=500
+    )
+    with open(tmp_path / "sweep.log", "w") as log:
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "seqlab.experiments.train", *arguments],
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 300
+            while len(list((tmp_path / "checkpoints").glob("*/checkpoint.pkl"))) < 2:  # both jobs are training
+                assert launcher.poll() is None and time.monotonic() < deadline, "the sweep never got both jobs going"
+                time.sleep(0.1)
+            workers = psutil.Process(launcher.pid).children(recursive=True)
+        finally:
+            launcher.terminate()
+            launcher.wait(timeout=300)
+    output = (tmp_path / "sweep.log").read_text()
+    assert launcher.returncode == 143, output
+    _, left = psutil.wait_procs(workers, timeout=60)  # its resource trackers end when it has
+    assert not left, f"processes of the sweep left behind: {[w.cmdline() for w in left]}"
+    runs = runs_in(store)
+    parent = runs[runs["tags.mlflow.parentRunId"].isna()]
+    assert list(parent["status"]) == ["KILLED"], output
+    jobs = runs[runs["tags.mlflow.parentRunId"].notna()]
+    assert list(jobs["status"]) == ["KILLED", "KILLED"], output
+    for run_id in jobs["run_id"]:
+        assert f"resume with trainer.resume={run_id}" in output
+        assert (tmp_path / "checkpoints" / run_id / "checkpoint.pkl").is_file()
+    assert "Traceback" not in output, output
 
 
 def test_an_optuna_search_is_persistent_and_resumable(tmp_path):

@@ -1,11 +1,10 @@
 """What the entry points share: their Hydra set-up, one clear message with a non-zero status
-(not a traceback) for a mistake of the user's, and one path for SIGTERM and Ctrl-C."""
+(not a traceback) for a mistake of the user's, and one path for SIGTERM and Ctrl-C
+(``seqlab.experiments.signals``) in the launching process and in each job."""
 
 import functools
 import logging
-import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,6 +19,7 @@ from seqlab.data.errors import DataError
 from seqlab.experiments.checkpoint import CheckpointWriteError
 from seqlab.experiments.resolvers import register_resolvers
 from seqlab.experiments.schema import register_schemas
+from seqlab.experiments.signals import stop_cleanly
 from seqlab.experiments.validation import ConfigError
 from seqlab.models.weights import UnsafeWeightsError
 from seqlab.paths import cache_dir, runs_location
@@ -42,31 +42,6 @@ def exit_on_user_error(status: int = 2) -> Iterator[None]:
     except USER_ERRORS as error:
         log.error("%s", error)
         sys.exit(status)
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (what SLURM, ``timeout``, ``kill`` and container runtimes send), raised where the
-    process is, so that it takes Ctrl-C's path: the run is marked KILLED, its checkpoint kept."""
-
-
-def _raise_terminated(signum, frame) -> None:
-    raise Terminated()
-
-
-@contextmanager
-def stop_cleanly() -> Iterator[None]:
-    """Turn SIGTERM into ``Terminated`` while the block runs (in the main thread), and end the
-    process on either signal with its conventional status and no traceback: 143 for SIGTERM,
-    130 for Ctrl-C (the runner has said what was kept)."""
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
-    try:
-        yield
-    except KeyboardInterrupt as stop:
-        sys.exit(143 if isinstance(stop, Terminated) else 130)
-    finally:
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, previous)
 
 
 def register_configs() -> None:
@@ -100,9 +75,10 @@ def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Calla
         app = hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name=config_name)(run)
 
         @functools.wraps(task)
-        def main() -> Any:
+        def main() -> Any:  # in the launching process: a sweep launcher passes SIGTERM on to its jobs
             register_configs()
-            return app()
+            with stop_cleanly(entry_point=True):
+                return app()
 
         return main
 

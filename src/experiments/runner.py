@@ -225,7 +225,7 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
             state = TrainingState.start(cfg, run.run_id, data_hash, model, checkpoint)
             try:
                 progress = fit(model, splits, cfg, state, run)
-            except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (seqlab.experiments.cli.Terminated)
+            except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (seqlab.experiments.signals.Terminated)
                 if state.progress.epoch > 0:
                     log.warning(
                         "stopped: run %s marked KILLED after epoch %d; resume with trainer.resume=%s",

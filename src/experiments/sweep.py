@@ -3,9 +3,9 @@
 ``SweepCallback`` (registered in ``conf/config.yaml``) runs in the launching process: before any
 job starts it creates the store, the experiment and the parent run, and writes the parent's id
 into the sweep folder; when the sweep ends it closes the parent (FAILED if any job failed or the
-sweep itself raised) and logs the sweep's plots to it. Jobs find their parent through
-``sweep_parent``. Hydra turns an exception in a callback into a warning, so a job that finds no
-parent fails instead: a sweep whose set-up failed never trains unrecorded.
+sweep itself raised, KILLED if SIGTERM or Ctrl-C stopped it) and logs the sweep's plots to it.
+Jobs find their parent through ``sweep_parent``. Hydra turns an exception in a callback into a
+warning, so a job that finds no parent fails instead: a sweep whose set-up failed never trains unrecorded.
 """
 
 import atexit
@@ -23,6 +23,7 @@ from seqlab.experiments.plots import log_figure, metric_against_params
 from seqlab.experiments.queries import comparison_table, find_runs, varied_params
 from seqlab.experiments.recorder import RunRecorder
 from seqlab.experiments.secrets import redact
+from seqlab.experiments.signals import stopped
 from seqlab.experiments.tracking import environment_tags, open_experiment
 
 log = logging.getLogger(__name__)
@@ -87,8 +88,18 @@ class SweepCallback(Callback):
         self.parent.tags({"sweep_id": self.parent.run_id})
         sweep_dir.mkdir(parents=True, exist_ok=True)
         (sweep_dir / PARENT_FILE).write_text(self.parent.run_id)
-        atexit.register(self.parent.end, "FAILED")
+        atexit.register(self._end_abandoned)
         log.info("sweep parent run %s in %s", self.parent.run_id, self.parent.tracking_uri)
+
+    def _end_abandoned(self) -> None:
+        """At exit, end a parent that ``on_multirun_end`` did not: KILLED when SIGTERM or Ctrl-C
+        stopped the sweep (its jobs were stopped first), else FAILED."""
+        if stopped():
+            log.warning(
+                "sweep stopped: parent run %s marked KILLED (each stopped job said how to resume it)",
+                self.parent.run_id,
+            )
+        self.parent.end("KILLED" if stopped() else "FAILED")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """Log the sweep's comparison table and plot to the parent and close it: FINISHED

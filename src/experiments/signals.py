@@ -1,0 +1,105 @@
+"""SIGTERM and Ctrl-C: one path for both, in a single run and in a sweep's launcher.
+
+SIGTERM is what SLURM, ``timeout``, ``kill`` and container runtimes send. While
+``stop_cleanly`` is active it is turned into ``Terminated``, a ``KeyboardInterrupt``, so that
+it takes Ctrl-C's path: the run being trained is marked KILLED and keeps its checkpoint. A
+process with children (a sweep launcher and its joblib workers) first passes the signal on to
+them and gives them ``CHILDREN_GRACE_S`` to record their runs and exit. ``stopped`` tells code
+that runs at exit (a sweep's parent run) whether the process was stopped this way.
+"""
+
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import psutil
+
+# How long a stopping process waits for its children to record their runs KILLED and exit.
+CHILDREN_GRACE_S = 60
+
+_stopped = False
+_entry_point = False  # whether a seqlab entry point started this process (not a launcher's worker)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the main thread is (see the module docstring)."""
+
+
+def stopped() -> bool:
+    """Whether SIGTERM or Ctrl-C has stopped this process."""
+    return _stopped
+
+
+def _deaf_to(pid: int, signum: int) -> bool:
+    """Whether process ``pid`` ignores or blocks signal ``signum``, as a multiprocessing resource
+    tracker does: it will not act on it, and lives until this process ends (read from Linux's
+    /proc; False where that cannot be read)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    masks = re.findall(r"^Sig(?:Blk|Ign):\s*([0-9a-f]+)$", status, re.MULTILINE)
+    return any(int(mask, 16) >> (signum - 1) & 1 for mask in masks)
+
+
+def _stop_children(signum: int) -> None:
+    """Pass signal ``signum`` on to every descendant of this process; wait (at most
+    ``CHILDREN_GRACE_S``) for those that act on it to exit."""
+    children = psutil.Process().children(recursive=True)
+    acting = [child for child in children if not _deaf_to(child.pid, signum)]
+    for child in children:
+        with suppress(psutil.NoSuchProcess):
+            child.send_signal(signum)
+    psutil.wait_procs(acting, timeout=CHILDREN_GRACE_S)
+
+
+def _on_signal(signum, frame) -> None:
+    global _stopped
+    _stopped = True
+    for handled in (signal.SIGTERM, signal.SIGINT):  # a second signal must not interrupt the clean-up
+        signal.signal(handled, signal.SIG_IGN)
+    _stop_children(signum)
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def _exit(status: int) -> None:
+    """End the process with ``status``: through ``sys.exit`` (atexit handlers run: a sweep's
+    parent run is closed) in an entry point's process; at once in a launcher's worker, whose
+    pool would otherwise keep it alive while its launcher waits for it to end."""
+    if _entry_point:
+        sys.exit(status)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+@contextmanager
+def stop_cleanly(entry_point: bool = False) -> Iterator[None]:
+    """While the block runs (in the main thread), turn SIGTERM into ``Terminated`` and Ctrl-C
+    (unless it is ignored, as in a background job) into ``KeyboardInterrupt``, each after
+    passing the signal on to this process's children and waiting for them; end the process
+    on either with its conventional status and no traceback: 143 for SIGTERM, 130 for Ctrl-C
+    (the runner has said what was kept). ``entry_point``: the block is a seqlab command's
+    whole work (see ``_exit``)."""
+    global _stopped, _entry_point
+    _entry_point = _entry_point or entry_point
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        handled = [signal.SIGTERM] + [signal.SIGINT] * (signal.getsignal(signal.SIGINT) is not signal.SIG_IGN)
+        previous = {signum: signal.signal(signum, _on_signal) for signum in handled}
+    try:
+        yield
+    except KeyboardInterrupt as stop:
+        _stopped = True
+        _exit(143 if isinstance(stop, Terminated) else 130)
+    finally:
+        if not _stopped:  # once stopping, the process stays deaf to both signals
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
