@@ -1,9 +1,16 @@
-"""tracking=server: a real `mlflow server` on 127.0.0.1 receives a sweep; a dead one is named."""
+"""tracking=server: a real `mlflow server` on 127.0.0.1, on a real PostgreSQL, takes a parallel sweep and
+independent runs at once; a dead one is named; credentials in its URI are recorded nowhere."""
 
+import glob
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import requests
@@ -12,66 +19,118 @@ from mlflow.tracking import MlflowClient
 
 from seqlab.experiments.runner import train
 from seqlab.experiments.tracking import TrackingUnavailable, use_tracking_store
-from tests.conftest import compose_config, free_port, run_cli, wait_until_serving
+from tests.conftest import PROJECT_ROOT, compose_config, free_port, run_cli, wait_until_serving
 
 
-@pytest.fixture
-def mlflow_server(tmp_path):
-    """An `mlflow server` with a sqlite backend in ``tmp_path``; stopped by its pid afterwards."""
+@contextmanager
+def serve_mlflow(backend_uri: str, folder: Path) -> Iterator[str]:
+    """An `mlflow server` on 127.0.0.1 with the backend store ``backend_uri`` that serves
+    artifacts from ``folder``; its URI. Stopped, with its workers, afterwards."""
     port = free_port()
     uri = f"http://127.0.0.1:{port}"
-    with open(tmp_path / "server.log", "w") as log:
+    with open(folder / "server.log", "w") as log:
         server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mlflow",
-                "server",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--backend-store-uri",
-                f"sqlite:///{tmp_path / 'server.db'}",
-                "--artifacts-destination",
-                str(tmp_path / "server-artifacts"),
-            ],
+            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+            + ["--backend-store-uri", backend_uri, "--serve-artifacts", "--artifacts-destination", str(folder / "art")],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     try:
-        wait_until_serving(f"{uri}/health", server, f"mlflow server (log: {tmp_path / 'server.log'})")
+        wait_until_serving(f"{uri}/health", server, f"mlflow server (log: {folder / 'server.log'})")
         yield uri
     finally:
         os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        server.wait(timeout=60)
+
+
+@pytest.fixture
+def mlflow_server(tmp_path) -> Iterator[str]:
+    """An `mlflow server` with a sqlite backend in ``tmp_path``."""
+    with serve_mlflow(f"sqlite:///{tmp_path / 'server.db'}", tmp_path) as uri:
+        yield uri
+
+
+def postgres_bin() -> Path | None:
+    """The folder of PostgreSQL's server programs (Debian keeps them off the PATH), or None."""
+    found = shutil.which("pg_ctl") or max(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), default=None)
+    return Path(found).resolve().parent if found else None
+
+
+@pytest.fixture
+def postgres() -> Iterator[str]:
+    """A private PostgreSQL cluster on 127.0.0.1 (``initdb`` and ``pg_ctl`` in a temporary
+    folder); the SQLAlchemy URI of its database ``mlflow``. As root, the cluster belongs to the
+    user ``postgres``: PostgreSQL refuses to run as root."""
+    programs = postgres_bin()
+    if programs is None:
+        pytest.skip("PostgreSQL's initdb and pg_ctl are not installed (Debian: apt-get install postgresql)")
+    folder = Path(tempfile.mkdtemp(prefix="seqlab-pg-"))
+    as_owner = []
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres")
+        as_owner = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+
+    def pg(program: str, *args: str) -> None:
+        done = subprocess.run([*as_owner, str(programs / program), *args], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, f"{program} failed: {done.stdout}{done.stderr}"
+
+    pg("initdb", "-D", f"{folder}/data", "-U", "seqlab", "--auth=trust", "-E", "UTF8")
+    options = f"-h 127.0.0.1 -p {port} -k {folder}"
+    pg("pg_ctl", "-D", f"{folder}/data", "-o", options, "-l", f"{folder}/postgres.log", "-w", "-t", "300", "start")
+    try:
+        pg("createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "seqlab", "mlflow")
+        yield f"postgresql://seqlab@127.0.0.1:{port}/mlflow"
+    finally:
+        pg("pg_ctl", "-D", f"{folder}/data", "-m", "fast", "-w", "stop")
+        shutil.rmtree(folder)
 
 
 @pytest.mark.slow
-def test_a_sweep_against_a_real_mlflow_server(mlflow_server, tmp_path):
-    result = run_cli(
-        "seqlab.experiments.train",
-        "-m",
-        "tracking=server",
-        f"tracking.uri={mlflow_server}",
-        "tracking.experiment_name=shared",
-        "optimizer.lr=0.05,0.1",
-        "trainer.epochs=2",
-        "trainer.progress=false",
-        f"trainer.checkpoint_dir={tmp_path / 'checkpoints'}",
-        f"hydra.sweep.dir={tmp_path / 'hydra'}",
-    )
-    assert result.returncode == 0, result.stderr
-    client = MlflowClient(mlflow_server)
-    experiment = client.get_experiment_by_name("shared")
-    runs = client.search_runs([experiment.experiment_id])
-    assert sorted(r.info.status for r in runs) == ["FINISHED"] * 3
-    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
-    assert sorted(r.data.params["optimizer.lr"] for r in children) == ["0.05", "0.1"]
-    for run in children:
-        assert len(client.get_metric_history(run.info.run_id, "val_loss")) == 2
-        assert {"weights.pkl", "config.yaml"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
+def test_a_team_server_on_postgresql_takes_a_parallel_sweep_and_independent_runs_at_once(postgres, tmp_path):
+    # The team set-up of docs/research-workflow.md: an 8-job parallel sweep and 4 runs started
+    # by hand log into one server at the same time; nothing may be lost.
+    with serve_mlflow(postgres, tmp_path) as server:
+        common = [
+            "tracking=server",
+            f"tracking.uri={server}",
+            "tracking.experiment_name=shared",
+            "trainer.epochs=2",
+            "trainer.progress=false",
+            f"trainer.checkpoint_dir={tmp_path / 'checkpoints'}",
+        ]
+        rates = ["0.02", "0.05", "0.1", "0.2", "0.3", "0.4", "0.5", "0.6"]
+        commands = [
+            ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=4", f"optimizer.lr={','.join(rates)}"]
+            + [f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+        ]
+        commands += [[f"seed={seed}", f"hydra.run.dir={tmp_path / f'run{seed}'}"] for seed in range(4)]
+        started = [
+            subprocess.Popen(
+                [sys.executable, "-m", "seqlab.experiments.train", *command, *common],
+                cwd=PROJECT_ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for command in commands
+        ]
+        outputs = [process.communicate(timeout=900)[0] for process in started]
+        assert [process.returncode for process in started] == [0] * len(started), "\n".join(outputs)
+        client = MlflowClient(server)
+        runs = client.search_runs([client.get_experiment_by_name("shared").experiment_id])
+        assert len(runs) == 1 + len(rates) + 4 and {run.info.status for run in runs} == {"FINISHED"}
+        (parent,) = [run for run in runs if "sweep_dir" in run.data.tags]
+        jobs = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+        assert sorted(run.data.params["optimizer.lr"] for run in jobs) == sorted(rates)
+        singles = [run for run in runs if "sweep_id" not in run.data.tags]
+        assert sorted(run.data.params["seed"] for run in singles) == ["0", "1", "2", "3"]
+        for run in jobs + singles:
+            assert [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")] == [1, 2]
+            assert {"test_accuracy", "best_epoch"} <= set(run.data.metrics)
+            assert {"weights.pkl", "config.yaml"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert any((tmp_path / "art").rglob("weights.pkl")), "artifacts went through the server (--serve-artifacts)"
 
 
 def test_an_unreachable_server_fails_before_training(store_overrides, monkeypatch):
