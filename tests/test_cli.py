@@ -179,24 +179,42 @@ def test_sigterm_to_a_parallel_sweep_stops_its_jobs_and_marks_every_run_killed(t
     assert "Traceback" not in output, output
 
 
-def test_an_optuna_search_is_persistent_and_resumable(tmp_path):
+def test_an_optuna_search_is_persistent_resumable_and_kept_apart_per_data_set(tmp_path):
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
-    search = ["hparams_search=optuna", f"hydra.sweeper.storage={storage}", "hydra.sweeper.study_name=s"]
+    search = ["hparams_search=optuna", f"hydra.sweeper.storage={storage}"]
     first, store = sweep(tmp_path, *search, "hydra.sweeper.n_trials=2")
     assert first.returncode == 0, first.stderr
     again, _ = sweep(tmp_path, *search, "hydra.sweeper.n_trials=1")
     assert again.returncode == 0, again.stderr
+    # Other data (a larger training split) in the same store: a study of its own, not the first one's.
+    other, _ = sweep(tmp_path, *search, "hydra.sweeper.n_trials=1", "data.train_size=1500")
+    assert other.returncode == 0, other.stderr
 
-    trials = optuna.load_study(study_name="s", storage=storage).trials
-    assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 3
+    studies = {s.study_name: s for s in optuna.get_all_study_summaries(storage)}
+    assert len(studies) == 2 and all(name.startswith("elman-parity-") for name in studies), list(studies)
     runs = runs_in(store)
     children = runs[runs["tags.mlflow.parentRunId"].notna()]
-    assert len(children) == 3 and set(children["status"]) == {"FINISHED"}
-    assert children["tags.mlflow.parentRunId"].nunique() == 2, "one parent run per sweep"
-    best_val_loss = runs["metrics.best_val_loss"].dropna()
-    assert sorted(t.value for t in trials) == sorted(best_val_loss)
-    for trial in trials:
-        assert {"model.hidden_size", "optimizer", "optimizer.lr"} == set(trial.params)
+    assert len(children) == 4 and set(children["status"]) == {"FINISHED"}
+    assert children["tags.mlflow.parentRunId"].nunique() == 3, "one parent run per sweep"
+    # Each study's trials are the runs on its own data.
+    by_size = {size: group["metrics.best_val_loss"] for size, group in children.groupby("params.data.train_size")}
+    values = {
+        name: sorted(t.value for t in optuna.load_study(study_name=name, storage=storage).trials) for name in studies
+    }
+    assert sorted(values.values(), key=len) == [sorted(by_size["1500"]), sorted(by_size["2000"])]
+    for name in studies:
+        for trial in optuna.load_study(study_name=name, storage=storage).trials:
+            assert trial.state == optuna.trial.TrialState.COMPLETE
+            assert {"model.hidden_size", "optimizer", "optimizer.lr"} == set(trial.params)
+
+    # Naming the first study for the other data is refused, not mixed in.
+    (first_study,) = [name for name in studies if len(values[name]) == 3]
+    mixed, _ = sweep(
+        tmp_path, *search, "hydra.sweeper.n_trials=1", "data.train_size=1500", f"hydra.sweeper.study_name={first_study}"
+    )
+    assert mixed.returncode != 0
+    assert "refusing to mix their trials" in mixed.stderr + mixed.stdout
+    assert len(optuna.load_study(study_name=first_study, storage=storage).trials) == 3
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,9 @@ class OptunaSweeperConf:
     n_jobs: int = 1
     # Search space: {"optimizer.lr": "tag(log, interval(0.001, 0.5))", ...}.
     params: dict[str, str] = field(default_factory=dict)
+    # What the study is about ({"data": ..., "monitor": ...}): recorded when it is created; a
+    # search whose values differ from a stored study's is refused instead of continuing it.
+    user_attrs: dict[str, Any] = field(default_factory=dict)
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="seqlab_optuna", node=OptunaSweeperConf, provider="seqlab")
@@ -86,11 +89,13 @@ class OptunaSweeper(Sweeper):
         n_trials: int,
         n_jobs: int,
         params: DictConfig | None,
+        user_attrs: DictConfig | None = None,
     ) -> None:
         self.sampler, self.direction = sampler, direction
         self.study_name, self.storage = study_name, storage
         self.n_trials, self.n_jobs = n_trials, n_jobs
         self.params = OmegaConf.to_container(params) if params else {}
+        self.user_attrs = OmegaConf.to_container(user_attrs, resolve=True) if user_attrs else {}
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         """Keep the config and create the launcher that runs the trials."""
@@ -118,6 +123,7 @@ class OptunaSweeper(Sweeper):
             direction=self.direction,
             load_if_exists=True,
         )
+        self._claim(study)
         log.info(
             "Optuna study %r (%s) in %s: %d trials, %d at a time",
             study.study_name,
@@ -136,6 +142,19 @@ class OptunaSweeper(Sweeper):
                 values.append(self._tell(study, trial, job))
         self._save_best(study)
         return values
+
+    def _claim(self, study: optuna.Study) -> None:
+        """Record ``user_attrs`` in a new study; refuse a stored one whose attributes differ."""
+        for key, value in self.user_attrs.items():
+            stored = study.user_attrs.get(key)
+            if stored is None:
+                study.set_user_attr(key, value)
+            elif stored != value:
+                raise ValueError(
+                    f"Optuna study {study.study_name!r} in {self.storage} was run with {key}={stored!r}; this search "
+                    f"has {key}={value!r}: refusing to mix their trials (name another study with "
+                    "hydra.sweeper.study_name)"
+                )
 
     @staticmethod
     def _tell(study: optuna.Study, trial: optuna.Trial, job: Any) -> float | None:

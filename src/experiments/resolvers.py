@@ -3,11 +3,14 @@
 ``${seqlab_runs:}`` is where runs and their outputs go (``seqlab.paths.runs_dir``);
 ``${optuna_direction:<metric>}`` is the direction in which a ``trainer.monitor`` metric improves
 (``minimize`` for ``val_loss``); ``${seqlab_groups:}`` lists the config groups of ``conf/`` and
-their options, for ``--help``; ``${seqlab_job:<job number or null>}`` prefixes a sweep job's log lines.
+their options, for ``--help``; ``${seqlab_job:<job number or null>}`` prefixes a sweep job's log lines;
+``${seqlab_data_id:${data}}`` names the data a config gives, with a digest of its content
+(``seqlab.data.identity``), for Optuna study names.
 """
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
+from seqlab.data.identity import data_identity
 from seqlab.experiments.checkpoint import MONITOR_SIGN
 from seqlab.paths import conf_dir, runs_dir
 
@@ -34,9 +37,15 @@ def job_prefix(job_num: int | None) -> str:
     return "" if job_num is None else f" [job {job_num}]"
 
 
+def data_id(data: DictConfig) -> str:
+    """The identity of the data config ``data`` (``seqlab.data.identity.data_identity``)."""
+    return data_identity(OmegaConf.to_container(data, resolve=True))
+
+
 def register_resolvers() -> None:
     """Register the resolvers (idempotent)."""
     OmegaConf.register_new_resolver("seqlab_runs", lambda: str(runs_dir()), replace=True)
     OmegaConf.register_new_resolver("optuna_direction", optuna_direction, replace=True)
     OmegaConf.register_new_resolver("seqlab_groups", config_groups, replace=True)
     OmegaConf.register_new_resolver("seqlab_job", job_prefix, replace=True)
+    OmegaConf.register_new_resolver("seqlab_data_id", data_id, replace=True)
