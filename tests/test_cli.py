@@ -113,11 +113,13 @@ def test_compare_tables_the_varied_parameters_against_the_final_metrics(target, 
     children = finished_sweep["children"].set_index("run_id")
     assert sorted(table["run_id"]) == sorted(children.index), "every job, and no sweep parent"
     assert [c for c in table.columns if "." in c] == ["optimizer.lr"], "only the swept parameter varies"
-    assert list(table["test_accuracy"]) == sorted(table["test_accuracy"], reverse=True)
+    assert list(table["best_val_loss"]) == sorted(table["best_val_loss"]), "best first by the monitored metric"
     for _, row in table.iterrows():
         assert row["optimizer.lr"] == children.loc[row.run_id, "params.optimizer.lr"]
-        for metric in ("test_accuracy", "best_val_loss", "val_loss", "train_loss"):
-            assert row[metric] == children.loc[row.run_id, f"metrics.{metric}"], metric
+        for column, metric in [("test_accuracy", "test_accuracy"), ("best_val_loss", "best_val_loss")] + [
+            (f"final_{m}", m) for m in ("val_loss", "train_loss")
+        ]:
+            assert row[column] == children.loc[row.run_id, f"metrics.{metric}"], column
     assert table.iloc[0]["run_id"] in result.stdout
 
 

@@ -1,8 +1,9 @@
 """Compare entry point: ``seqlab compare target=<sweep id | experiment>``.
 
 Reads the runs of one sweep (its parent run's id) or of one experiment (name or id) with
-``mlflow.search_runs``, and prints the parameters that vary between them against their final
-metrics, sorted by ``sort_by``; the same table is written as CSV.
+``mlflow.search_runs``, and prints the parameters that vary between them against their best
+epoch's, test and final metrics, sorted by a validation metric (``sort_by``); the same table
+is written as CSV.
 """
 
 import logging
@@ -20,6 +21,11 @@ from seqlab.paths import runs_dir
 
 log = logging.getLogger(__name__)
 
+TABLE_KEY = (
+    "best_*: the epoch chosen by trainer.monitor on validation; test_*: that epoch's weights on the test "
+    "split; final_*: the last epoch"
+)
+
 
 @hydra_app("compare")
 def main(cfg: DictConfig) -> None:
@@ -33,6 +39,7 @@ def main(cfg: DictConfig) -> None:
     table.to_csv(output, index=False)
     with pd.option_context("display.max_columns", None, "display.width", 200):
         print(table.to_string(index=False))
+    print(TABLE_KEY)
     log.info("%d runs; table written to %s", len(table), output)
 
 

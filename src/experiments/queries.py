@@ -9,17 +9,19 @@ from mlflow.tracking import MlflowClient
 from seqlab.experiments.secrets import redact
 from seqlab.experiments.validation import ConfigError
 
-# Final metrics in the order the table shows them; per-epoch ones hold their last epoch's value.
-METRICS = (
-    "test_accuracy",
-    "test_loss",
+# The metrics of a run's best epoch (selected by ``trainer.monitor`` on validation) and the test
+# metrics of its weights, in the order the table shows them.
+BEST_METRICS = (
+    "best_epoch",
     "best_val_loss",
     "best_val_accuracy",
-    "best_epoch",
-    "val_accuracy",
-    "val_loss",
-    "train_loss",
+    "best_train_loss",
+    "best_train_accuracy",
+    "test_loss",
+    "test_accuracy",
 )
+# Per-epoch metrics, whose last value is the run's last epoch's: shown as ``final_<name>``.
+FINAL_METRICS = ("val_loss", "val_accuracy", "train_loss", "train_accuracy")
 
 
 def find_runs(target: str) -> pd.DataFrame:
@@ -52,15 +54,38 @@ def varied_params(runs: pd.DataFrame) -> list[str]:
     return [c.removeprefix("params.") for c in params if runs[c].nunique(dropna=False) > 1]
 
 
-def comparison_table(runs: pd.DataFrame, sort_by: str) -> pd.DataFrame:
-    """``run_id``, ``status``, the varied parameters and the final metrics of ``runs``, best
-    first by metric ``sort_by`` (ascending for losses, descending otherwise)."""
+def monitored_metric(runs: pd.DataFrame) -> str:
+    """``best_<trainer.monitor>`` of ``runs`` (the validation metric their best epochs were
+    selected by); ConfigError when they were selected by different ones."""
+    monitors = set(runs.get("params.trainer.monitor", pd.Series(["val_loss"])).dropna()) or {"val_loss"}
+    if len(monitors) > 1:
+        raise ConfigError(
+            f"the runs select their best epoch by different trainer.monitor {sorted(monitors)}: give sort_by"
+        )
+    return f"best_{monitors.pop()}"
+
+
+def comparison_table(runs: pd.DataFrame, sort_by: str | None = None) -> pd.DataFrame:
+    """``run_id``, ``status``, the varied parameters and the metrics of ``runs``: those of each
+    run's best epoch and its test metrics (``BEST_METRICS``), then its last epoch's
+    (``final_<name>``). Best first by ``sort_by`` (ascending for losses), by default the
+    validation metric the runs selected their best epoch by (``monitored_metric``).
+
+    Raises ConfigError for a metric the runs lack and for a test metric: choosing among runs
+    by their test results is selecting on the test set."""
     if runs.empty:
         raise LookupError("no runs to compare")
-    metrics = [m for m in METRICS if f"metrics.{m}" in runs.columns]
+    columns = {f"metrics.{m}": m for m in BEST_METRICS} | {f"metrics.{m}": f"final_{m}" for m in FINAL_METRICS}
+    metrics = [name for column, name in columns.items() if column in runs.columns]
+    sort_by = sort_by or monitored_metric(runs)
+    if sort_by.startswith("test_"):
+        raise ConfigError(
+            f"sort_by={sort_by!r}: ranking runs by a test metric selects on the test set; "
+            f"sort by a validation metric ({[m for m in metrics if 'val_' in m]})"
+        )
     if sort_by not in metrics:
         raise ConfigError(f"sort_by={sort_by!r}: the runs have no such metric; they have {metrics}")
-    params = varied_params(runs)
-    table = runs[["run_id", "status", *[f"params.{p}" for p in params], *[f"metrics.{m}" for m in metrics]]]
-    table = table.rename(columns=lambda c: c.split(".", 1)[1] if c.startswith(("params.", "metrics.")) else c)
+    params = [f"params.{p}" for p in varied_params(runs)]
+    table = runs[["run_id", "status", *params, *[c for c in columns if c in runs.columns]]]
+    table = table.rename(columns=columns).rename(columns=lambda c: c.removeprefix("params."))
     return table.sort_values(sort_by, ascending=sort_by.endswith("loss"), na_position="last", kind="stable")

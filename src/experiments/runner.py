@@ -144,6 +144,15 @@ def _hydra_tags() -> dict[str, str]:
     } | ({"hydra_job": str(hydra_cfg.job.num)} if hydra_cfg.mode == RunMode.MULTIRUN else {})
 
 
+def _group_choices() -> dict[str, str]:
+    """The option chosen in each of seqlab's config groups (``optimizer: momentum``; the
+    resolved values alone cannot tell momentum from sgd)."""
+    if not HydraConfig.initialized():
+        return {}
+    choices = HydraConfig.get().runtime.choices
+    return {group: option for group, option in choices.items() if "/" not in group and option is not None}
+
+
 def record_results(
     run: RunRecorder,
     cfg: DictConfig,
@@ -158,10 +167,7 @@ def record_results(
     model.set_weights(progress.best_weights)
     test = model.evaluate(splits.test, cfg.trainer.eval_batch_size)
     test_metrics = {"test_loss": test["loss"], "test_accuracy": test["accuracy"]}
-    best = {
-        "best_epoch": progress.best_epoch,
-        f"best_{cfg.trainer.monitor}": progress.best_metrics[cfg.trainer.monitor],
-    }
+    best = {"best_epoch": progress.best_epoch} | {f"best_{k}": v for k, v in progress.best_metrics.items()}
     run.metrics(test_metrics | best)
     with tempfile.TemporaryDirectory() as tmp:  # the model's files, logged and packaged from here
         files = write_model_files(Path(tmp), cfg, progress.best_weights, data)
@@ -213,7 +219,7 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
         with RunRecorder.start(experiment_id, cfg.tracking.run_name, parent, run_tags, resume=resumed_run) as run:
             if checkpoint is None:
                 locks.enter_context(run_lock(cfg.trainer.checkpoint_dir, run.run_id))
-                log_run_inputs(run, cfg, _hydra_tags())
+                log_run_inputs(run, cfg, _hydra_tags(), _group_choices())
                 log_dataset(run, cfg.data.name, summary)
             else:
                 run.tags({"resumed_after_epoch": checkpoint.progress.epoch})

@@ -445,7 +445,8 @@ class CompareConfig:
     """``seqlab compare target=<sweep id | experiment>``: a table of runs."""
 
     target: str = MISSING
-    sort_by: str = "test_accuracy"
+    # null: the validation metric the runs chose their best epoch by (best_<trainer.monitor>)
+    sort_by: str | None = None
     output: str | None = None
     tracking: TrackingConfig = MISSING
 

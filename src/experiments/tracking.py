@@ -181,10 +181,11 @@ def installed_packages() -> str:
     return "".join(f"{name}=={versions[name]}\n" for name in sorted(versions, key=str.lower))
 
 
-def log_run_inputs(run: RunRecorder, cfg: DictConfig, extra_tags: dict[str, str]) -> None:
-    """Record the resolved config (as params and as ``config.yaml``), the installed packages
+def log_run_inputs(run: RunRecorder, cfg: DictConfig, extra_tags: dict[str, str], choices: dict[str, str]) -> None:
+    """Record the resolved config (as params and as ``config.yaml``), the option chosen in each
+    config group (``choices``, as ``choice.<group>`` params), the installed packages
     (``environment.txt``) and the run's tags."""
-    run.params(flatten_config(cfg))
+    run.params(flatten_config(cfg) | {f"choice.{group}": option for group, option in choices.items()})
     run.text(config_yaml(cfg), CONFIG_ARTIFACT)
     run.text(installed_packages(), ENVIRONMENT_ARTIFACT)
     run.tags({**environment_tags(), **extra_tags})
