@@ -2,9 +2,12 @@
 reference reading, refused with file and line when malformed, and trained on end to end."""
 
 import csv
+import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
+from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
 from seqlab.data.errors import DataError
@@ -336,6 +339,13 @@ def test_training_beats_the_majority_baseline(source, data_files, store_override
     splits = build_splits(**{k: v for k, v in dict(cfg.data).items()})
     baseline = np.bincount(splits.test.labels).max() / len(splits.test)
     assert metrics["test_accuracy"] >= baseline + 0.2, (metrics["test_accuracy"], baseline)
+    if source in ("ucr-tsv", "uea-ts"):  # each file is a dataset input of the run, by content digest
+        inputs = MlflowClient().get_run(metrics["run_id"]).inputs.dataset_inputs
+        found = {(i.dataset.name, i.dataset.digest, i.tags[0].value) for i in inputs}
+        files = {"train": cfg.data.train_path, "test": cfg.data.test_path}
+        assert found == {
+            (Path(p).stem, hashlib.sha256(Path(p).read_bytes()).hexdigest()[:32], c) for c, p in files.items()
+        }
 
 
 @pytest.mark.slow

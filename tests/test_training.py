@@ -51,6 +51,10 @@ def test_run_is_recorded_in_mlflow(default_run, store):
     assert f"pytensor=={pytensor.__version__}" in environment.splitlines()
     logged = OmegaConf.load(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="config.yaml"))
     assert logged == OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    (data,) = MlflowClient().get_run(run_id).inputs.dataset_inputs  # MLflow's dataset API, for its UI
+    assert (data.dataset.name, data.dataset.source_type) == ("parity", "code")
+    assert data.dataset.digest == row["params.dataset.hash"][:32]
+    assert [(tag.key, tag.value) for tag in data.tags] == [("mlflow.data.context", "all splits")]
 
 
 def test_artifacts_stay_in_the_store(default_run, store):

@@ -4,6 +4,7 @@ data does, such as an Optuna study's)."""
 
 import hashlib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from seqlab.data.files import data_file
@@ -27,8 +28,15 @@ def data_identity(options: Mapping[str, Any]) -> str:
         if key not in UNHASHED_OPTIONS:
             digest.update(f"{key}={options[key]!r};".encode())
     for path in files:
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
+        digest.update(file_digest(path).encode())
     name = "+".join(path.stem for path in files) or str(options["name"])
     return f"{name}-{digest.hexdigest()[:10]}"
+
+
+def file_digest(path: str | Path) -> str:
+    """The SHA-256 of the bytes of the file at ``path``, in hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

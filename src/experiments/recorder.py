@@ -17,12 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import mlflow
+from mlflow.entities import DatasetInput, InputTag
 from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
 from seqlab.experiments.secrets import redact
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+    from mlflow.data.dataset import Dataset
 
 
 log = logging.getLogger(__name__)
@@ -122,6 +125,16 @@ class RunRecorder:
         """Log local files as top-level artifacts of the run."""
         for path in paths:
             self.client.log_artifact(self.run_id, str(path))
+
+    def datasets(self, inputs: list[tuple["Dataset", str]]) -> None:
+        """Log MLflow datasets as the run's inputs, each with its context (``train``, ``test``...)."""
+        self.client.log_inputs(
+            self.run_id,
+            datasets=[
+                DatasetInput(dataset._to_mlflow_entity(), [InputTag(MLFLOW_DATASET_CONTEXT, context)])
+                for dataset, context in inputs
+            ],
+        )
 
     def figure(self, figure: "Figure", name: str) -> None:
         """Log ``figure`` as ``plots/<name>.png``."""

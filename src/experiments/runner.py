@@ -220,7 +220,7 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
             if checkpoint is None:
                 locks.enter_context(run_lock(cfg.trainer.checkpoint_dir, run.run_id))
                 log_run_inputs(run, cfg, _hydra_tags(), _group_choices())
-                log_dataset(run, cfg.data.name, summary)
+                log_dataset(run, cfg.data, summary)
             else:
                 run.tags({"resumed_after_epoch": checkpoint.progress.epoch})
                 if applied:

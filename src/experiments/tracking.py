@@ -17,11 +17,15 @@ import numpy as np
 import pandas as pd
 import requests
 import sqlalchemy
+from mlflow.data.code_dataset_source import CodeDatasetSource
+from mlflow.data.dataset_source_registry import resolve_dataset_source
+from mlflow.data.meta_dataset import MetaDataset
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab.data.dataset import DataSplits
+from seqlab.data.identity import file_digest
 from seqlab.data.normalize import Normalizer
 from seqlab.data.raw import SPLITS
 from seqlab.engine import engine_info
@@ -191,18 +195,46 @@ def log_run_inputs(run: RunRecorder, cfg: DictConfig, extra_tags: dict[str, str]
     run.tags({**environment_tags(), **extra_tags})
 
 
-def log_dataset(run: RunRecorder, name: str, summary: dict) -> None:
-    """Record the data: ``dataset.*`` params (hash, split sizes) and ``dataset.json`` (the full
-    ``summarize(splits)``)."""
+# The MLflow context of the file each data option names.
+FILE_CONTEXTS = {"path": "all splits", "train_path": "train", "validation_path": "validation", "test_path": "test"}
+# MLflow stores a dataset's digest in at most 36 characters.
+MLFLOW_DIGEST_CHARS = 32
+
+
+def dataset_inputs(data: DictConfig, summary: dict) -> list[tuple[MetaDataset, str]]:
+    """The MLflow datasets a run trained and was tested on, with their contexts: each data file
+    (named by its stem, its digest the SHA-256 of its bytes, its source its absolute path), or
+    for generated data the generator (its digest the content hash of the splits)."""
+    files = {key: data[key] for key in FILE_CONTEXTS if data.get(key)}
+    if not files:
+        source = CodeDatasetSource({"seqlab.generator": data.name})
+        return [(MetaDataset(source, name=data.name, digest=summary["hash"][:MLFLOW_DIGEST_CHARS]), "all splits")]
+    return [
+        (
+            MetaDataset(
+                resolve_dataset_source(str(Path(path).resolve())),
+                name=Path(path).stem,
+                digest=file_digest(path)[:MLFLOW_DIGEST_CHARS],
+            ),
+            FILE_CONTEXTS[key],
+        )
+        for key, path in files.items()
+    ]
+
+
+def log_dataset(run: RunRecorder, data: DictConfig, summary: dict) -> None:
+    """Record the data: ``dataset.*`` params (hash, split sizes), ``dataset.json`` (the full
+    ``summarize(splits)``) and the MLflow datasets of ``dataset_inputs``."""
     run.params(
         {
-            "dataset.name": name,
+            "dataset.name": data.name,
             "dataset.hash": summary["hash"],
             "dataset.input_kind": summary["input_kind"],
             **{f"dataset.{split}_size": summary[split]["size"] for split in SPLITS},
         }
     )
     run.json(summary, DATASET_ARTIFACT)
+    run.datasets(dataset_inputs(data, summary))
 
 
 def write_model_files(folder: Path, cfg: DictConfig, weights: dict[str, np.ndarray], data: DataSplits) -> list[Path]:
