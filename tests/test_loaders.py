@@ -3,6 +3,7 @@ reference reading, refused with file and line when malformed, and trained on end
 
 import csv
 import hashlib
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from omegaconf import OmegaConf
 
 from seqlab.data.errors import DataError
 from seqlab.data.missing import handle_missing
+from seqlab.data.raw import RawSplit, hold_out
 from seqlab.data.registry import build_splits
 from seqlab.data.sentiment import sentiment_texts
 from seqlab.data.text import tokenize
@@ -434,7 +436,7 @@ def test_missing_values_are_refused_dropped_or_filled_as_data_missing_says(tmp_p
     np.testing.assert_allclose(filled.sequences[1], [[1, 2], [2, 2], [3, 2], [4, 2]])
     np.testing.assert_allclose(filled.sequences[2], [[0, 3], [0, 3], [1, 3], [2, 3]])
     np.testing.assert_allclose(filled.sequences[3], [[4, 1], [3, 2], [2, 3], [1, 4]])
-    assert len(load_archive(train, test, val_fraction=0.1, missing="fill").train) == len(lines) - 1
+    assert len(load_archive(train, test, val_fraction=0.1, missing="fill").train) == len(lines) - 2  # one per class
 
 
 def test_validation_and_test_shares_that_leave_no_training_data_are_refused():
@@ -443,3 +445,17 @@ def test_validation_and_test_shares_that_leave_no_training_data_are_refused():
     )
     with pytest.raises(ConfigError, match=r"data.test_fraction=0.6: with val_fraction 0.5: sums to 1.1"):
         validate(cfg)
+
+
+def test_held_out_splits_keep_every_class_share_within_one_example():
+    labels = ["a"] * 23 + ["b"] * 9 + ["c"] * 4 + ["d"] * 2  # imbalanced, as published sets are
+    raw = RawSplit([np.zeros((3, 1))] * len(labels), labels, "small.tsv", list(range(1, len(labels) + 1)))
+    counts = Counter(labels)
+    for seed in range(50):
+        rest, held = hold_out(raw, 0.25, seed, "validation")
+        assert sorted(rest.lines + held.lines) == raw.lines, "every example in exactly one part"
+        for label, count in counts.items():
+            assert abs(Counter(held.labels)[label] - 0.25 * count) <= 1, (seed, label)
+            assert abs(Counter(rest.labels)[label] - 0.75 * count) <= 1, (seed, label)
+    with pytest.raises(DataError, match=r"small.tsv: class 'd' has 2 example\(s\): holding out 0.8 of them"):
+        hold_out(raw, 0.8, 0, "validation")

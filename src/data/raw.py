@@ -1,5 +1,6 @@
 """Data as read, before anything is padded or encoded: the lowest layer of ``seqlab.data``."""
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -43,9 +44,28 @@ def check_channels(splits: dict[str, RawSplit]) -> None:
 
 
 def hold_out(raw: RawSplit, fraction: float, seed: int, name: str) -> tuple[RawSplit, RawSplit]:
-    """Split off a seeded random ``fraction`` of ``raw`` (at least one example) as split ``name``."""
-    order = np.random.default_rng(seed).permutation(len(raw.labels))
-    count = max(1, round(fraction * len(order)))
-    if count >= len(order):
-        raise DataError(raw.path, f"too few examples ({len(order)}) to hold out a {name} split")
-    return raw.take(np.sort(order[count:])), raw.take(np.sort(order[:count]))
+    """Split off a seeded random ``fraction`` of ``raw`` as split ``name``, stratified by label:
+    each class gives ``fraction`` of its examples, rounded to the nearest whole number (so each
+    keeps its share within one example in both parts), and at least one example is held out in
+    all. Returns (the rest, the held-out split), each in file order.
+
+    Raises DataError when a class would keep no example in the rest, or nothing would remain."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(raw.labels, dtype=object)
+    held = []
+    for label in dict.fromkeys(raw.labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        count = math.floor(fraction * len(members) + 0.5)
+        if count >= len(members):
+            raise DataError(
+                raw.path,
+                f"class {label!r} has {len(members)} example(s): holding out {fraction:g} of them for the {name} "
+                "split leaves none to train on",
+            )
+        held.append(members[:count])
+    held = np.concatenate(held)
+    if len(held) == 0:  # a small share of a small set: one example of the largest class
+        largest = max(dict.fromkeys(raw.labels), key=lambda label: np.sum(labels == label))
+        held = rng.permutation(np.flatnonzero(labels == largest))[:1]
+    rest = np.setdiff1d(np.arange(len(labels)), held)
+    return raw.take(rest), raw.take(np.sort(held))

@@ -20,7 +20,7 @@ def content_hash(splits: DataSplits) -> str:
 
 
 def summarize(splits: DataSplits) -> dict:
-    """Sizes, class balance (share of each label), length statistics of each split, the
+    """Sizes, class counts and balance (share of each label), length statistics of each split, the
     input kind and the content hash."""
     summary = {
         "hash": content_hash(splits),
@@ -32,10 +32,13 @@ def summarize(splits: DataSplits) -> dict:
     for name in SPLITS:
         part = splits.split(name)
         lengths = part.mask.sum(axis=1)
-        shares = np.bincount(part.labels, minlength=splits.num_classes) / len(part)
+        counts = np.bincount(part.labels, minlength=splits.num_classes)
         summary[name] = {
             "size": len(part),
-            "class_balance": {label: round(float(s), 4) for label, s in zip(splits.label_names, shares, strict=True)},
+            "class_counts": {label: int(c) for label, c in zip(splits.label_names, counts, strict=True)},
+            "class_balance": {
+                label: round(float(c / len(part)), 4) for label, c in zip(splits.label_names, counts, strict=True)
+            },
             "length_min": int(lengths.min()),
             "length_mean": round(float(lengths.mean()), 2),
             "length_max": int(lengths.max()),

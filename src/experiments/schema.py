@@ -140,6 +140,12 @@ class SentimentDataConfig(GeneratedDataConfig, TextOptions):
     label_noise: float = in_range(0.0, 0.0, 0.5)  # share of flipped labels
 
 
+def held_out_share(default: float) -> Any:
+    """A share of the examples held out as a split: in (0, 1), as the split must exist (the
+    validation split selects the best epoch)."""
+    return checked(default, lambda v: 0 < v < 1, "must be in (0, 1): the split it holds out must exist")
+
+
 @dataclass
 class TextTableDataConfig(DataConfig, TextOptions):
     """A CSV/TSV file of texts and labels."""
@@ -150,8 +156,8 @@ class TextTableDataConfig(DataConfig, TextOptions):
     label_column: str = "label"
     split_column: str | None = None  # a column of train/validation/test; null = random split
     sep: str | None = None  # null = from the extension (.tsv/.tab: tab, else comma)
-    val_fraction: float = in_range(0.1, 0.0, 1.0)
-    test_fraction: float = in_range(0.2, 0.0, 1.0)
+    val_fraction: float = held_out_share(0.1)  # seeded, stratified by label; unused with split_column
+    test_fraction: float = held_out_share(0.2)
 
     def cross_check(self) -> list[tuple[str, Any, str]]:
         total = self.val_fraction + self.test_fraction
@@ -174,7 +180,7 @@ class ArchiveDataConfig(DataConfig):
     name: str = fixed_name("archive", "data", SOURCES)
     train_path: str = MISSING
     test_path: str = MISSING
-    val_fraction: float = in_range(0.2, 0.0, 1.0)  # held out of TRAIN, seeded
+    val_fraction: float = held_out_share(0.2)  # held out of TRAIN, seeded, stratified by label
     # none | series | dataset (statistics of the training split)
     normalize: str = one_of("dataset", NORMALIZATIONS)
     # missing values (NaN, '?'): refuse | drop (the series) | fill (interpolate): seqlab.data.missing
