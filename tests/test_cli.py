@@ -5,11 +5,13 @@ import sys
 import time
 
 import mlflow
+import numpy as np
 import optuna
 import pandas as pd
 import psutil
 import pytest
 from mlflow.tracking import MlflowClient
+from scipy import stats
 
 from tests.conftest import PROJECT_ROOT, run_cli
 
@@ -179,6 +181,42 @@ def test_sigterm_to_a_parallel_sweep_stops_its_jobs_and_marks_every_run_killed(t
         assert f"resume with trainer.resume={run_id}" in output
         assert (tmp_path / "checkpoints" / run_id / "checkpoint.pkl").is_file()
     assert "Traceback" not in output, output
+
+
+def test_a_seed_sweep_is_reported_over_seeds_with_a_paired_test(tmp_path):
+    result, store = sweep(tmp_path, "seed=range(5)", "model.hidden_size=4,8")
+    assert result.returncode == 0, result.stderr
+    runs = runs_in(store)
+    (parent,) = runs[runs["tags.mlflow.parentRunId"].isna()]["run_id"]
+    compared = run_cli(
+        "seqlab.experiments.compare",
+        f"target={parent}",
+        f"tracking.uri={store['uri']}",
+        f"output={tmp_path / 'seeds.csv'}",
+        f"hydra.run.dir={tmp_path / 'compare'}",
+    )
+    assert compared.returncode == 0, compared.stderr
+    summary = pd.read_csv(tmp_path / "seeds_seeds.csv").set_index("model.hidden_size")
+    children = runs[runs["tags.mlflow.parentRunId"] == parent]
+    accuracy = {h: children[children["params.model.hidden_size"] == str(h)].set_index("params.seed") for h in (4, 8)}
+    for size, group in accuracy.items():
+        values = group["metrics.test_accuracy"].to_numpy()
+        row = summary.loc[size]
+        assert row["n"] == 5
+        assert row["test_accuracy_mean"] == pytest.approx(values.mean())
+        assert row["test_accuracy_std"] == pytest.approx(values.std(ddof=1))
+        assert row["test_accuracy_ci95"] == pytest.approx(stats.t.ppf(0.975, 4) * values.std(ddof=1) / np.sqrt(5))
+    best, other = summary.index  # best first by the mean validation loss
+    assert summary.loc[best, "best_val_loss_mean"] <= summary.loc[other, "best_val_loss_mean"]
+    seeds = sorted(accuracy[4].index)
+    x, y = (accuracy[h].loc[seeds, "metrics.test_accuracy"].to_numpy() for h in (best, other))
+    assert f"Wilcoxon signed-rank p = {stats.wilcoxon(x, y).pvalue:.4g}" in compared.stdout
+    assert f"paired t-test p = {stats.ttest_rel(x, y).pvalue:.4g}" in compared.stdout
+    parent_metrics = MlflowClient(store["uri"]).get_run(parent).data.metrics
+    assert parent_metrics["n_seeds"] == 5
+    assert parent_metrics["test_accuracy_mean"] == pytest.approx(summary.loc[best, "test_accuracy_mean"])
+    best_child = children.sort_values("metrics.best_val_loss").iloc[0]
+    assert parent_metrics["test_accuracy"] == best_child["metrics.test_accuracy"], "the best child by validation"
 
 
 def test_an_optuna_search_is_persistent_resumable_and_kept_apart_per_data_set(tmp_path):

@@ -14,7 +14,8 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from seqlab.experiments.cli import hydra_app
-from seqlab.experiments.queries import comparison_table, find_runs
+from seqlab.experiments.queries import BEST_METRICS, comparison_table, find_runs, monitored_metric, varied_params
+from seqlab.experiments.seeds import aggregate, best_first, configuration_params, paired_comparison
 from seqlab.experiments.tracking import use_tracking_store
 from seqlab.experiments.validation import validate
 from seqlab.paths import runs_dir
@@ -29,18 +30,48 @@ TABLE_KEY = (
 
 @hydra_app("compare")
 def main(cfg: DictConfig) -> None:
-    """Print the comparison table of ``cfg.target`` and write it as CSV."""
+    """Print the comparison table of ``cfg.target`` and write it as CSV; when the runs vary
+    their seed, also the results over seeds of each configuration (``<output>_seeds.csv``) and
+    a paired comparison of the two best."""
     validate(cfg)
     use_tracking_store(cfg.tracking)
-    table = comparison_table(find_runs(cfg.target), cfg.sort_by)
+    runs = find_runs(cfg.target)
+    sort_by = cfg.sort_by or monitored_metric(runs)
+    table = comparison_table(runs, sort_by)
     safe_target = re.sub(r"[^\w.-]", "_", cfg.target)  # a file name inside runs/compare, whatever the target
     output = Path(cfg.output or runs_dir() / "compare" / f"{safe_target}.csv")
     output.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(output, index=False)
     with pd.option_context("display.max_columns", None, "display.width", 200):
         print(table.to_string(index=False))
-    print(TABLE_KEY)
+        print(TABLE_KEY)
+        params = varied_params(runs)
+        if "seed" in params:
+            print_over_seeds(table, configuration_params(params), sort_by, cfg.paired_metric, output)
     log.info("%d runs; table written to %s", len(table), output)
+
+
+def print_over_seeds(table: pd.DataFrame, params: list[str], sort_by: str, paired_metric: str, output: Path) -> None:
+    """Print (and write next to ``output``) each configuration's results over seeds, best first
+    by ``sort_by``; with two or more, the paired tests of the two best on ``paired_metric``."""
+    metrics = [m for m in BEST_METRICS if m in table.columns]
+    summary = best_first(aggregate(table, params, metrics), sort_by)
+    summary.to_csv(output.with_name(f"{output.stem}_seeds.csv"), index=False)
+    shown = summary[[*params, "n"]].copy()
+    for metric in metrics:
+        mean, std, ci = (summary[f"{metric}_{part}"] for part in ("mean", "std", "ci95"))
+        shown[metric] = [f"{m:.4g} ± {s:.2g} (CI ±{c:.2g})" for m, s, c in zip(mean, std, ci, strict=True)]
+    print(f"\nOver seeds: mean ± std (half-width of the 95 % CI of the mean) and n, best first by {sort_by}:")
+    print(shown.to_string(index=False))
+    if len(summary) < 2:
+        return
+    first, second = (summary.iloc[i][params].to_dict() for i in (0, 1))
+    result = paired_comparison(table, params, first, second, paired_metric)
+    print(
+        f"\nPaired over seeds {result['seeds']}: {paired_metric} of {first} minus {second}: "
+        f"mean difference {result['mean_difference']:.4g}; Wilcoxon signed-rank p = {result['wilcoxon_p']:.4g}, "
+        f"paired t-test p = {result['paired_t_p']:.4g}"
+    )
 
 
 if __name__ == "__main__":

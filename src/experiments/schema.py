@@ -454,6 +454,9 @@ class CompareConfig:
     # null: the validation metric the runs chose their best epoch by (best_<trainer.monitor>)
     sort_by: str | None = None
     output: str | None = None
+    # When runs vary their seed: the metric on which the two best configurations are compared,
+    # paired by seed (Wilcoxon signed-rank and paired t-test).
+    paired_metric: str = "test_accuracy"
     tracking: TrackingConfig = MISSING
 
 

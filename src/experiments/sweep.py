@@ -20,9 +20,10 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from seqlab.experiments.plots import log_figure, metric_against_params
-from seqlab.experiments.queries import comparison_table, find_runs, varied_params
+from seqlab.experiments.queries import BEST_METRICS, comparison_table, find_runs, varied_params
 from seqlab.experiments.recorder import RunRecorder
 from seqlab.experiments.secrets import redact
+from seqlab.experiments.seeds import aggregate, best_first, configuration_params
 from seqlab.experiments.signals import stopped
 from seqlab.experiments.tracking import environment_tags, open_experiment
 
@@ -118,8 +119,24 @@ class SweepCallback(Callback):
             self.parent.end("FINISHED" if finished else "FAILED")
 
     def _log_comparison(self, runs: pd.DataFrame, metric: str) -> None:
+        """Log to the parent: the comparison table and plot, the metrics of the best child by
+        validation (``best_child_run_id``) as its own, and when the sweep varies the seed, the
+        best configuration's mean, std and 95 % CI over seeds (``sweep_seeds.csv``: all of them)."""
         table = comparison_table(runs, sort_by=metric)
         self.parent.text(table.to_csv(index=False), "sweep_runs.csv")
-        params = [p for p in varied_params(runs) if not p.startswith("dataset.")]
-        if params:
-            log_figure(self.parent, metric_against_params(table, metric, params), f"sweep_{metric}")
+        params = varied_params(runs)
+        plotted = [p for p in params if not p.startswith("dataset.")]
+        if plotted:
+            log_figure(self.parent, metric_against_params(table, metric, plotted), f"sweep_{metric}")
+        finished = table[table["status"] == "FINISHED"]
+        if finished.empty:
+            return
+        best, metrics = finished.iloc[0], [m for m in BEST_METRICS if m in table.columns]
+        self.parent.tags({"best_child_run_id": best["run_id"]})
+        self.parent.metrics({m: best[m] for m in metrics if pd.notna(best[m])})
+        if "seed" in params:
+            summary = best_first(aggregate(table, configuration_params(params), metrics), metric)
+            self.parent.text(summary.to_csv(index=False), "sweep_seeds.csv")
+            top = summary.iloc[0]
+            over_seeds = [c for c in summary.columns if c.endswith(("_mean", "_std", "_ci95"))]
+            self.parent.metrics({c: top[c] for c in over_seeds if pd.notna(top[c])} | {"n_seeds": top["n"]})
