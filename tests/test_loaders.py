@@ -27,9 +27,14 @@ from tests.conftest import compose_config
 TEXT_OPTIONS = dict(lowercase=True, punctuation="split", min_freq=1, max_size=None, max_len=None)
 
 
-def load_text(path, **options):
+def load_text(path=None, **options):
     settings = (
         dict(
+            train_path=None,
+            validation_path=None,
+            test_path=None,
+            format="csv",
+            encoding="utf-8",
             text_column="text",
             label_column="label",
             split_column=None,
@@ -41,11 +46,22 @@ def load_text(path, **options):
         | TEXT_OPTIONS
         | options
     )
-    return build_splits("text_table", path=str(path), **settings)
+    return build_splits("text_table", path=path and str(path), **settings)
 
 
 def load_archive(train_path, test_path, **options):
-    settings = dict(val_fraction=0.25, seed=0, normalize="none", max_len=None, missing="refuse") | options
+    settings = (
+        dict(
+            validation_path=None,
+            val_fraction=0.25,
+            seed=0,
+            normalize="none",
+            max_len=None,
+            missing="refuse",
+            encoding="utf-8",
+        )
+        | options
+    )
     return build_splits("archive", train_path=str(train_path), test_path=str(test_path), **settings)
 
 
@@ -182,7 +198,8 @@ def malformed_cases(tmp_path):
         "missing file": (lambda: load_text(tmp_path / "absent.csv"), "absent.csv: no such file"),
         "missing column": (
             lambda: load_text(write_csv(tmp_path / "c.csv", ROWS, header=("txt", "label", "split"))),
-            "c.csv:1: no column 'text'",
+            "c.csv:1: data.format=csv expects a header row with the column 'text' "
+            "(the header has ['txt', 'label', 'split'])",
         ),
         "ragged row": (
             lambda: load_text(_write(tmp_path / "r.csv", "text,label\na,pos\nb,neg,extra\nc,pos\n")),
@@ -227,11 +244,11 @@ def malformed_cases(tmp_path):
         ),
         "invalid UTF-8 in a .ts": (
             lambda: load_archive(_write_bytes(tmp_path / "u.ts", TS_HEADER + b"0.1,0.2:a\n0.3,\xff0.4:b\n"), good_ucr),
-            f"u.ts:6: not UTF-8 text: byte 0xff at byte offset {len(TS_HEADER) + 14} (column 5 of the line)",
+            f"u.ts:6: not utf-8 text: byte 0xff at byte offset {len(TS_HEADER) + 14} (column 5 of the line)",
         ),
         "invalid UTF-8 in a CSV": (
             lambda: load_text(_write_bytes(tmp_path / "u.csv", b"text,label\n" + b"fine,pos\n" * 7 + b"caf\xe9,neg\n")),
-            "u.csv:9: not UTF-8 text: byte 0xe9 at byte offset 77 (column 4 of the line)",
+            "u.csv:9: not utf-8 text: byte 0xe9 at byte offset 77 (column 4 of the line)",
         ),
         "a header number that is not one": (
             lambda: load_archive(
@@ -459,3 +476,66 @@ def test_held_out_splits_keep_every_class_share_within_one_example():
             assert abs(Counter(rest.labels)[label] - 0.75 * count) <= 1, (seed, label)
     with pytest.raises(DataError, match=r"small.tsv: class 'd' has 2 example\(s\): holding out 0.8 of them"):
         hold_out(raw, 0.8, 0, "validation")
+
+
+def test_every_text_format_loads_to_the_same_arrays(tmp_path):
+    rows = [(text.replace("…", "..."), label, split) for text, label, split in ROWS]  # all latin-1 text
+    splits = {split: [(t, y) for t, y, s in rows if s == split] for split in ("train", "validation", "test")}
+    reference = load_text(write_csv(tmp_path / "all.csv", rows), split_column="split")
+    tsv = tmp_path / "all.tsv"
+    tsv.write_text("text\tlabel\tsplit\n" + "".join(f"{t}\t{y}\t{s}\n" for t, y, s in rows), encoding="utf-8")
+    layouts = {"tsv": lambda: load_text(tsv, split_column="split")}
+    line_formats = {
+        "lines": lambda t, y: f"{y} {t}",
+        "fasttext": lambda t, y: f"__label__{y} {t}",
+        "latin-1": lambda t, y: f"{y}\t{t}",
+    }
+    for name, line in line_formats.items():
+        encoding = "latin-1" if name == "latin-1" else "utf-8"
+        for split, pairs in splits.items():
+            text = "\n".join(line(t, y) for t, y in pairs) + "\n"
+            (tmp_path / f"{name}.{split}.txt").write_bytes(text.encode(encoding))
+        files = {f"{split}_path": tmp_path / f"{name}.{split}.txt" for split in splits}
+        options = {"format": "lines" if name == "latin-1" else name, "encoding": encoding}
+        layouts[name] = lambda files=files, options=options, name=name: load_text(
+            **files, **options, sep="\t" if name == "latin-1" else None
+        )
+    for split in splits:
+        write_csv(tmp_path / f"{split}.csv", splits[split], header=("text", "label"))
+    layouts["csv files"] = lambda: load_text(**{f"{s}_path": tmp_path / f"{s}.csv" for s in splits})
+    for name, load in layouts.items():
+        loaded = load()
+        assert loaded.vocabulary == reference.vocabulary, name
+        for part in ("train", "validation", "test"):
+            np.testing.assert_array_equal(loaded.split(part).inputs, reference.split(part).inputs, err_msg=name)
+            np.testing.assert_array_equal(loaded.split(part).labels, reference.split(part).labels, err_msg=name)
+
+    # The latin-1 files without data.encoding: the first byte that is no UTF-8, by line and offset.
+    latin = tmp_path / "latin-1.train.txt"
+    data = latin.read_bytes()
+    offset = next(i for i, byte in enumerate(data) if byte >= 0x80)  # é, è, ï: one byte each in latin-1
+    line = data[:offset].count(b"\n") + 1
+    bad = rf"latin-1.train.txt:{line}: not utf-8 text: byte 0x{data[offset]:02x} at byte offset {offset}"
+    with pytest.raises(DataError, match=bad):
+        load_text(train_path=latin, test_path=tmp_path / "latin-1.test.txt", format="lines")
+    # A file in another format than data.format names both.
+    with pytest.raises(
+        DataError,
+        match=r"fasttext.train.txt:1: data.format=lines expects 'label<sep>text' lines with "
+        r"no header; it looks like fasttext \(set data.format=fasttext\)",
+    ):
+        load_text(train_path=tmp_path / "fasttext.train.txt", test_path=tmp_path / "fasttext.test.txt", format="lines")
+    with pytest.raises(
+        DataError,
+        match=r"lines.train.txt:3: data.format=csv expects a CSV/TSV table with a header row \(row has 3 fields, "
+        r"expected 2\); it looks like lines \(set data.format=lines\)",
+    ):
+        load_text(train_path=tmp_path / "lines.train.txt", test_path=tmp_path / "lines.test.txt")
+
+
+def test_a_missing_validation_file_is_held_out_of_train(tmp_path):
+    texts, labels = sentiment_texts(200, seed=1, min_fillers=0, max_fillers=2, negation_rate=0.0, label_noise=0)
+    (tmp_path / "train.txt").write_text("".join(f"{y} {t}\n" for t, y in zip(texts[:150], labels[:150], strict=True)))
+    (tmp_path / "test.txt").write_text("".join(f"{y} {t}\n" for t, y in zip(texts[150:], labels[150:], strict=True)))
+    loaded = load_text(train_path=tmp_path / "train.txt", test_path=tmp_path / "test.txt", format="lines")
+    assert (len(loaded.train), len(loaded.validation), len(loaded.test)) == (120, 30, 50)  # val_fraction 0.2

@@ -1,6 +1,8 @@
 """Reading a data file's text: one clear error for a missing path, a folder, or bytes that are
-not UTF-8 (naming the line and the byte offset, so that the bad byte can be found)."""
+not text in the file's encoding (naming the line and the byte offset, so that the bad byte can
+be found)."""
 
+import codecs
 from pathlib import Path
 
 from seqlab.data.errors import DataError
@@ -16,24 +18,26 @@ def data_file(path: str | Path) -> Path:
     return path
 
 
-def read_text(path: str | Path) -> str:
-    """The UTF-8 text of the file at ``path`` (a leading byte-order mark dropped).
+def read_text(path: str | Path, encoding: str = "utf-8") -> str:
+    """The text of the file at ``path`` in ``encoding`` (a leading UTF-8 byte-order mark dropped).
 
     Raises DataError when ``path`` does not exist, is a folder, cannot be read, or holds bytes
-    that are not UTF-8; a decode error names the line and the byte offset in the file."""
+    that are not text in ``encoding``; a decode error names the line and the byte offset in the
+    file."""
     path = data_file(path)
     try:
         data = path.read_bytes()
     except OSError as error:
         raise DataError(path, f"cannot be read ({error.strerror})") from None
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding)
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
         raise DataError(
             path,
-            f"not UTF-8 text: byte 0x{data[error.start]:02x} at byte offset {error.start} "
-            f"(column {column} of the line) is {error.reason}; re-save the file as UTF-8",
+            f"not {encoding} text: byte 0x{data[error.start]:02x} at byte offset {error.start} "
+            f"(column {column} of the line) is {error.reason}; set data.encoding (latin-1, cp1252, ...) "
+            "or re-save the file as UTF-8",
             line,
         ) from None

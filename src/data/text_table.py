@@ -1,10 +1,13 @@
-"""Loading a text-classification table (CSV or TSV) with pandas."""
+"""Loading texts and labels as they are published: a CSV/TSV table (with pandas), ``label<sep>text``
+lines, or fastText's ``__label__<label> text`` lines; one file with a split column or split at
+random, or one file per split (a missing validation file is held out of train)."""
 
 import csv
 import io
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from seqlab.data.dataset import DataSplits
@@ -21,15 +24,17 @@ def separator(path: Path, sep: str | None) -> str:
     return sep or ("\t" if path.suffix.lower() in (".tsv", ".tab") else ",")
 
 
-def read_table(path: str | Path, sep: str | None = None, header: int | None = 0) -> tuple[pd.DataFrame, list[int]]:
+def read_table(
+    path: str | Path, sep: str | None = None, header: int | None = 0, encoding: str = "utf-8"
+) -> tuple[pd.DataFrame, list[int]]:
     """Read a CSV/TSV file as strings (the separator follows the extension unless given), and
     the file line on which each of its records starts (quoted fields may span several lines).
 
     Raises DataError naming the file, and the line where it can be told: bytes that are not
-    UTF-8 (with their byte offset), a ragged row.
+    text in ``encoding`` (with their byte offset), a ragged row.
     """
     path = Path(path)
-    text, sep = read_text(path), separator(path, sep)
+    text, sep = read_text(path, encoding), separator(path, sep)
     try:
         table = pd.read_csv(io.StringIO(text), sep=sep, header=header, dtype=str, keep_default_na=False)
     except pd.errors.ParserError as error:
@@ -54,8 +59,117 @@ def _record_lines(text: str, sep: str) -> list[int]:
     return starts
 
 
+TEXT_FORMATS = ("csv", "lines", "fasttext")
+FASTTEXT_LABEL = "__label__"
+
+
+def guess_format(path: Path, text: str, sep: str | None, columns: tuple[str, str]) -> str | None:
+    """The format (``TEXT_FORMATS``) the first line of ``text`` looks like, or None when it is
+    unclear: fastText when it starts with ``__label__``, a CSV/TSV table when it is a header
+    naming ``columns``, ``label<sep>text`` lines when a word without the table separator is
+    followed by more text."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if first.startswith(FASTTEXT_LABEL):
+        return "fasttext"
+    table_sep = separator(path, sep)
+    header = next(csv.reader([first], delimiter=table_sep), [])
+    if set(columns) <= {cell.strip() for cell in header}:
+        return "csv"
+    words = first.split(None, 1)
+    return "lines" if len(words) == 2 and table_sep not in words[0] else None
+
+
+def _format_error(path: Path, text: str, fmt: str, sep: str | None, columns, expected: str, line: int) -> DataError:
+    """The error for a file that is not in format ``fmt`` (it expected ``expected``), with the
+    format it looks like."""
+    seen = guess_format(path, text, sep, columns)
+    hint = f"; it looks like {seen} (set data.format={seen})" if seen not in (None, fmt) else ""
+    return DataError(path, f"data.format={fmt} expects {expected}{hint}", line)
+
+
+def _label_and_text(line: str, sep: str | None) -> tuple[str, str]:
+    """``label<sep>text`` split at the first ``sep`` (at the first run of whitespace when None)."""
+    parts = line.strip().split(sep, 1)
+    return parts[0].strip(), parts[1] if len(parts) > 1 else ""
+
+
+def _line_records(path: Path, text: str, fmt: str, sep: str | None, columns) -> RawSplit:
+    """The texts and labels of a ``lines`` or ``fasttext`` file."""
+    texts, labels, lines = [], [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        if fmt == "fasttext":
+            words = line.split()
+            tags = [w for w in words if w.startswith(FASTTEXT_LABEL)]
+            if not words[0].startswith(FASTTEXT_LABEL):
+                raise _format_error(path, text, fmt, sep, columns, "lines that start with __label__<label>", number)
+            if len(tags) > 1:
+                raise DataError(
+                    path, f"{len(tags)} labels on one line ({tags}): seqlab gives each text one class", number
+                )
+            label, body = words[0].removeprefix(FASTTEXT_LABEL), " ".join(words[1:])
+        else:
+            if line.startswith(FASTTEXT_LABEL) or (number == 1 and guess_format(path, line, sep, columns) == "csv"):
+                raise _format_error(path, text, fmt, sep, columns, "'label<sep>text' lines with no header", number)
+            label, body = _label_and_text(line, sep)
+        if not body.strip():
+            raise DataError(path, f"no text after the label {label!r}", number)
+        texts.append(body.strip())
+        labels.append(label)
+        lines.append(number)
+    return RawSplit(texts, labels, str(path), lines)
+
+
+def read_texts(
+    path: str | Path,
+    fmt: str,
+    encoding: str,
+    sep: str | None,
+    text_column: str,
+    label_column: str,
+    split_column: str | None = None,
+) -> tuple[RawSplit, list[str] | None]:
+    """The texts and labels of one file in format ``fmt`` (``TEXT_FORMATS``), with each
+    record's split name when ``split_column`` is given (CSV only), else None.
+
+    Raises DataError naming the file and line: a missing column, a ragged row, a split name not
+    in ``SPLIT_NAMES``, a line not in the format (with the format it looks like)."""
+    path, columns = Path(path), (text_column, label_column)
+    if fmt != "csv":
+        return _line_records(path, read_text(path, encoding), fmt, sep, columns), None
+    try:
+        table, lines = read_table(path, sep, encoding=encoding)
+    except DataError as error:
+        text = read_text(path, encoding)
+        if error.line is None or guess_format(path, text, sep, columns) == "csv":
+            raise
+        expected = f"a CSV/TSV table with a header row ({error.problem})"
+        raise _format_error(path, text, fmt, sep, columns, expected, error.line) from None
+    for column in filter(None, (text_column, label_column, split_column)):
+        if column not in table.columns:
+            expected = f"a header row with the column {column!r} (the header has {list(table.columns)})"
+            raise _format_error(path, read_text(path, encoding), fmt, sep, columns, expected, 1)
+    raw = RawSplit(list(table[text_column]), list(table[label_column]), str(path), lines)
+    if not split_column:
+        return raw, None
+    names = table[split_column].str.strip().str.lower()
+    unknown = ~names.isin(SPLIT_NAMES)
+    if unknown.any():
+        row = int(unknown.to_numpy().nonzero()[0][0])
+        raise DataError(
+            path, f"split {table[split_column].iloc[row]!r} is not one of {sorted(SPLIT_NAMES)}", lines[row]
+        )
+    return raw, list(names.map(SPLIT_NAMES))
+
+
 def load_text_table(
-    path: str,
+    path: str | None,
+    train_path: str | None,
+    validation_path: str | None,
+    test_path: str | None,
+    format: str,
+    encoding: str,
     text_column: str,
     label_column: str,
     split_column: str | None,
@@ -65,35 +179,31 @@ def load_text_table(
     seed: int,
     **text_options,
 ) -> DataSplits:
-    """Texts and labels from ``path``. With ``split_column`` its values (train, validation/val/dev,
-    test) give the splits; without it, seeded random ``test_fraction`` and ``val_fraction``
-    shares are held out. ``text_options`` go to ``text_splits`` (tokenizer and vocabulary,
-    built on the training split only)."""
-    table, lines = read_table(path, sep)
-    for column in filter(None, (text_column, label_column, split_column)):
-        if column not in table.columns:
-            raise DataError(path, f"no column {column!r}; the header has {list(table.columns)}", line=1)
-    if split_column:
-        names = table[split_column].str.strip().str.lower()
-        unknown = ~names.isin(SPLIT_NAMES)
-        if unknown.any():
-            row = int(unknown.to_numpy().nonzero()[0][0])
-            raise DataError(
-                path, f"split {table[split_column].iloc[row]!r} is not one of {sorted(SPLIT_NAMES)}", lines[row]
-            )
-        raw = {
-            split: RawSplit(
-                list(table[text_column][chosen]),
-                list(table[label_column][chosen]),
-                str(path),
-                [lines[i] for i in chosen.to_numpy().nonzero()[0]],
-            )
-            for split in ("train", "validation", "test")
-            for chosen in [names.map(SPLIT_NAMES) == split]
-        }
+    """Texts and labels in ``format`` (``TEXT_FORMATS``) and ``encoding``: from ``path``, whose
+    ``split_column`` (train, validation/val/dev, test) gives the splits, or without one, seeded
+    ``test_fraction`` and ``val_fraction`` shares are held out; or from ``train_path`` and
+    ``test_path``, with ``validation_path`` when given. A validation split with no examples is
+    held out of train (``val_fraction``). Hold-outs are seeded and stratified by label.
+    ``text_options`` go to ``text_splits`` (tokenizer and vocabulary, built on the training
+    split only)."""
+
+    def read(file: str, split_column: str | None = None) -> tuple[RawSplit, list[str] | None]:
+        return read_texts(file, format, encoding, sep, text_column, label_column, split_column)
+
+    if path is None:
+        raw = {"train": read(train_path)[0], "test": read(test_path)[0]}
+        if validation_path:
+            raw["validation"] = read(validation_path)[0]
     else:
-        everything = RawSplit(list(table[text_column]), list(table[label_column]), str(path), lines)
-        rest, test = hold_out(everything, test_fraction, seed, "test")
-        train, validation = hold_out(rest, val_fraction / (1 - test_fraction), seed + 1, "validation")
-        raw = {"train": train, "validation": validation, "test": test}
+        everything, names = read(path, split_column)
+        if names is None:
+            rest, test = hold_out(everything, test_fraction, seed, "test")
+            train, validation = hold_out(rest, val_fraction / (1 - test_fraction), seed + 1, "validation")
+            return text_splits({"train": train, "validation": validation, "test": test}, **text_options)
+        raw = {
+            split: everything.take(np.flatnonzero(np.asarray(names) == split))
+            for split in ("train", "validation", "test")
+        }
+    if "validation" not in raw or not raw["validation"].labels:
+        raw["train"], raw["validation"] = hold_out(raw["train"], val_fraction, seed + 1, "validation")
     return text_splits(raw, **text_options)

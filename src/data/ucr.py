@@ -31,11 +31,11 @@ def _number(text: str, path, line: int, what: str) -> float:
         raise DataError(path, f"{what}: {text!r} is not a number", line) from None
 
 
-def read_ucr_tsv(path: str | Path) -> RawSplit:
+def read_ucr_tsv(path: str | Path, encoding: str = "utf-8") -> RawSplit:
     """One UCR 2018 file: per row the label, then the values; variable-length series are
     padded with NaN (or empty cells) at the end, which is cut off; a NaN before the end is a
     missing value. Sequences are (length, 1)."""
-    table, lines = read_table(path, sep="\t", header=None)
+    table, lines = read_table(path, sep="\t", header=None, encoding=encoding)
     sequences, labels = [], []
     for row, line in zip(table.itertuples(index=False), lines, strict=True):
         label, *cells = (str(cell).strip() for cell in row)
@@ -48,7 +48,7 @@ def read_ucr_tsv(path: str | Path) -> RawSplit:
     return RawSplit(sequences, labels, str(path), lines)
 
 
-def read_uea_ts(path: str | Path) -> RawSplit:
+def read_uea_ts(path: str | Path, encoding: str = "utf-8") -> RawSplit:
     """One sktime/UEA ``.ts`` file: ``@`` header lines, then after ``@data`` one case per line,
     ``dim1 values : dim2 values : ... : label`` (``?`` for a missing value). The data must agree
     with the header (@univariate/@dimensions, @equalLength, @seriesLength, @classLabel).
@@ -56,7 +56,7 @@ def read_uea_ts(path: str | Path) -> RawSplit:
     header: dict[str, tuple[int, str]] = {}
     sequences, labels, lines = [], [], []
     in_data = False
-    for line, text in enumerate(read_text(path).splitlines(), start=1):
+    for line, text in enumerate(read_text(path, encoding).splitlines(), start=1):
         text = text.strip()
         if not text or text.startswith("#"):
             continue
@@ -139,22 +139,28 @@ READERS = {"tsv": read_ucr_tsv, "ts": read_uea_ts}
 def load_archive(
     train_path: str,
     test_path: str,
+    validation_path: str | None,
     val_fraction: float,
     seed: int,
     normalize: str,
     max_len: int | None,
     missing: str,
+    encoding: str,
 ) -> DataSplits:
-    """TRAIN and TEST files of one dataset (format from the extension: .tsv UCR, .ts UEA), with
-    missing values handled by ``missing`` (``seqlab.data.missing``)."""
-    parts = []
-    for path in map(data_file, (train_path, test_path)):
+    """TRAIN and TEST files of one dataset (format from the extension: .tsv UCR, .ts UEA) in
+    ``encoding``, with missing values handled by ``missing`` (``seqlab.data.missing``); the
+    validation split is ``validation_path``'s file, else a seeded, stratified ``val_fraction``
+    of TRAIN."""
+    paths = {"train": train_path, "test": test_path} | ({"validation": validation_path} if validation_path else {})
+    raw = {}
+    for split, path in paths.items():
+        path = data_file(path)
         suffix = path.suffix.lower().lstrip(".")
         if suffix not in READERS:
             raise DataError(path, f"unknown archive format {suffix!r}; expected .tsv (UCR) or .ts (UEA)")
-        parts.append(handle_missing(READERS[suffix](path), missing))
-    train, validation = hold_out(parts[0], val_fraction, seed, "validation")
-    raw = {"train": train, "validation": validation, "test": parts[1]}
+        raw[split] = handle_missing(READERS[suffix](path, encoding), missing)
+    if "validation" not in raw:
+        raw["train"], raw["validation"] = hold_out(raw["train"], val_fraction, seed, "validation")
     check_channels(raw)
     raw, normalizer = normalize_splits(raw, normalize)
     return dataclasses.replace(assemble(raw, "series", max_len=max_len), normalizer=normalizer)

@@ -8,6 +8,7 @@ declared next to each field with ``checked`` and enforced by ``validate`` before
 compiles; the error names the key, the bad value and where it was set.
 """
 
+import codecs
 from dataclasses import dataclass, field, fields, is_dataclass, make_dataclass
 from functools import cache
 from typing import Any
@@ -19,6 +20,7 @@ from seqlab.data.missing import MISSING_POLICIES
 from seqlab.data.normalize import NORMALIZATIONS
 from seqlab.data.registry import SOURCES
 from seqlab.data.text import PUNCTUATION_MODES
+from seqlab.data.text_table import TEXT_FORMATS
 from seqlab.fields import checked, fixed_name, in_range, non_negative, one_of, plain_name, positive
 from seqlab.models.cells import CELLS, Cell
 from seqlab.models.initializers import INPUT_INITIALIZERS, RECURRENT_INITIALIZERS
@@ -146,22 +148,49 @@ def held_out_share(default: float) -> Any:
     return checked(default, lambda v: 0 < v < 1, "must be in (0, 1): the split it holds out must exist")
 
 
+def text_encoding(default: str) -> Any:
+    """A dataclass field naming a Python text codec (utf-8, latin-1, cp1252, ...)."""
+
+    def known(name: str) -> bool:
+        try:
+            codecs.lookup(name)
+        except LookupError:
+            return False
+        return True
+
+    return checked(default, known, "must be a Python codec name (utf-8, latin-1, cp1252, ...)")
+
+
 @dataclass
 class TextTableDataConfig(DataConfig, TextOptions):
-    """A CSV/TSV file of texts and labels."""
+    """Texts and labels from files: one file (``path``), or one per split (``train_path``,
+    ``test_path`` and optionally ``validation_path``)."""
 
     name: str = fixed_name("text_table", "data", SOURCES)
-    path: str = MISSING
-    text_column: str = "text"
-    label_column: str = "label"
-    split_column: str | None = None  # a column of train/validation/test; null = random split
-    sep: str | None = None  # null = from the extension (.tsv/.tab: tab, else comma)
-    val_fraction: float = held_out_share(0.1)  # seeded, stratified by label; unused with split_column
-    test_fraction: float = held_out_share(0.2)
+    path: str | None = None
+    train_path: str | None = None
+    validation_path: str | None = None  # null: val_fraction of train is held out
+    test_path: str | None = None
+    # csv: a CSV/TSV table with a header | lines: 'label<sep>text' | fasttext: '__label__<label> text'
+    format: str = one_of("csv", TEXT_FORMATS)
+    encoding: str = text_encoding("utf-8")
+    text_column: str = "text"  # csv only
+    label_column: str = "label"  # csv only
+    split_column: str | None = None  # csv with path only: train/validation/test; null = random split
+    # csv: null = from the extension (.tsv/.tab: tab, else comma); lines: null = whitespace
+    sep: str | None = None
+    val_fraction: float = held_out_share(0.1)  # seeded, stratified by label; when no validation rows exist
+    test_fraction: float = held_out_share(0.2)  # path without split_column only
 
     def cross_check(self) -> list[tuple[str, Any, str]]:
+        if (self.path is None) == (self.train_path is None):
+            return [("path", self.path, "give either data.path (one file) or data.train_path and data.test_path")]
+        if self.train_path is not None and self.test_path is None:
+            return [("test_path", None, "is needed with data.train_path (the test split is never held out of it)")]
+        if self.split_column is not None and (self.path is None or self.format != "csv"):
+            return [("split_column", self.split_column, "needs data.path and data.format=csv")]
         total = self.val_fraction + self.test_fraction
-        if self.split_column is None and total >= 1:
+        if self.path is not None and self.split_column is None and total >= 1:
             return [
                 (
                     "test_fraction",
@@ -180,7 +209,9 @@ class ArchiveDataConfig(DataConfig):
     name: str = fixed_name("archive", "data", SOURCES)
     train_path: str = MISSING
     test_path: str = MISSING
+    validation_path: str | None = None  # null: val_fraction of TRAIN is held out
     val_fraction: float = held_out_share(0.2)  # held out of TRAIN, seeded, stratified by label
+    encoding: str = text_encoding("utf-8")
     # none | series | dataset (statistics of the training split)
     normalize: str = one_of("dataset", NORMALIZATIONS)
     # missing values (NaN, '?'): refuse | drop (the series) | fill (interpolate): seqlab.data.missing
