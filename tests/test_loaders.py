@@ -539,3 +539,18 @@ def test_a_missing_validation_file_is_held_out_of_train(tmp_path):
     (tmp_path / "test.txt").write_text("".join(f"{y} {t}\n" for t, y in zip(texts[150:], labels[150:], strict=True)))
     loaded = load_text(train_path=tmp_path / "train.txt", test_path=tmp_path / "test.txt", format="lines")
     assert (len(loaded.train), len(loaded.validation), len(loaded.test)) == (120, 30, 50)  # val_fraction 0.2
+
+
+@pytest.mark.slow
+def test_val_fraction_0_trains_on_all_of_train_and_selects_on_the_training_loss(data_files, store_overrides):
+    # As most published UCR results do: no validation split, the epoch chosen on the training loss.
+    data = ["data=archive", f"data.train_path={data_files['tsv_train']}", f"data.test_path={data_files['tsv_test']}"]
+    common = store_overrides + data + ["data.val_fraction=0", "trainer.epochs=3", "trainer.progress=false"]
+    with pytest.raises(ConfigError, match=r"trainer.monitor=val_loss: the data has no validation split"):
+        train(compose_config(common))
+    metrics = train(compose_config(common + ["trainer.monitor=train_loss"]))
+    run = MlflowClient().get_run(metrics["run_id"])
+    assert run.data.params["dataset.train_size"] == "300" and run.data.params["dataset.validation_size"] == "0"
+    assert "val_loss" not in run.data.metrics and "best_train_loss" in run.data.metrics
+    history = [m.value for m in MlflowClient().get_metric_history(metrics["run_id"], "train_loss")]
+    assert run.data.metrics["best_train_loss"] == min(history)

@@ -28,11 +28,13 @@ def assemble(
     """Pad every split, map labels to class indices fitted on train, and check each split;
     ``input_kind`` is what the sequences were (``INPUT_KINDS``).
 
-    Raises DataError naming the file for an empty split, and the file and line for an empty
-    sequence or a label that the training split does not have.
+    The validation split may be empty (no validation split: ``data.val_fraction=0``).
+
+    Raises DataError naming the file for an empty training or test split, and the file and line
+    for an empty sequence or a label that the training split does not have.
     """
     for name in SPLITS:
-        if len(raw[name].labels) == 0:
+        if len(raw[name].labels) == 0 and name != "validation":
             raise DataError(raw[name].path, f"the {name} split is empty")
         for sequence, line in zip(raw[name].sequences, raw[name].lines, strict=True):
             if len(sequence) == 0:
@@ -45,9 +47,13 @@ def assemble(
     datasets = {}
     for name in SPLITS:
         part = raw[name]
-        inputs, mask = pad_sequences(part.sequences, max_len, source=f"{part.path} ({name})")
-        labels = encoder.encode(part.labels, part.path, part.lines)
-        datasets[name] = SequenceDataset(inputs, mask, labels)
+        if part.labels:
+            inputs, mask = pad_sequences(part.sequences, max_len, source=f"{part.path} ({name})")
+            labels = encoder.encode(part.labels, part.path, part.lines)
+            datasets[name] = SequenceDataset(inputs, mask, labels)
+        else:  # no validation split: no examples, shaped like the training split's
+            train = datasets["train"]
+            datasets[name] = SequenceDataset(train.inputs[:0], train.mask[:0], train.labels[:0])
     return DataSplits(
         **datasets,
         label_names=encoder.names,

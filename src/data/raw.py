@@ -47,9 +47,13 @@ def hold_out(raw: RawSplit, fraction: float, seed: int, name: str) -> tuple[RawS
     """Split off a seeded random ``fraction`` of ``raw`` as split ``name``, stratified by label:
     each class gives ``fraction`` of its examples, rounded to the nearest whole number (so each
     keeps its share within one example in both parts), and at least one example is held out in
-    all. Returns (the rest, the held-out split), each in file order.
+    all (for a ``fraction`` above 0). Returns (the rest, the held-out split), each in file order.
 
-    Raises DataError when a class would keep no example in the rest, or nothing would remain."""
+    A ``fraction`` of 0 holds out nothing: the split is empty.
+
+    Raises DataError when a class would keep no example in the rest."""
+    if fraction == 0:
+        return raw, raw.take(np.array([], dtype=int))
     rng = np.random.default_rng(seed)
     labels = np.asarray(raw.labels, dtype=object)
     held = []

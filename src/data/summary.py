@@ -31,6 +31,9 @@ def summarize(splits: DataSplits) -> dict:
     }
     for name in SPLITS:
         part = splits.split(name)
+        if len(part) == 0:  # no validation split
+            summary[name] = {"size": 0}
+            continue
         lengths = part.mask.sum(axis=1)
         counts = np.bincount(part.labels, minlength=splits.num_classes)
         summary[name] = {

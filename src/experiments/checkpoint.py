@@ -27,7 +27,7 @@ CHECKPOINT_FILE = "checkpoint.pkl"
 LOCK_FILE = ".lock"
 
 # The metric each ``trainer.monitor`` choice improves in: -1 lower is better, +1 higher.
-MONITOR_SIGN = {"val_loss": -1, "val_accuracy": 1}
+MONITOR_SIGN = {"val_loss": -1, "val_accuracy": 1, "train_loss": -1, "train_accuracy": 1}
 
 
 class CheckpointWriteError(RuntimeError):

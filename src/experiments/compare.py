@@ -23,8 +23,8 @@ from seqlab.paths import runs_dir
 log = logging.getLogger(__name__)
 
 TABLE_KEY = (
-    "best_*: the epoch chosen by trainer.monitor on validation; test_*: that epoch's weights on the test "
-    "split; final_*: the last epoch"
+    "best_*: the epoch chosen by trainer.monitor (on validation; on train for runs with no validation split); "
+    "test_*: that epoch's weights on the test split; final_*: the last epoch"
 )
 
 

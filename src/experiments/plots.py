@@ -26,13 +26,14 @@ def _pyplot():
 def learning_curves(history: pd.DataFrame) -> "Figure":
     """Loss and accuracy per epoch, on the training and the validation split.
 
-    history: one row per epoch (index), columns ``train_loss``, ``val_loss``, ``train_accuracy``,
-    ``val_accuracy``.
+    history: one row per epoch (index), columns ``train_loss``, ``train_accuracy`` and, when
+    there is a validation split, ``val_loss``, ``val_accuracy`` (all-NaN columns are left out).
     """
+    history = history.dropna(axis=1, how="all")
     fig, (loss, accuracy) = _pyplot().subplots(1, 2, figsize=(10, 4))
-    history[["train_loss", "val_loss"]].plot(ax=loss, marker=".")
+    history.filter(["train_loss", "val_loss"]).plot(ax=loss, marker=".")
     loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    history[["train_accuracy", "val_accuracy"]].plot(ax=accuracy, marker=".")
+    history.filter(["train_accuracy", "val_accuracy"]).plot(ax=accuracy, marker=".")
     accuracy.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1.02))
     fig.tight_layout()
     return fig

@@ -40,7 +40,7 @@ from seqlab.experiments.tracking import (
     open_experiment,
     write_model_files,
 )
-from seqlab.experiments.validation import validate
+from seqlab.experiments.validation import ConfigError, validate
 from seqlab.models.classifier import SequenceClassifier, TrainStep
 from seqlab.models.network import count_parameters
 
@@ -102,24 +102,14 @@ def fit(
     trainer, progress = cfg.trainer, state.progress
     for epoch in range(progress.epoch + 1, trainer.epochs + 1):
         train = train_epoch(model, splits, cfg, state.rng, epoch)
-        val = model.evaluate(splits.validation, trainer.eval_batch_size)
-        metrics = {
-            "train_loss": train.loss,
-            "train_accuracy": train.accuracy,
-            "val_loss": val["loss"],
-            "val_accuracy": val["accuracy"],
-        }
+        metrics = {"train_loss": train.loss, "train_accuracy": train.accuracy}
+        if len(splits.validation):
+            val = model.evaluate(splits.validation, trainer.eval_batch_size)
+            metrics |= {"val_loss": val["loss"], "val_accuracy": val["accuracy"]}
         run.metrics(metrics | {"lr": train.lr}, step=epoch)
         progress.record(epoch, metrics, model.get_weights(), trainer.monitor)
         state.save(model)
-        log.info(
-            "epoch %d/%d  train_loss=%.4f  val_loss=%.4f  val_accuracy=%.4f",
-            epoch,
-            trainer.epochs,
-            train.loss,
-            val["loss"],
-            val["accuracy"],
-        )
+        log.info("epoch %d/%d  %s", epoch, trainer.epochs, "  ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
         if trainer.patience is not None and progress.epochs_without_improvement() >= trainer.patience:
             log.info("early stop: %s has not improved for %d epochs", trainer.monitor, trainer.patience)
             break
@@ -202,6 +192,11 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
     for orphan in RunRecorder.fail_orphans(experiment_id):
         log.warning("run %s was left RUNNING by a process that no longer exists: marked FAILED", orphan)
     data = load_data(cfg)
+    if len(data.validation) == 0 and not cfg.trainer.monitor.startswith("train_"):
+        raise ConfigError(
+            f"trainer.monitor={cfg.trainer.monitor}: the data has no validation split (data.val_fraction=0) to "
+            "select the best epoch by; set trainer.monitor=train_loss (or train_accuracy), or hold one out"
+        )
     summary = summarize(data)
     data_hash = summary["hash"]
     if checkpoint is not None and checkpoint.data_hash != data_hash:

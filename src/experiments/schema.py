@@ -143,9 +143,14 @@ class SentimentDataConfig(GeneratedDataConfig, TextOptions):
 
 
 def held_out_share(default: float) -> Any:
-    """A share of the examples held out as a split: in (0, 1), as the split must exist (the
-    validation split selects the best epoch)."""
+    """A share of the examples held out as the test split: in (0, 1)."""
     return checked(default, lambda v: 0 < v < 1, "must be in (0, 1): the split it holds out must exist")
+
+
+def validation_share(default: float) -> Any:
+    """A share of the training examples held out as the validation split: in [0, 1), where 0
+    trains on all of them with no validation split (and trainer.monitor on the training split)."""
+    return checked(default, lambda v: 0 <= v < 1, "must be in [0, 1) (0: no validation split)")
 
 
 def text_encoding(default: str) -> Any:
@@ -179,7 +184,8 @@ class TextTableDataConfig(DataConfig, TextOptions):
     split_column: str | None = None  # csv with path only: train/validation/test; null = random split
     # csv: null = from the extension (.tsv/.tab: tab, else comma); lines: null = whitespace
     sep: str | None = None
-    val_fraction: float = held_out_share(0.1)  # seeded, stratified by label; when no validation rows exist
+    # seeded, stratified by label; when no validation rows exist (0: none, train on all of train)
+    val_fraction: float = validation_share(0.1)
     test_fraction: float = held_out_share(0.2)  # path without split_column only
 
     def cross_check(self) -> list[tuple[str, Any, str]]:
@@ -210,7 +216,7 @@ class ArchiveDataConfig(DataConfig):
     train_path: str = MISSING
     test_path: str = MISSING
     validation_path: str | None = None  # null: val_fraction of TRAIN is held out
-    val_fraction: float = held_out_share(0.2)  # held out of TRAIN, seeded, stratified by label
+    val_fraction: float = validation_share(0.2)  # held out of TRAIN, seeded, stratified; 0: all of TRAIN
     encoding: str = text_encoding("utf-8")
     # none | series | dataset (statistics of the training split)
     normalize: str = one_of("dataset", NORMALIZATIONS)
@@ -361,7 +367,8 @@ class TrainerConfig:
     progress: bool = True  # a progress bar per epoch (Rich); the epoch summary is logged anyway
     # The validation metric that picks the epoch whose weights the run keeps (val_loss: lowest,
     # val_accuracy: highest), that early stopping watches and that sweepers optimise.
-    monitor: str = one_of("val_loss", ("val_loss", "val_accuracy"))
+    # (train_loss, train_accuracy: for data without a validation split, data.val_fraction=0)
+    monitor: str = one_of("val_loss", ("val_loss", "val_accuracy", "train_loss", "train_accuracy"))
     # Stop after this many epochs without improvement of the monitor; null trains every epoch.
     patience: int | None = checked(None, lambda v: v is None or v > 0, "must be > 0 or null")
     # <checkpoint_dir>/<run id>/checkpoint.pkl is rewritten after every epoch (deleted when the
