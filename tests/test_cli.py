@@ -80,6 +80,7 @@ def test_a_sweep_is_one_parent_run_with_every_job_as_a_child(finished_sweep):
     assert set(runs["status"]) == {"FINISHED"}
     assert len(children) == len(runs) - 1
     assert sorted(children["params.optimizer.lr"]) == sorted(finished_sweep["swept"])
+    assert sorted(children["tags.mlflow.runName"]) == sorted(f"lr={lr}" for lr in finished_sweep["swept"])
     assert set(children["tags.sweep_id"]) == {parent}
     client = MlflowClient(finished_sweep["store"]["uri"])
     for _, child in children.iterrows():

@@ -32,7 +32,7 @@ from seqlab.experiments.mlflow_model import log_model
 from seqlab.experiments.plots import confusion_matrix, learning_curves, log_figure
 from seqlab.experiments.recorder import RunRecorder
 from seqlab.experiments.secrets import redact
-from seqlab.experiments.sweep import sweep_parent
+from seqlab.experiments.sweep import job_run_name, sweep_parent
 from seqlab.experiments.tracking import (
     CONFIG_ARTIFACT,
     log_dataset,
@@ -211,7 +211,8 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
     with ExitStack() as locks:
         if resumed_run is not None:  # before the run is made RUNNING again: a second resume is refused
             locks.enter_context(run_lock(cfg.trainer.checkpoint_dir, resumed_run))
-        with RunRecorder.start(experiment_id, cfg.tracking.run_name, parent, run_tags, resume=resumed_run) as run:
+        run_name = cfg.tracking.run_name or job_run_name()
+        with RunRecorder.start(experiment_id, run_name, parent, run_tags, resume=resumed_run) as run:
             if checkpoint is None:
                 locks.enter_context(run_lock(cfg.trainer.checkpoint_dir, run.run_id))
                 log_run_inputs(run, cfg, _hydra_tags(), _group_choices())

@@ -384,6 +384,7 @@ class TrackingConfig:
     uri: str | None = None
     artifact_root: str | None = None  # null: runs/artifacts/<experiment> (a server decides its own)
     experiment_name: str = plain_name("seqlab")
+    # null: MLflow's random name, or for a sweep's job the values it sweeps ("lr=0.01 seed=3")
     run_name: str | None = plain_name(None)
     # Also log the classifier as an MLflow pyfunc model (runs:/<run id>/model).
     log_model: bool = True

@@ -15,9 +15,10 @@ from typing import Any
 
 import pandas as pd
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from seqlab.experiments.plots import log_figure, metric_against_params
 from seqlab.experiments.queries import BEST_METRICS, comparison_table, find_runs, varied_params
@@ -30,6 +31,7 @@ from seqlab.experiments.tracking import environment_tags, open_experiment
 log = logging.getLogger(__name__)
 
 PARENT_FILE = "mlflow_parent_run_id"
+SWEPT_FILE = "swept_keys"
 
 
 def job_summary(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -65,6 +67,28 @@ def sweep_parent() -> str | None:
     return path.read_text().strip()
 
 
+def swept_keys(config: DictConfig) -> list[str]:
+    """The keys a sweep varies: those of its sweep overrides (``optimizer.lr=0.01,0.1``,
+    ``seed=range(5)``) and of its sweeper's search space (``hydra.sweeper.params``)."""
+    overrides = OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
+    searched = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    return list(dict.fromkeys([o.get_key_element() for o in overrides if o.is_sweep_override()] + list(searched)))
+
+
+def job_run_name() -> str | None:
+    """The current sweep job's run name: ``key=value`` of each swept key, by the key's last
+    part unless two share it (``model=lstm hidden_size=64 lr=0.01 seed=3``); None outside a
+    sweep."""
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None
+    path = Path(HydraConfig.get().sweep.dir) / SWEPT_FILE
+    keys = path.read_text().split() if path.is_file() else []
+    values = dict(o.lstrip("+~").split("=", 1) for o in HydraConfig.get().overrides.task if "=" in o)
+    leaves = [key.rsplit(".", 1)[-1] for key in keys]
+    names = [leaf if leaves.count(leaf) == 1 else key for key, leaf in zip(keys, leaves, strict=True)]
+    return " ".join(f"{name}={values[key]}" for key, name in zip(keys, names, strict=True) if key in values) or None
+
+
 class SweepCallback(Callback):
     """Creates and closes a sweep's MLflow parent run (see the module docstring)."""
 
@@ -89,6 +113,7 @@ class SweepCallback(Callback):
         self.parent.tags({"sweep_id": self.parent.run_id})
         sweep_dir.mkdir(parents=True, exist_ok=True)
         (sweep_dir / PARENT_FILE).write_text(self.parent.run_id)
+        (sweep_dir / SWEPT_FILE).write_text("\n".join(swept_keys(config)))
         atexit.register(self._end_abandoned)
         log.info("sweep parent run %s in %s", self.parent.run_id, self.parent.tracking_uri)
 
