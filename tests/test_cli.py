@@ -258,6 +258,25 @@ def test_an_optuna_search_is_persistent_resumable_and_kept_apart_per_data_set(tm
     assert len(optuna.load_study(study_name=first_study, storage=storage).trials) == 3
 
 
+def test_an_optuna_trial_over_seeds_is_the_mean_of_its_runs(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    result, store = sweep(
+        tmp_path,
+        "hparams_search=optuna",
+        f"hydra.sweeper.storage={storage}",
+        "hydra.sweeper.n_trials=1",
+        "hydra.sweeper.seeds=2",
+    )
+    assert result.returncode == 0, result.stderr
+    (study,) = optuna.get_all_study_summaries(storage)
+    (trial,) = optuna.load_study(study_name=study.study_name, storage=storage).trials
+    runs = runs_in(store)
+    jobs = runs[runs["tags.mlflow.parentRunId"].notna()]
+    assert sorted(jobs["params.seed"]) == ["0", "1"]
+    assert jobs["params.optimizer.lr"].nunique() == 1, "one trial: the same hyper-parameters"
+    assert trial.value == pytest.approx(jobs["metrics.best_val_loss"].mean())
+
+
 @pytest.mark.parametrize(
     ("override", "named"),
     [

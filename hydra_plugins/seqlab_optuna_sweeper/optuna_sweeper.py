@@ -9,7 +9,8 @@ Hydra's sweep syntax — ``choice(8, 16)`` (categorical), ``interval(0.001, 0.5)
 ``tag(log, interval(...))`` log-uniform), ``range(1, 5)`` (integers) — plus any sweep given on
 the command line; other overrides are passed to every trial. Trials are asked ``n_jobs`` at a
 time and launched as one batch by the configured launcher; each job's return value is the
-objective, and a job that raised is told to Optuna as a failed trial.
+objective, and a job that raised is told to Optuna as a failed trial. With ``seeds`` = k > 1,
+each trial is k jobs (``seed`` = the config's seed, +1, ... +k-1) and its objective their mean.
 """
 
 import logging
@@ -47,6 +48,8 @@ class OptunaSweeperConf:
     n_jobs: int = 1
     # Search space: {"optimizer.lr": "tag(log, interval(0.001, 0.5))", ...}.
     params: dict[str, str] = field(default_factory=dict)
+    # Jobs per trial, each with its own seed (seed, seed+1, ...): the objective is their mean.
+    seeds: int = 1
     # What the study is about ({"data": ..., "monitor": ...}): recorded when it is created; a
     # search whose values differ from a stored study's is refused instead of continuing it.
     user_attrs: dict[str, Any] = field(default_factory=dict)
@@ -90,12 +93,14 @@ class OptunaSweeper(Sweeper):
         n_jobs: int,
         params: DictConfig | None,
         user_attrs: DictConfig | None = None,
+        seeds: int = 1,
     ) -> None:
         self.sampler, self.direction = sampler, direction
         self.study_name, self.storage = study_name, storage
         self.n_trials, self.n_jobs = n_trials, n_jobs
         self.params = OmegaConf.to_container(params) if params else {}
         self.user_attrs = OmegaConf.to_container(user_attrs, resolve=True) if user_attrs else {}
+        self.seeds = seeds
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         """Keep the config and create the launcher that runs the trials."""
@@ -116,6 +121,7 @@ class OptunaSweeper(Sweeper):
     def sweep(self, arguments: list[str]) -> list[Any]:
         """Run the study; return the trials' values (None for failed ones)."""
         searched, fixed = self._split(arguments)
+        seeds = self._seed_overrides(fixed, searched)
         study = optuna.create_study(
             study_name=self.study_name,
             storage=self.storage,
@@ -135,13 +141,27 @@ class OptunaSweeper(Sweeper):
         values: list[Any] = []
         while len(values) < self.n_trials:
             trials = [study.ask() for _ in range(min(self.n_jobs, self.n_trials - len(values)))]
-            batch = [[*fixed, *(f"{o.get_key_element()}={suggest(trial, o)}" for o in searched)] for trial in trials]
+            batch = [
+                [*fixed, *(f"{o.get_key_element()}={suggest(trial, o)}" for o in searched), *seed]
+                for trial in trials
+                for seed in seeds
+            ]
             self.validate_batch_is_legal(batch)
-            returns = self.launcher.launch(batch, initial_job_idx=len(values))
-            for trial, job in zip(trials, returns, strict=True):
-                values.append(self._tell(study, trial, job))
+            returns = self.launcher.launch(batch, initial_job_idx=len(values) * len(seeds))
+            for number, trial in enumerate(trials):
+                values.append(self._tell(study, trial, returns[number * len(seeds) : (number + 1) * len(seeds)]))
         self._save_best(study)
         return values
+
+    def _seed_overrides(self, fixed: list[str], searched: list[Override]) -> list[list[str]]:
+        """The overrides of each job of a trial: none for one seed, else ``seed=`` the config's
+        seed and the ``seeds`` - 1 after it; refused when the search sets the seed too."""
+        if self.seeds == 1:
+            return [[]]
+        given = {o.split("=", 1)[0].lstrip("+~") for o in fixed} | {o.get_key_element() for o in searched}
+        if "seed" in given:
+            raise ValueError(f"hydra.sweeper.seeds={self.seeds} sets each job's seed: do not give seed as well")
+        return [[f"seed={self.config.seed + i}"] for i in range(self.seeds)]
 
     def _claim(self, study: optuna.Study) -> None:
         """Record ``user_attrs`` in a new study; refuse a stored one whose attributes differ."""
@@ -157,10 +177,12 @@ class OptunaSweeper(Sweeper):
                 )
 
     @staticmethod
-    def _tell(study: optuna.Study, trial: optuna.Trial, job: Any) -> float | None:
+    def _tell(study: optuna.Study, trial: optuna.Trial, jobs: list[Any]) -> float | None:
+        """Tell ``study`` the mean return value of ``trial``'s jobs (one per seed), or that it
+        failed when any job raised or returned a non-finite value; return the value told."""
         try:
-            value = float(job.return_value)
-        except Exception as error:  # the job raised: a failed trial, the search goes on
+            value = sum(float(job.return_value) for job in jobs) / len(jobs)
+        except Exception as error:  # a job raised: a failed trial, the search goes on
             log.warning("trial %d failed: %s: %s", trial.number, type(error).__name__, error)
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
             return None
