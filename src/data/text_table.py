@@ -110,7 +110,8 @@ def _line_records(path: Path, text: str, fmt: str, sep: str | None, columns) -> 
                 )
             label, body = words[0].removeprefix(FASTTEXT_LABEL), " ".join(words[1:])
         else:
-            if line.startswith(FASTTEXT_LABEL) or (number == 1 and guess_format(path, line, sep, columns) == "csv"):
+            header = not labels and guess_format(path, line, sep, columns) == "csv"  # the first record
+            if line.startswith(FASTTEXT_LABEL) or header:
                 raise _format_error(path, text, fmt, sep, columns, "'label<sep>text' lines with no header", number)
             label, body = _label_and_text(line, sep)
         if not body.strip():
