@@ -220,61 +220,46 @@ def test_a_seed_sweep_is_reported_over_seeds_with_a_paired_test(tmp_path):
     assert parent_metrics["test_accuracy"] == best_child["metrics.test_accuracy"], "the best child by validation"
 
 
-def test_an_optuna_search_is_persistent_resumable_and_kept_apart_per_data_set(tmp_path):
+def test_an_optuna_search_is_persistent_resumable_kept_apart_per_data_set_and_averages_seeds(tmp_path):
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     search = ["hparams_search=optuna", f"hydra.sweeper.storage={storage}"]
     first, store = sweep(tmp_path, *search, "hydra.sweeper.n_trials=2")
     assert first.returncode == 0, first.stderr
     again, _ = sweep(tmp_path, *search, "hydra.sweeper.n_trials=1")
     assert again.returncode == 0, again.stderr
-    # Other data (a larger training split) in the same store: a study of its own, not the first one's.
-    other, _ = sweep(tmp_path, *search, "hydra.sweeper.n_trials=1", "data.train_size=1500")
+    # Other data (a larger training split) in the same store, one trial over two seeds: a study
+    # of its own, not the first one's, and the trial's value the mean of its two runs.
+    other, _ = sweep(tmp_path, *search, "hydra.sweeper.n_trials=1", "hydra.sweeper.seeds=2", "data.train_size=1500")
     assert other.returncode == 0, other.stderr
 
-    studies = {s.study_name: s for s in optuna.get_all_study_summaries(storage)}
+    studies = {
+        s.study_name: optuna.load_study(study_name=s.study_name, storage=storage).trials
+        for s in optuna.get_all_study_summaries(storage)
+    }
     assert len(studies) == 2 and all(name.startswith("elman-parity-") for name in studies), list(studies)
     runs = runs_in(store)
     children = runs[runs["tags.mlflow.parentRunId"].notna()]
-    assert len(children) == 4 and set(children["status"]) == {"FINISHED"}
+    assert len(children) == 5 and set(children["status"]) == {"FINISHED"}
     assert children["tags.mlflow.parentRunId"].nunique() == 3, "one parent run per sweep"
-    # Each study's trials are the runs on its own data.
-    by_size = {size: group["metrics.best_val_loss"] for size, group in children.groupby("params.data.train_size")}
-    values = {
-        name: sorted(t.value for t in optuna.load_study(study_name=name, storage=storage).trials) for name in studies
-    }
-    assert sorted(values.values(), key=len) == [sorted(by_size["1500"]), sorted(by_size["2000"])]
-    for name in studies:
-        for trial in optuna.load_study(study_name=name, storage=storage).trials:
-            assert trial.state == optuna.trial.TrialState.COMPLETE
-            assert {"model.hidden_size", "optimizer", "optimizer.lr"} == set(trial.params)
+    by_size = {size: group for size, group in children.groupby("params.data.train_size")}
+    (first_study,) = [name for name, trials in studies.items() if len(trials) == 3]
+    (other_study,) = set(studies) - {first_study}
+    assert sorted(t.value for t in studies[first_study]) == sorted(by_size["2000"]["metrics.best_val_loss"])
+    (trial,) = studies[other_study]
+    assert sorted(by_size["1500"]["params.seed"]) == ["0", "1"]
+    assert by_size["1500"]["params.optimizer.lr"].nunique() == 1, "one trial: the same hyper-parameters"
+    assert trial.value == pytest.approx(by_size["1500"]["metrics.best_val_loss"].mean())
+    for trial in studies[first_study] + studies[other_study]:
+        assert trial.state == optuna.trial.TrialState.COMPLETE
+        assert {"model.hidden_size", "optimizer", "optimizer.lr"} == set(trial.params)
 
     # Naming the first study for the other data is refused, not mixed in.
-    (first_study,) = [name for name in studies if len(values[name]) == 3]
     mixed, _ = sweep(
         tmp_path, *search, "hydra.sweeper.n_trials=1", "data.train_size=1500", f"hydra.sweeper.study_name={first_study}"
     )
     assert mixed.returncode != 0
     assert "refusing to mix their trials" in mixed.stderr + mixed.stdout
     assert len(optuna.load_study(study_name=first_study, storage=storage).trials) == 3
-
-
-def test_an_optuna_trial_over_seeds_is_the_mean_of_its_runs(tmp_path):
-    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
-    result, store = sweep(
-        tmp_path,
-        "hparams_search=optuna",
-        f"hydra.sweeper.storage={storage}",
-        "hydra.sweeper.n_trials=1",
-        "hydra.sweeper.seeds=2",
-    )
-    assert result.returncode == 0, result.stderr
-    (study,) = optuna.get_all_study_summaries(storage)
-    (trial,) = optuna.load_study(study_name=study.study_name, storage=storage).trials
-    runs = runs_in(store)
-    jobs = runs[runs["tags.mlflow.parentRunId"].notna()]
-    assert sorted(jobs["params.seed"]) == ["0", "1"]
-    assert jobs["params.optimizer.lr"].nunique() == 1, "one trial: the same hyper-parameters"
-    assert trial.value == pytest.approx(jobs["metrics.best_val_loss"].mean())
 
 
 @pytest.mark.parametrize(
