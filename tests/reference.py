@@ -37,8 +37,15 @@ def network_logits_numpy(spec, params, inputs, mask):
         pooled = last
     elif spec.pooling == "mean":
         pooled = (x * m).sum(axis=1) / m.sum(axis=1)
-    else:
+    elif spec.pooling == "max":
         pooled = np.where(m > 0, x, -np.inf).max(axis=1)
+    else:  # additive attention, one sequence at a time over its real steps
+        pooled = np.zeros((x.shape[0], x.shape[2]))
+        for i, length in enumerate(mask.sum(axis=1).astype(int)):
+            h = x[i, :length]
+            scores = np.tanh(h @ params["att_W"] + params["att_b"]) @ params["att_v"]
+            weights = np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
+            pooled[i] = weights @ h
     return pooled @ params["out_W"] + params["out_b"]
 
 

@@ -33,8 +33,15 @@ SPECS = {
     "lstm-2x-bidir-mean": default_network_spec(
         CLASSES, FEATURES, cell="lstm", hidden_size=HIDDEN, num_layers=2, bidirectional=True, pooling="mean"
     ),
-    "gru-2x-bidir-last": default_network_spec(
-        CLASSES, FEATURES, cell="gru", hidden_size=HIDDEN, num_layers=2, bidirectional=True, pooling="last"
+    "gru-2x-bidir-attention": default_network_spec(
+        CLASSES,
+        FEATURES,
+        cell="gru",
+        hidden_size=HIDDEN,
+        num_layers=2,
+        bidirectional=True,
+        pooling="attention",
+        attention_size=3,
     ),
     "elman-relu-tokens": default_network_spec(
         CLASSES, cell="elman", activation="relu", hidden_size=HIDDEN, vocab_size=VOCAB, embedding_dim=3, pooling="last"

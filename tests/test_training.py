@@ -7,7 +7,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
-from seqlab.experiments.checkpoint import checkpoint_path, load_checkpoint
+from seqlab.experiments.checkpoint import Progress, checkpoint_path, load_checkpoint
 from seqlab.experiments.classify import predict_split
 from seqlab.experiments.runner import TrainingDiverged, train
 from seqlab.experiments.tracking import WEIGHTS_ARTIFACT, flatten_config, use_tracking_store
@@ -125,3 +125,28 @@ def test_nan_loss_error_names_the_epoch_and_the_learning_rate(store_overrides, m
     cfg = compose_config(store_overrides + ["trainer.progress=false", "optimizer.lr=0.3"])
     with pytest.raises(TrainingDiverged, match=r"epoch 1, batch 1; .*optimizer.lr \(now 0.3\)"):
         train(cfg)
+
+
+def test_reduce_on_plateau_lowers_the_rate_when_the_monitor_stalls(store_overrides):
+    # A rate too high to settle at: val_loss stalls and the rate halves after each 2 flat epochs.
+    schedule = [
+        "optimizer.schedule.name=plateau",
+        "optimizer.schedule.patience_epochs=2",
+        "optimizer.schedule.gamma=0.5",
+    ]
+    cfg = compose_config(
+        store_overrides
+        + schedule
+        + ["optimizer.lr=2.0", "optimizer.schedule.min_lr=0.3", "trainer.epochs=12"]
+        + ["trainer.progress=false", "data.train_size=400"]
+    )
+    run_id = train(cfg)["run_id"]
+    val_loss = [value for _, value in metric_history(run_id, "val_loss")]
+    lr = [value for _, value in metric_history(run_id, "lr")]
+    progress, expected = Progress(), []
+    for epoch, loss in enumerate(val_loss, start=1):  # the rule, replayed on the logged losses
+        expected.append(2.0 * progress.lr_scale)
+        progress.record(epoch, {"val_loss": loss}, {}, "val_loss")
+        progress.reduce_on_plateau(2, 0.5, 0.3 / 2.0)
+    assert lr == pytest.approx(expected)
+    assert min(lr) < 2.0 and min(lr) >= 0.3, "it was reduced, never below min_lr"

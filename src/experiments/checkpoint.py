@@ -44,6 +44,20 @@ class Progress:
     best_epoch: int = 0
     best_metrics: dict[str, float] = field(default_factory=dict)
     best_weights: dict[str, np.ndarray] = field(default_factory=dict)
+    # Reduce-on-plateau: the multiplier of the learning rate, and the epoch it last changed.
+    lr_scale: float = 1.0
+    lr_changed_epoch: int = 0
+
+    def reduce_on_plateau(self, patience: int, factor: float, min_scale: float) -> bool:
+        """Multiply ``lr_scale`` by ``factor`` (not below ``min_scale``) when the monitor has not
+        improved for ``patience`` epochs, counted since the best epoch and since the last
+        reduction; return whether it changed."""
+        waited = self.epoch - max(self.best_epoch, self.lr_changed_epoch)
+        scale = max(self.lr_scale * factor, min_scale)
+        if waited < patience or scale >= self.lr_scale:
+            return False
+        self.lr_scale, self.lr_changed_epoch = scale, self.epoch
+        return True
 
     def record(self, epoch: int, metrics: dict[str, float], weights, monitor: str) -> None:
         """Note epoch ``epoch``'s metrics; keep ``weights`` if ``monitor`` improved on the best."""
@@ -197,6 +211,7 @@ class TrainingState:
         if checkpoint is None:
             return cls(cfg, run_id, data_hash, Progress(), shuffle_rng(cfg))
         model.load_training_state(checkpoint.model_state)
+        model.optimizer.lr_scale.set_value(np.asarray(checkpoint.progress.lr_scale, dtype=model.dtype))
         rng = np.random.default_rng()
         rng.bit_generator.state = checkpoint.shuffle_rng
         return cls(cfg, run_id, data_hash, checkpoint.progress, rng)

@@ -7,6 +7,7 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
@@ -108,6 +109,17 @@ def fit(
             metrics |= {"val_loss": val["loss"], "val_accuracy": val["accuracy"]}
         run.metrics(metrics | {"lr": train.lr}, step=epoch)
         progress.record(epoch, metrics, model.get_weights(), trainer.monitor)
+        schedule = cfg.optimizer.schedule
+        if schedule.name == "plateau" and progress.reduce_on_plateau(
+            schedule.patience_epochs, schedule.gamma, schedule.min_lr / cfg.optimizer.lr
+        ):
+            model.optimizer.lr_scale.set_value(np.asarray(progress.lr_scale, dtype=model.dtype))
+            log.info(
+                "%s has not improved for %d epochs: lr now %.3g",
+                trainer.monitor,
+                schedule.patience_epochs,
+                cfg.optimizer.lr * progress.lr_scale,
+            )
         state.save(model)
         log.info("epoch %d/%d  %s", epoch, trainer.epochs, "  ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
         if trainer.patience is not None and progress.epochs_without_improvement() >= trainer.patience:

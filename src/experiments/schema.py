@@ -239,7 +239,8 @@ class ModelConfig:
     num_layers: int = positive(1)
     bidirectional: bool = False
     dropout: float = in_range(0.0, 0.0, 1.0)  # between stacked layers, training only
-    pooling: str = one_of("last", POOLINGS)  # over the real (unpadded) steps
+    pooling: str = one_of("last", POOLINGS)  # over the real (unpadded) steps; attention: additive
+    attention_size: int = positive(32)  # units of the attention scorer (pooling=attention only)
     # Set for token data; null feeds tokens one-hot.
     embedding_dim: int | None = checked(None, lambda v: v is None or v > 0, "must be > 0 or null")
     padding_id: int = non_negative(0)
@@ -285,6 +286,10 @@ class ScheduleConfig:
     warmup_epochs: float = non_negative(0.0)  # linear warm-up from lr/steps to lr
     step_epochs: float = positive(10.0)  # step: multiply lr by gamma every step_epochs
     gamma: float = checked(0.5, lambda v: 0 < v <= 1, "must be in (0, 1]")
+    # plateau: multiply lr by gamma once trainer.monitor has not improved for patience_epochs
+    # (counted again after each reduction), never below min_lr
+    patience_epochs: int = positive(5)
+    min_lr: float = non_negative(0.0)
 
 
 @dataclass

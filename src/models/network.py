@@ -1,5 +1,5 @@
 """A recurrent classifier network: [embedding] → stacked (bi)directional recurrent layers →
-pooling over time → linear output layer.
+pooling over time (last, mean, max or attention) → linear output layer.
 
 Parameters are one flat dict of NumPy arrays by name (``init_network_params``); the graph is
 a function of the matching shared variables (``network_logits``).
@@ -44,6 +44,7 @@ class NetworkSpec:
     bidirectional: bool
     dropout: float
     pooling: str
+    attention_size: int
     input_init: str
     recurrent_init: str
     init_std: float
@@ -73,8 +74,9 @@ def init_network_params(spec: NetworkSpec, seed: int | list[int]) -> dict[str, n
     ``embedding`` (vocab, embedding_dim) when tokens are used, row ``padding_id`` zero;
     per layer ``l`` and direction ``d``: ``rnn{l}_{d}_W`` (inputs, gates*hidden),
     ``rnn{l}_{d}_U`` (hidden, gates*hidden), ``rnn{l}_{d}_b`` (gates*hidden,), set by the cell's
-    ``init_bias`` rule (e.g. the LSTM's forget gate bias); then ``out_W`` (pooled, classes) and
-    ``out_b`` (classes,).
+    ``init_bias`` rule (e.g. the LSTM's forget gate bias); for attention pooling ``att_W``
+    (pooled, attention_size), ``att_b`` and ``att_v`` (attention_size,); then ``out_W``
+    (pooled, classes) and ``out_b`` (classes,).
     """
     rng = np.random.default_rng(seed)
     cell = get_cell(spec.cell)
@@ -95,6 +97,10 @@ def init_network_params(spec: NetworkSpec, seed: int | list[int]) -> dict[str, n
             cell.init_bias(bias, hidden, spec.cell_options)
             params[f"{name}_b"] = bias
     pooled = hidden * len(spec.directions)
+    if spec.pooling == "attention":
+        params["att_W"] = input_init(rng, pooled, spec.attention_size, 1, spec.init_std)
+        params["att_b"] = np.zeros(spec.attention_size)
+        params["att_v"] = input_init(rng, spec.attention_size, 1, 1, spec.init_std)[:, 0]
     params["out_W"] = input_init(rng, pooled, spec.num_classes, 1, spec.init_std)
     params["out_b"] = np.zeros(spec.num_classes)
     return params
@@ -159,7 +165,8 @@ def network_logits(
         ]
         x = pt.concatenate([outputs for outputs, _ in runs], axis=2) if len(runs) > 1 else runs[0][0]
         last = pt.concatenate([final for _, final in runs], axis=1) if len(runs) > 1 else runs[0][1]
-    return pool(x, m, last, spec.pooling) @ params["out_W"] + params["out_b"]
+    attention = (params["att_W"], params["att_b"], params["att_v"]) if spec.pooling == "attention" else None
+    return pool(x, m, last, spec.pooling, attention) @ params["out_W"] + params["out_b"]
 
 
 def count_parameters(params: dict[str, np.ndarray]) -> int:

@@ -67,6 +67,8 @@ class Optimizer:
             name: pytensor.shared(np.asarray(value, dtype=dtype), name=name) for name, value in values.items()
         }
         self.steps_done = pytensor.shared(np.asarray(0.0, dtype=dtype), name="steps_done")
+        # A multiplier of the scheduled rate set between epochs (reduce-on-plateau), 1 otherwise.
+        self.lr_scale = pytensor.shared(np.asarray(1.0, dtype=dtype), name="lr_scale")
         self.slots: list[SharedVariable] = []
 
     def slot(self, param: SharedVariable, kind: str) -> SharedVariable:
@@ -94,7 +96,7 @@ class Optimizer:
         progress = self.steps_done / h["steps_per_epoch"]
         factor = lr_factor(self.spec.schedule, progress, h["total_epochs"], h["step_epochs"], h["gamma"])
         warmup = warmup_factor(self.steps_done, h["steps_per_epoch"], h["warmup_epochs"])
-        return h["lr"] * factor * warmup
+        return h["lr"] * factor * warmup * self.lr_scale
 
     def updates(
         self, params: Sequence[SharedVariable], grads: Sequence[TensorVariable]

@@ -7,7 +7,9 @@ first step uses the base learning rate; all settings are shared variables.
 import numpy as np
 import pytensor.tensor as pt
 
-SCHEDULES = ("constant", "step", "cosine")
+# plateau: constant in the graph; the trainer lowers the rate when its monitor stops improving
+# (``seqlab.experiments.checkpoint.Progress.reduce_on_plateau``), through ``Optimizer.lr_scale``.
+SCHEDULES = ("constant", "step", "cosine", "plateau")
 
 
 def lr_factor(name: str, progress, total_epochs, step_epochs, gamma) -> pt.TensorVariable:
@@ -16,7 +18,7 @@ def lr_factor(name: str, progress, total_epochs, step_epochs, gamma) -> pt.Tenso
     constant: 1; step: ``gamma ** floor(progress / step_epochs)``; cosine:
     ``(1 + cos(pi * min(progress / total_epochs, 1))) / 2``.
     """
-    if name == "constant":
+    if name in ("constant", "plateau"):
         factor = pt.ones_like(progress)
     elif name == "step":
         factor = gamma ** pt.floor(progress / step_epochs)
