@@ -3,6 +3,7 @@ masking and padding, dropout, initialisation."""
 
 import dataclasses
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytensor
@@ -13,12 +14,13 @@ from hypothesis import strategies as st
 from pytensor.tensor.blas import Dot22, Dot22Scalar
 
 from seqlab.data.dataset import SequenceDataset
-from seqlab.experiments.builders import default_network_spec, default_optimizer_spec
+from seqlab.experiments.builders import class_weights, default_network_spec, default_optimizer_spec
 from seqlab.models.cells import lstm, lstm_kernels
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.dropout import Dropout
 from seqlab.models.fused import FusedRecurrence, FusedRecurrenceGrad
 from seqlab.models.initializers import glorot_uniform, orthogonal
+from seqlab.models.losses import training_loss
 from seqlab.models.network import NetworkSpec, count_parameters, init_network_params
 from seqlab.models.numpy_matmul import NumpyMatmul
 from tests.reference import log_softmax_numpy, network_logits_numpy
@@ -290,3 +292,33 @@ def test_parameters_shapes_and_gate_biases():
     seeded = [init_network_params(spec, seed=[7, 1])["rnn0_fwd_U"] for _ in range(2)]
     np.testing.assert_array_equal(*seeded)
     assert not np.array_equal(seeded[0], init_network_params(spec, seed=[8, 1])["rnn0_fwd_U"])
+
+
+def test_label_smoothing_and_class_weights_match_numpy_and_finite_differences():
+    logits, labels = pt.dmatrix("logits"), pt.ivector("labels")
+    smoothing, weights = 0.1, np.array([0.5, 2.0, 1.0])
+    loss = training_loss(logits, labels, pt.constant(smoothing), pt.constant(weights))
+    value = pytensor.function([logits, labels], loss, mode="CVM")
+    gradient = pytensor.function([logits, labels], pytensor.grad(loss, logits), mode="CVM")
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((5, CLASSES)), np.array([0, 1, 2, 1, 0], dtype="int32")
+    targets = (1 - smoothing) * np.eye(CLASSES)[y] + smoothing / CLASSES
+    per_sequence = -(targets * log_softmax_numpy(x)).sum(axis=1)
+    assert value(x, y) == pytest.approx((weights[y] * per_sequence).sum() / weights[y].sum(), rel=1e-12)
+    numeric = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[index] = 1e-6
+        numeric[index] = (value(x + step, y) - value(x - step, y)) / 2e-6
+    np.testing.assert_allclose(gradient(x, y), numeric, rtol=1e-6, atol=1e-9)
+    plain = training_loss(logits, labels, pt.constant(0.0), pt.constant(np.ones(CLASSES)))
+    assert pytensor.function([logits, labels], plain)(x, y) == pytest.approx(-log_softmax_numpy(x)[range(5), y].mean())
+
+
+def test_balanced_class_weights_give_every_class_the_same_total_weight():
+    labels = np.array([0] * 6 + [1] * 3 + [2] * 1, dtype="int32")
+    splits = SimpleNamespace(train=SequenceDataset(np.zeros((10, 2, 1)), np.ones((10, 2)), labels), num_classes=3)
+    weights = class_weights("balanced", splits)
+    np.testing.assert_allclose(weights, [10 / 18, 10 / 9, 10 / 3])
+    np.testing.assert_allclose(np.bincount(labels) * weights, [10 / 3] * 3)
+    assert class_weights("none", splits) is None

@@ -139,6 +139,7 @@ def test_reduce_on_plateau_lowers_the_rate_when_the_monitor_stalls(store_overrid
         + schedule
         + ["optimizer.lr=2.0", "optimizer.schedule.min_lr=0.3", "trainer.epochs=12"]
         + ["trainer.progress=false", "data.train_size=400"]
+        + ["trainer.class_weights=balanced", "trainer.label_smoothing=0.1"]  # the training loss's options, wired
     )
     run_id = train(cfg)["run_id"]
     val_loss = [value for _, value in metric_history(run_id, "val_loss")]

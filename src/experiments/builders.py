@@ -123,7 +123,19 @@ def build_classifier(
         optimizer=optimizer_spec(cfg, splits),
         dtype=cfg.trainer.dtype,
         seed=[cfg.seed, DROPOUT_STREAM],
+        label_smoothing=cfg.trainer.label_smoothing,
+        class_weights=class_weights(cfg.trainer.class_weights, splits),
     )
+
+
+def class_weights(kind: str, splits: DataSplits) -> np.ndarray | None:
+    """The training loss's weight of each class: None for ``none`` (all equal), for
+    ``balanced`` ``n / (classes × count of the class)`` over the training split (so that every
+    class weighs as much in total; a class absent from it gets weight 0)."""
+    if kind == "none":
+        return None
+    counts = np.bincount(splits.train.labels, minlength=splits.num_classes)
+    return np.where(counts > 0, len(splits.train) / (splits.num_classes * np.maximum(counts, 1)), 0.0)
 
 
 def shuffle_rng(cfg: DictConfig) -> np.random.Generator:

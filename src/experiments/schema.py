@@ -374,6 +374,10 @@ class TrainerConfig:
     # val_accuracy: highest), that early stopping watches and that sweepers optimise.
     # (train_loss, train_accuracy: for data without a validation split, data.val_fraction=0)
     monitor: str = one_of("val_loss", ("val_loss", "val_accuracy", "train_loss", "train_accuracy"))
+    # The training loss: cross-entropy against targets smoothed by this much (0: none), and
+    # class weights (none | balanced: each class weighs as much in total, from the training split)
+    label_smoothing: float = in_range(0.0, 0.0, 1.0)
+    class_weights: str = one_of("none", ("none", "balanced"))
     # Stop after this many epochs without improvement of the monitor; null trains every epoch.
     patience: int | None = checked(None, lambda v: v is None or v > 0, "must be > 0 or null")
     # <checkpoint_dir>/<run id>/checkpoint.pkl is rewritten after every epoch (deleted when the

@@ -17,7 +17,7 @@ from pytensor.compile.mode import Mode
 from seqlab.models.cells import get_cell
 from seqlab.models.compiling import COMPILE_MODE, announce_compile
 from seqlab.models.dropout import Dropout
-from seqlab.models.losses import cross_entropy, log_softmax
+from seqlab.models.losses import cross_entropy, log_softmax, training_loss
 from seqlab.models.network import NetworkSpec, network_logits
 from seqlab.models.optimizers import Optimizer, OptimizerSpec
 
@@ -51,6 +51,8 @@ class SequenceClassifier:
     optimizer: the update rule of ``train_step``; None for a classifier that only predicts.
     dtype: 'float32' or 'float64' for parameters, real-valued inputs and arithmetic.
     seed: seeds the dropout masks.
+    label_smoothing, class_weights (classes,): the training objective's (``training_loss``;
+    none and equal weights by default); evaluation reports the plain cross-entropy.
     mode: PyTensor compile mode (the C backend by default).
     """
 
@@ -62,6 +64,8 @@ class SequenceClassifier:
         dtype: str = "float64",
         seed: int | list[int] = 0,
         mode: str | Mode = COMPILE_MODE,
+        label_smoothing: float = 0.0,
+        class_weights: np.ndarray | None = None,
     ):
         self.spec = spec
         self.dtype = dtype
@@ -70,6 +74,9 @@ class SequenceClassifier:
             name: pytensor.shared(np.asarray(value, dtype=dtype), name=name) for name, value in params.items()
         }
         self.optimizer = Optimizer(optimizer, dtype) if optimizer is not None else None
+        weights = np.ones(spec.num_classes) if class_weights is None else class_weights
+        self.label_smoothing = pytensor.shared(np.asarray(label_smoothing, dtype=dtype), name="label_smoothing")
+        self.class_weights = pytensor.shared(np.asarray(weights, dtype=dtype), name="class_weights")
         self.dropout = Dropout(spec.dropout, seed, dtype) if spec.has_dropout else None
         self.inputs = pt.imatrix("tokens") if spec.uses_tokens else pt.tensor3("inputs", dtype=dtype)
         self.mask = pt.matrix("mask", dtype=dtype)
@@ -87,7 +94,7 @@ class SequenceClassifier:
         if self.optimizer is None:
             raise ValueError("this classifier was built without an optimizer: it predicts but cannot train")
         logits = network_logits(self.spec, self.params, self.inputs, self.mask, self.dropout)
-        loss = cross_entropy(logits, self.labels)
+        loss = training_loss(logits, self.labels, self.label_smoothing, self.class_weights)
         params = list(self.params.values())
         updates, lr = self.optimizer.updates(params, pytensor.grad(loss, params))
         if self.dropout is not None:
