@@ -1,5 +1,7 @@
 """The default experiment end to end: it learns, MLflow holds everything, runs are reproducible."""
 
+from pathlib import Path
+
 import mlflow
 import numpy as np
 import pytensor
@@ -7,6 +9,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
+from seqlab.data.errors import DataError
+from seqlab.experiments.builders import load_data
 from seqlab.experiments.checkpoint import Progress, checkpoint_path, load_checkpoint
 from seqlab.experiments.classify import predict_split
 from seqlab.experiments.runner import TrainingDiverged, train
@@ -151,3 +155,25 @@ def test_reduce_on_plateau_lowers_the_rate_when_the_monitor_stalls(store_overrid
         progress.reduce_on_plateau(2, 0.5, 0.3 / 2.0)
     assert lr == pytest.approx(expected)
     assert min(lr) < 2.0 and min(lr) >= 0.3, "it was reduced, never below min_lr"
+
+
+def test_pretrained_vectors_start_the_embedding_and_stay_when_frozen(store_overrides, tmp_path):
+    vectors = {"the": [0.1, -0.2, 0.3, 0.4], "Acting": [1.0, 0.5, -0.5, 2.0], "plot": [-1.0, 0.0, 0.25, 0.5]}
+    vectors["never-in-the-data"] = [9.0, 9.0, 9.0, 9.0]
+    path = tmp_path / "glove.4d.txt"
+    path.write_text("".join(f"{word} {' '.join(map(str, v))}\n" for word, v in vectors.items()))
+    common = store_overrides + ["data=sentiment", "data.train_size=300", "data.val_size=60", "data.test_size=60"]
+    common += [f"model.embedding_vectors={path}", "trainer.epochs=2", "trainer.progress=false"]
+    with pytest.raises(DataError, match=r"glove.4d.txt: the vectors have 4 dimensions: set model.embedding_dim=4"):
+        train(compose_config(common + ["model.embedding_dim=5"]))
+    cfg = compose_config(common + ["model.embedding_dim=4", "model.embedding_freeze=true"])
+    run_id = train(cfg)["run_id"]
+    vocabulary = list(load_data(cfg).vocabulary)
+    embedding = load_weights(Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="weights.pkl")))[
+        "embedding"
+    ]
+    for word, token in [("the", "the"), ("Acting", "acting"), ("plot", "plot")]:  # "acting" by its lower case
+        np.testing.assert_allclose(embedding[vocabulary.index(token)], vectors[word], rtol=1e-6)
+    assert not embedding[0].any(), "padding stays zero"
+    coverage = MlflowClient().get_run(run_id).data.metrics["embedding_coverage"]
+    assert coverage == pytest.approx(3 / (len(vocabulary) - 2))

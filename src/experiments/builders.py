@@ -8,6 +8,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqlab.data.dataset import DataSplits
 from seqlab.data.registry import build_splits
+from seqlab.data.vectors import aligned_vectors
 from seqlab.experiments.schema import schema_of
 from seqlab.experiments.validation import ConfigError
 from seqlab.models.cells import get_cell
@@ -15,7 +16,10 @@ from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.network import NetworkSpec, init_network_params
 from seqlab.models.optimizers import OptimizerSpec
 
-INIT_STREAM, SHUFFLE_STREAM, DROPOUT_STREAM = 1, 2, 3  # independent streams from cfg.seed
+INIT_STREAM, SHUFFLE_STREAM, DROPOUT_STREAM, VECTORS_STREAM = 1, 2, 3, 4  # independent streams from cfg.seed
+
+# Model options that say how the embedding starts and trains, not the network's shape.
+EMBEDDING_OPTIONS = ("embedding_vectors", "embedding_freeze")
 
 
 def load_data(cfg: DictConfig) -> DataSplits:
@@ -49,6 +53,7 @@ def model_inputs(cfg: DictConfig, splits: DataSplits) -> DataSplits:
 
 def _network_spec(model: dict, num_classes: int, input_size: int, vocab_size: int | None) -> NetworkSpec:
     """A NetworkSpec from a complete ``model`` config (as a dict)."""
+    model = {key: value for key, value in model.items() if key not in EMBEDDING_OPTIONS}
     cell = get_cell(model.pop("name"))
     options = {f.name: model.pop(f.name) for f in dataclasses.fields(cell.options)}
     return NetworkSpec(
@@ -123,9 +128,23 @@ def build_classifier(
         optimizer=optimizer_spec(cfg, splits),
         dtype=cfg.trainer.dtype,
         seed=[cfg.seed, DROPOUT_STREAM],
+        frozen=("embedding",) if cfg.model.embedding_freeze else (),
         label_smoothing=cfg.trainer.label_smoothing,
         class_weights=class_weights(cfg.trainer.class_weights, splits),
     )
+
+
+def load_pretrained_embedding(model: SequenceClassifier, cfg: DictConfig, splits: DataSplits) -> float:
+    """Set ``model``'s embedding from the vectors file ``cfg.model.embedding_vectors``, aligned
+    to the training vocabulary (``seqlab.data.vectors.aligned_vectors``); return the share of
+    the vocabulary it covers."""
+    if splits.vocabulary is None:
+        raise ConfigError(f"model.embedding_vectors={cfg.model.embedding_vectors}: the data has no vocabulary (texts)")
+    embedding, coverage = aligned_vectors(
+        cfg.model.embedding_vectors, splits.vocabulary, cfg.model.embedding_dim, seed=[cfg.seed, VECTORS_STREAM]
+    )
+    model.params["embedding"].set_value(embedding.astype(model.dtype))
+    return coverage
 
 
 def class_weights(kind: str, splits: DataSplits) -> np.ndarray | None:

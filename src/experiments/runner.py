@@ -19,7 +19,7 @@ from seqlab.data.dataset import DataSplits
 from seqlab.data.errors import DataError
 from seqlab.data.summary import summarize
 from seqlab.engine import set_blas_threads, set_float_dtype
-from seqlab.experiments.builders import build_classifier, load_data, model_inputs
+from seqlab.experiments.builders import build_classifier, load_data, load_pretrained_embedding, model_inputs
 from seqlab.experiments.checkpoint import (
     Progress,
     TrainingState,
@@ -236,6 +236,10 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
             log.info("MLflow run %s in %s", run.run_id, run.tracking_uri)
             model = build_classifier(cfg, splits)
             run.params({"num_params": count_parameters(model.get_weights())})
+            if cfg.model.embedding_vectors and checkpoint is None:  # a checkpoint holds the embedding
+                coverage = load_pretrained_embedding(model, cfg, splits)
+                run.metrics({"embedding_coverage": coverage})
+                log.info("pretrained vectors cover %.1f %% of the vocabulary", 100 * coverage)
             state = TrainingState.start(cfg, run.run_id, data_hash, model, checkpoint)
             try:
                 progress = fit(model, splits, cfg, state, run)

@@ -244,6 +244,10 @@ class ModelConfig:
     # Set for token data; null feeds tokens one-hot.
     embedding_dim: int | None = checked(None, lambda v: v is None or v > 0, "must be > 0 or null")
     padding_id: int = non_negative(0)
+    # Start the embedding from pretrained word vectors: a GloVe/word2vec text file, or a .npy
+    # (words, dim) matrix with its words one per line in <stem>.vocab beside it (no download).
+    embedding_vectors: str | None = None
+    embedding_freeze: bool = False  # keep the embedding as initialised (pretrained) while training
     # glorot_uniform | normal (N(0, init_std²)); orthogonal | normal (the seed: normal, 0.01)
     input_init: str = one_of("glorot_uniform", tuple(INPUT_INITIALIZERS))
     recurrent_init: str = one_of("orthogonal", tuple(RECURRENT_INITIALIZERS))
@@ -257,6 +261,8 @@ class ModelConfig:
             found.append(("hidden_size", self.hidden_size, f"must be at most {MAX_HIDDEN_SIZE}"))
         if self.dropout > 0 and self.num_layers == 1:
             found.append(("dropout", self.dropout, "acts between layers: needs model.num_layers > 1"))
+        if self.embedding_vectors is not None and self.embedding_dim is None:
+            found.append(("embedding_vectors", self.embedding_vectors, "needs model.embedding_dim (the vectors' size)"))
         cell = CELLS.get(self.name)  # an unknown name is the name field's own error
         if cell is not None and self.implementation == "fused" and not cell.fused:
             found.append(

@@ -51,6 +51,7 @@ class SequenceClassifier:
     optimizer: the update rule of ``train_step``; None for a classifier that only predicts.
     dtype: 'float32' or 'float64' for parameters, real-valued inputs and arithmetic.
     seed: seeds the dropout masks.
+    frozen: names of parameters the train step leaves as they are (a pretrained embedding).
     label_smoothing, class_weights (classes,): the training objective's (``training_loss``;
     none and equal weights by default); evaluation reports the plain cross-entropy.
     mode: PyTensor compile mode (the C backend by default).
@@ -64,6 +65,7 @@ class SequenceClassifier:
         dtype: str = "float64",
         seed: int | list[int] = 0,
         mode: str | Mode = COMPILE_MODE,
+        frozen: tuple[str, ...] = (),
         label_smoothing: float = 0.0,
         class_weights: np.ndarray | None = None,
     ):
@@ -74,6 +76,7 @@ class SequenceClassifier:
             name: pytensor.shared(np.asarray(value, dtype=dtype), name=name) for name, value in params.items()
         }
         self.optimizer = Optimizer(optimizer, dtype) if optimizer is not None else None
+        self.frozen = frozen
         weights = np.ones(spec.num_classes) if class_weights is None else class_weights
         self.label_smoothing = pytensor.shared(np.asarray(label_smoothing, dtype=dtype), name="label_smoothing")
         self.class_weights = pytensor.shared(np.asarray(weights, dtype=dtype), name="class_weights")
@@ -95,7 +98,7 @@ class SequenceClassifier:
             raise ValueError("this classifier was built without an optimizer: it predicts but cannot train")
         logits = network_logits(self.spec, self.params, self.inputs, self.mask, self.dropout)
         loss = training_loss(logits, self.labels, self.label_smoothing, self.class_weights)
-        params = list(self.params.values())
+        params = [shared for name, shared in self.params.items() if name not in self.frozen]
         updates, lr = self.optimizer.updates(params, pytensor.grad(loss, params))
         if self.dropout is not None:
             updates += self.dropout.updates
