@@ -242,21 +242,22 @@ def test_dropout_is_inverted_seeded_and_uses_its_rate():
     x = pt.matrix("x", dtype="float64")
     outputs = []
     for seed in (5, 5, 6):
-        dropout = Dropout(0.25, seed=seed, dtype="float64")
-        f = pytensor.function([x], dropout(x), updates=dropout.updates, mode="FAST_COMPILE")
+        dropout = Dropout({"between": 0.25}, seed=seed, dtype="float64")
+        f = pytensor.function([x], dropout(x, "between"), updates=dropout.updates, mode="FAST_COMPILE")
         outputs.append(f(np.ones((200, 200))))
     first = outputs[0]
     assert set(np.unique(first)) == {0.0, 1 / 0.75}
     assert abs((first == 0).mean() - 0.25) < 0.01
     np.testing.assert_array_equal(first, outputs[1])
     assert not np.array_equal(first, outputs[2])
-    dropout.rate.set_value(0.0)
+    dropout.rates["between"].set_value(0.0)
     np.testing.assert_array_equal(f(np.ones((3, 3))), np.ones((3, 3)))
 
 
-def test_dropout_acts_in_training_only():
+@pytest.mark.parametrize("where", ["dropout", "input_dropout", "output_dropout"])
+def test_dropout_acts_in_training_only(where):
     plain_spec = default_network_spec(CLASSES, FEATURES, cell="elman", hidden_size=HIDDEN, num_layers=2)
-    spec = dataclasses.replace(plain_spec, dropout=0.5)
+    spec = dataclasses.replace(plain_spec, **{where: 0.5})
     model, plain = (make_model(s, mode="FAST_COMPILE") for s in (spec, plain_spec))
     inputs, mask, labels = random_batch(spec, seed=4)
     np.testing.assert_allclose(model.log_proba(inputs, mask), plain.log_proba(inputs, mask))

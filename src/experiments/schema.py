@@ -239,6 +239,8 @@ class ModelConfig:
     num_layers: int = positive(1)
     bidirectional: bool = False
     dropout: float = in_range(0.0, 0.0, 1.0)  # between stacked layers, training only
+    input_dropout: float = in_range(0.0, 0.0, 1.0)  # on the embedded tokens or input values
+    output_dropout: float = in_range(0.0, 0.0, 1.0)  # on the pooled summary, before the output layer
     pooling: str = one_of("last", POOLINGS)  # over the real (unpadded) steps; attention: additive
     attention_size: int = positive(32)  # units of the attention scorer (pooling=attention only)
     # Set for token data; null feeds tokens one-hot.

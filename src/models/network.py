@@ -1,5 +1,6 @@
-"""A recurrent classifier network: [embedding] → stacked (bi)directional recurrent layers →
-pooling over time (last, mean, max or attention) → linear output layer.
+"""A recurrent classifier network: [embedding] → [dropout] → stacked (bi)directional recurrent
+layers [with dropout between] → pooling over time (last, mean, max or attention) → [dropout] →
+linear output layer.
 
 Parameters are one flat dict of NumPy arrays by name (``init_network_params``); the graph is
 a function of the matching shared variables (``network_logits``).
@@ -43,6 +44,8 @@ class NetworkSpec:
     num_layers: int
     bidirectional: bool
     dropout: float
+    input_dropout: float
+    output_dropout: float
     pooling: str
     attention_size: int
     input_init: str
@@ -59,8 +62,10 @@ class NetworkSpec:
         return ("fwd", "bwd") if self.bidirectional else ("fwd",)
 
     @property
-    def has_dropout(self) -> bool:
-        return self.dropout > 0 and self.num_layers > 1
+    def dropout_rates(self) -> dict[str, float]:
+        """The dropout rate at each place that has one (``seqlab.models.dropout``)."""
+        rates = {"input": self.input_dropout, "between": self.dropout if self.num_layers > 1 else 0.0}
+        return {where: rate for where, rate in (rates | {"output": self.output_dropout}).items() if rate > 0}
 
     def layer_input_size(self, layer: int) -> int:
         if layer > 0:
@@ -152,21 +157,27 @@ def network_logits(
 
     inputs: (batch, time, features) floats, or (batch, time) int tokens when ``spec.uses_tokens``.
     mask: (batch, time), 1 on real steps; sequences are padded at the end.
-    dropout: applied between recurrent layers (training graphs only).
+    dropout: applied to the inputs, between recurrent layers and to the pooled summary, where
+    ``spec`` has rates (training graphs only).
     """
     x = params["embedding"][inputs] if spec.uses_tokens else inputs
+    if dropout is not None:
+        x = dropout(x, "input")
     x = x.dimshuffle(1, 0, 2)  # time-major for scan
     m = mask.T
     for layer in range(spec.num_layers):
         if layer > 0 and dropout is not None:
-            x = dropout(x)
+            x = dropout(x, "between")
         runs = [
             _recurrent_layer(spec, params, f"rnn{layer}_{d}", x, m, backwards=(d == "bwd")) for d in spec.directions
         ]
         x = pt.concatenate([outputs for outputs, _ in runs], axis=2) if len(runs) > 1 else runs[0][0]
         last = pt.concatenate([final for _, final in runs], axis=1) if len(runs) > 1 else runs[0][1]
     attention = (params["att_W"], params["att_b"], params["att_v"]) if spec.pooling == "attention" else None
-    return pool(x, m, last, spec.pooling, attention) @ params["out_W"] + params["out_b"]
+    pooled = pool(x, m, last, spec.pooling, attention)
+    if dropout is not None:
+        pooled = dropout(pooled, "output")
+    return pooled @ params["out_W"] + params["out_b"]
 
 
 def count_parameters(params: dict[str, np.ndarray]) -> int:
