@@ -9,6 +9,7 @@ import os
 import platform
 import subprocess
 import tempfile
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -209,17 +210,19 @@ def dataset_inputs(data: DictConfig, summary: dict) -> list[tuple[MetaDataset, s
     if not files:
         source = CodeDatasetSource({"seqlab.generator": data.name})
         return [(MetaDataset(source, name=data.name, digest=summary["hash"][:MLFLOW_DIGEST_CHARS]), "all splits")]
-    return [
-        (
-            MetaDataset(
-                resolve_dataset_source(str(Path(path).resolve())),
-                name=Path(path).stem,
-                digest=file_digest(path)[:MLFLOW_DIGEST_CHARS],
-            ),
-            FILE_CONTEXTS[key],
-        )
-        for key, path in files.items()
-    ]
+    with warnings.catch_warnings():  # MLflow registers its local-file source twice, for "" and "file:"
+        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
+        return [
+            (
+                MetaDataset(
+                    resolve_dataset_source(Path(path).resolve().as_uri()),
+                    name=Path(path).stem,
+                    digest=file_digest(path)[:MLFLOW_DIGEST_CHARS],
+                ),
+                FILE_CONTEXTS[key],
+            )
+            for key, path in files.items()
+        ]
 
 
 def log_dataset(run: RunRecorder, data: DictConfig, summary: dict) -> None:
