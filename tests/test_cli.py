@@ -185,7 +185,7 @@ def test_sigterm_to_a_parallel_sweep_stops_its_jobs_and_marks_every_run_killed(t
 
 
 def test_a_seed_sweep_is_reported_over_seeds_with_a_paired_test(tmp_path):
-    result, store = sweep(tmp_path, "seed=range(5)", "model.hidden_size=4,8")
+    result, store = sweep(tmp_path, "seed=range(5)", "model.hidden_size=4,8", "tracking.log_model=false")
     assert result.returncode == 0, result.stderr
     runs = runs_in(store)
     (parent,) = runs[runs["tags.mlflow.parentRunId"].isna()]["run_id"]
@@ -222,7 +222,7 @@ def test_a_seed_sweep_is_reported_over_seeds_with_a_paired_test(tmp_path):
 
 def test_an_optuna_search_is_persistent_resumable_kept_apart_per_data_set_and_averages_seeds(tmp_path):
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
-    search = ["hparams_search=optuna", f"hydra.sweeper.storage={storage}"]
+    search = ["hparams_search=optuna", f"hydra.sweeper.storage={storage}", "tracking.log_model=false"]
     first, store = sweep(tmp_path, *search, "hydra.sweeper.n_trials=2")
     assert first.returncode == 0, first.stderr
     again, _ = sweep(tmp_path, *search, "hydra.sweeper.n_trials=1")

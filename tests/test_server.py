@@ -99,6 +99,7 @@ def test_a_team_server_on_postgresql_takes_a_parallel_sweep_and_independent_runs
             "trainer.epochs=2",
             "trainer.progress=false",
             f"trainer.checkpoint_dir={tmp_path / 'checkpoints'}",
+            "tracking.log_model=false",  # weights.pkl and the rest still go through the server
         ]
         rates = ["0.05", "0.1", "0.2", "0.4"]
         commands = [
