@@ -14,8 +14,8 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from seqlab.experiments.cli import hydra_app
-from seqlab.experiments.queries import BEST_METRICS, comparison_table, find_runs, monitored_metric, varied_params
-from seqlab.experiments.seeds import aggregate, best_first, configuration_params, paired_comparison
+from seqlab.experiments.queries import comparison_table, find_runs, monitored_metric, varied_params
+from seqlab.experiments.seeds import configuration_params, over_seeds, paired_comparison
 from seqlab.experiments.tracking import use_tracking_store
 from seqlab.experiments.validation import validate
 from seqlab.paths import runs_dir
@@ -54,8 +54,8 @@ def main(cfg: DictConfig) -> None:
 def print_over_seeds(table: pd.DataFrame, params: list[str], sort_by: str, paired_metric: str, output: Path) -> None:
     """Print (and write next to ``output``) each configuration's results over seeds, best first
     by ``sort_by``; with two or more, the paired tests of the two best on ``paired_metric``."""
-    metrics = [m for m in BEST_METRICS if m in table.columns]
-    summary = best_first(aggregate(table, params, metrics), sort_by)
+    summary = over_seeds(table, params, sort_by)
+    metrics = [c.removesuffix("_mean") for c in summary.columns if c.endswith("_mean")]
     summary.to_csv(output.with_name(f"{output.stem}_seeds.csv"), index=False)
     shown = summary[[*params, "n"]].copy()
     for metric in metrics:

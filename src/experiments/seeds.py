@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from seqlab.experiments.queries import BEST_METRICS
+
 # Parameters that vary between the seeds of one configuration: the seeds, and what follows
 # from them (the data's hash and split sizes, when the seed draws the data).
 SEED_PARAMS = ("seed", "data.seed")
@@ -39,9 +41,10 @@ def aggregate(table: pd.DataFrame, params: list[str], metrics: list[str]) -> pd.
     return pd.DataFrame(rows)
 
 
-def best_first(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """``summary`` (from ``aggregate``) ordered best first by the mean of ``metric`` (ascending
-    for losses)."""
+def over_seeds(table: pd.DataFrame, params: list[str], metric: str) -> pd.DataFrame:
+    """``aggregate`` of every best-epoch and test metric of ``table`` (a ``comparison_table``)
+    per configuration of ``params``, best first by the mean of ``metric`` (ascending for losses)."""
+    summary = aggregate(table, params, [m for m in BEST_METRICS if m in table.columns])
     return summary.sort_values(f"{metric}_mean", ascending=metric.endswith("loss"), kind="stable")
 
 

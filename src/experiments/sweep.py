@@ -24,7 +24,7 @@ from seqlab.experiments.plots import log_figure, metric_against_params
 from seqlab.experiments.queries import BEST_METRICS, comparison_table, find_runs, varied_params
 from seqlab.experiments.recorder import RunRecorder
 from seqlab.experiments.secrets import redact
-from seqlab.experiments.seeds import aggregate, best_first, configuration_params
+from seqlab.experiments.seeds import configuration_params, over_seeds
 from seqlab.experiments.signals import stopped
 from seqlab.experiments.tracking import environment_tags, open_experiment
 
@@ -156,12 +156,12 @@ class SweepCallback(Callback):
         finished = table[table["status"] == "FINISHED"]
         if finished.empty:
             return
-        best, metrics = finished.iloc[0], [m for m in BEST_METRICS if m in table.columns]
+        best = finished.iloc[0]
         self.parent.tags({"best_child_run_id": best["run_id"]})
-        self.parent.metrics({m: best[m] for m in metrics if pd.notna(best[m])})
+        self.parent.metrics({m: best[m] for m in BEST_METRICS if m in table.columns and pd.notna(best[m])})
         if "seed" in params:
-            summary = best_first(aggregate(table, configuration_params(params), metrics), metric)
+            summary = over_seeds(table, configuration_params(params), metric)
             self.parent.text(summary.to_csv(index=False), "sweep_seeds.csv")
             top = summary.iloc[0]
-            over_seeds = [c for c in summary.columns if c.endswith(("_mean", "_std", "_ci95"))]
-            self.parent.metrics({c: top[c] for c in over_seeds if pd.notna(top[c])} | {"n_seeds": top["n"]})
+            aggregates = [c for c in summary.columns if c.endswith(("_mean", "_std", "_ci95"))]
+            self.parent.metrics({c: top[c] for c in aggregates if pd.notna(top[c])} | {"n_seeds": top["n"]})
