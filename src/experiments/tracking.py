@@ -26,7 +26,7 @@ from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab.data.dataset import DataSplits
-from seqlab.data.identity import file_digest
+from seqlab.data.identity import PATH_OPTIONS, file_digest
 from seqlab.data.normalize import Normalizer
 from seqlab.data.raw import SPLITS
 from seqlab.engine import engine_info
@@ -196,15 +196,15 @@ def log_run_inputs(run: RunRecorder, cfg: DictConfig, extra_tags: dict[str, str]
     run.tags({**environment_tags(), **extra_tags})
 
 
-# The MLflow context of the file each data option names.
-FILE_CONTEXTS = {"path": "all splits", "train_path": "train", "validation_path": "validation", "test_path": "test"}
+# The MLflow context of the file each data option that names one gives.
+FILE_CONTEXTS = dict(zip(PATH_OPTIONS, ("all splits", "train", "validation", "test"), strict=True))
 # MLflow stores a dataset's digest in at most 36 characters.
 MLFLOW_DIGEST_CHARS = 32
 
 
 def dataset_inputs(data: DictConfig, summary: dict) -> list[tuple[MetaDataset, str]]:
     """The MLflow datasets a run trained and was tested on, with their contexts: each data file
-    (named by its stem, its digest the SHA-256 of its bytes, its source its absolute path), or
+    (named by its stem, its digest the SHA-256 of its bytes, its source its file URI), or
     for generated data the generator (its digest the content hash of the splits)."""
     files = {key: data[key] for key in FILE_CONTEXTS if data.get(key)}
     if not files:
