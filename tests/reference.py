@@ -23,9 +23,40 @@ def run_direction(spec, params, name, x, mask, backwards):
     return outputs, states[0]
 
 
+def conv1d_numpy(x, mask, W, b, kernel, stride):
+    """A 'same' convolution, one output step and one offset at a time: outputs (batch, steps,
+    filters), zero on padded steps, and their mask (the input step at each centre)."""
+    batch, time, channels = x.shape
+    steps = -(-time // stride)
+    out = np.zeros((batch, steps, W.shape[1]))
+    for t in range(steps):
+        for j in range(kernel):
+            s = t * stride + j - (kernel - 1) // 2
+            if 0 <= s < time:
+                out[:, t] += x[:, s] @ W[j * channels : (j + 1) * channels]
+    out_mask = mask[:, ::stride][:, :steps]
+    return (out + b) * out_mask[:, :, None], out_mask
+
+
+def batch_norm_numpy(y, mask, gamma, beta, mean, var, eps=1e-5):
+    """Batch normalisation with the given statistics, zero on padded steps."""
+    return ((y - mean) / np.sqrt(var + eps) * gamma + beta) * mask[:, :, None]
+
+
 def network_logits_numpy(spec, params, inputs, mask):
     """Logits (batch, classes) for inputs (batch, time, features) or tokens (batch, time)."""
     x = params["embedding"][inputs] if spec.vocab_size is not None else inputs
+    branch = None
+    if spec.conv_filters:
+        h, h_mask = x, mask
+        for i, (kernel, stride) in enumerate(zip(spec.conv_kernels, spec.conv_strides, strict=True)):
+            y, h_mask = conv1d_numpy(h, h_mask, params[f"conv{i}_W"], params[f"conv{i}_b"], kernel, stride)
+            stats = [params[f"conv{i}_{name}"] for name in ("gamma", "beta", "mean", "var")]
+            h = np.maximum(batch_norm_numpy(y, h_mask, *stats), 0)
+        if spec.conv_layout == "frontend":
+            x, mask = h, h_mask
+        else:
+            branch = h.sum(axis=1) / h_mask.sum(axis=1)[:, None]
     for layer in range(spec.num_layers):
         runs = [
             run_direction(spec, params, f"rnn{layer}_{d}", x, mask, backwards=(d == "bwd")) for d in spec.directions
@@ -46,6 +77,8 @@ def network_logits_numpy(spec, params, inputs, mask):
             scores = np.tanh(h @ params["att_W"] + params["att_b"]) @ params["att_v"]
             weights = np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
             pooled[i] = weights @ h
+    if branch is not None:
+        pooled = np.concatenate([pooled, branch], axis=1)
     return pooled @ params["out_W"] + params["out_b"]
 
 

@@ -1,10 +1,15 @@
 """Choosing architectures from the config: what trains, and what is refused before compiling."""
 
 import mlflow
+import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
+from seqlab.experiments.classify import predict_split
 from seqlab.experiments.runner import train
+from seqlab.experiments.tracking import WEIGHTS_ARTIFACT, use_tracking_store
 from seqlab.experiments.validation import ConfigError
+from seqlab.models.weights import load_weights
 from tests.conftest import compose_config
 
 # A long-range dependency: the label is the first of 50 symbols, the rest are distractors.
@@ -107,3 +112,26 @@ def test_bad_model_config_is_refused_before_compiling(overrides, message, store,
         train(compose_config(store_overrides + overrides))
     assert message in str(error.value)
     assert len(mlflow.search_runs(search_all_experiments=True)) == before
+
+
+@pytest.mark.slow
+def test_an_lstm_fcn_learns_series_and_predicts_with_its_running_statistics(store, store_overrides):
+    # The LSTM-FCN layout in float32 on the fused path: a convolution branch with batch norm beside the LSTM.
+    conv = ["model.conv_filters=[8,8]", "model.conv_kernels=[5,3]", "model.conv_layout=branch"]
+    data = ["data=shapes", "data.train_size=300", "data.val_size=100", "data.test_size=100", "data.length=40"]
+    cfg = compose_config(
+        store_overrides
+        + conv
+        + data
+        + ["model=lstm", "model.hidden_size=8", "optimizer=adam", "optimizer.lr=0.01"]
+        + ["trainer.epochs=8", "trainer.progress=false"]
+    )
+    metrics = train(cfg)
+    assert metrics["test_accuracy"] >= 0.8  # 4 balanced wave shapes: chance is 0.25
+    use_tracking_store(OmegaConf.create({"uri": store["uri"]}))
+    weights = load_weights(
+        mlflow.artifacts.download_artifacts(run_id=metrics["run_id"], artifact_path=WEIGHTS_ARTIFACT)
+    )
+    assert not np.allclose(weights["conv0_mean"], 0), "the running statistics were trained and logged"
+    table = predict_split(metrics["run_id"], "test", batch_size=64)
+    assert (table["label"] == table["prediction"]).mean() == metrics["test_accuracy"]

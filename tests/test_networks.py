@@ -20,10 +20,10 @@ from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.dropout import Dropout
 from seqlab.models.fused import FusedRecurrence, FusedRecurrenceGrad
 from seqlab.models.initializers import glorot_uniform, orthogonal
-from seqlab.models.losses import training_loss
-from seqlab.models.network import NetworkSpec, count_parameters, init_network_params
+from seqlab.models.losses import cross_entropy, training_loss
+from seqlab.models.network import NetworkSpec, count_parameters, init_network_params, network_logits
 from seqlab.models.numpy_matmul import NumpyMatmul
-from tests.reference import log_softmax_numpy, network_logits_numpy
+from tests.reference import conv1d_numpy, log_softmax_numpy, network_logits_numpy
 
 BATCH, TIME, FEATURES, HIDDEN, CLASSES, VOCAB = 4, 6, 3, 4, 3, 5
 
@@ -44,6 +44,26 @@ SPECS = {
         bidirectional=True,
         pooling="attention",
         attention_size=3,
+    ),
+    "lstm-fcn-branch": default_network_spec(
+        CLASSES,
+        FEATURES,
+        cell="lstm",
+        hidden_size=HIDDEN,
+        conv_filters=[3, 2],
+        conv_kernels=[5, 3],
+        conv_layout="branch",
+    ),
+    "gru-conv-frontend-stride": default_network_spec(
+        CLASSES,
+        FEATURES,
+        cell="gru",
+        hidden_size=HIDDEN,
+        conv_filters=[3],
+        conv_kernels=[3],
+        conv_strides=[2],
+        conv_layout="frontend",
+        pooling="mean",
     ),
     "elman-relu-tokens": default_network_spec(
         CLASSES, cell="elman", activation="relu", hidden_size=HIDDEN, vocab_size=VOCAB, embedding_dim=3, pooling="last"
@@ -68,6 +88,12 @@ def random_batch(spec: NetworkSpec, seed: int, time: int = TIME):
 
 def make_model(spec: NetworkSpec, mode: str = "CVM") -> SequenceClassifier:
     params = init_network_params(spec, seed=3)
+    rng = np.random.default_rng(7)
+    for name in params:  # batch norm as after some training, not the identity it starts as
+        if name.endswith(("_gamma", "_var")):
+            params[name] = rng.uniform(0.5, 2.0, params[name].shape)
+        elif name.endswith(("_beta", "_mean")):
+            params[name] = rng.normal(0.0, 0.5, params[name].shape)
     return SequenceClassifier(spec, params, default_optimizer_spec(), dtype="float64", mode=mode)
 
 
@@ -328,3 +354,41 @@ def test_balanced_class_weights_give_every_class_the_same_total_weight():
     np.testing.assert_allclose(weights, [10 / 18, 10 / 9, 10 / 3])
     np.testing.assert_allclose(np.bincount(labels) * weights, [10 / 3] * 3)
     assert class_weights("none", splits) is None
+
+
+def test_batch_norm_trains_on_the_batch_statistics_of_real_steps_and_tracks_them():
+    spec = SPECS["lstm-fcn-branch"]
+    model = make_model(spec, mode="FAST_COMPILE")
+    statistics: list = []
+    logits = network_logits(spec, model.params, model.inputs, model.mask, None, statistics)
+    loss = cross_entropy(logits, model.labels)
+    trained = {name: p for name, p in model.params.items() if name.startswith("conv")}
+    trained = {name: p for name, p in trained.items() if name not in spec.running_stats}
+    f = pytensor.function(
+        [model.inputs, model.mask, model.labels],
+        [loss, *pytensor.grad(loss, list(trained.values())), *(new for _, new in statistics)],
+        mode="FAST_COMPILE",
+    )
+    inputs, mask, labels = random_batch(spec, seed=5)
+    _, *outputs = f(inputs, mask, labels)
+    grads, running = outputs[: len(trained)], outputs[len(trained) :]
+    # The first block's running statistics move towards its batch statistics over real steps.
+    weights = {name: p.get_value() for name, p in model.params.items()}
+    y, y_mask = conv1d_numpy(inputs, mask, weights["conv0_W"], weights["conv0_b"], 5, 1)
+    real = y[y_mask > 0]
+    momentum = spec.conv_momentum
+    np.testing.assert_allclose(running[0], (1 - momentum) * weights["conv0_mean"] + momentum * real.mean(axis=0))
+    np.testing.assert_allclose(running[1], (1 - momentum) * weights["conv0_var"] + momentum * real.var(axis=0))
+    # Gradients of the training graph (batch statistics) against central differences.
+    for (name, shared), grad in zip(trained.items(), grads, strict=True):
+        value = shared.get_value()
+        for index in list(np.ndindex(value.shape))[:6]:
+            losses = []
+            for step in (1e-6, -1e-6):
+                bumped = value.copy()
+                bumped[index] += step
+                shared.set_value(bumped)
+                losses.append(f(inputs, mask, labels)[0])
+            shared.set_value(value)
+            numeric = (losses[0] - losses[1]) / 2e-6
+            assert grad[index] == pytest.approx(numeric, rel=1e-5, abs=1e-8), (name, index)

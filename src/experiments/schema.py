@@ -243,6 +243,14 @@ class ModelConfig:
     output_dropout: float = in_range(0.0, 0.0, 1.0)  # on the pooled summary, before the output layer
     pooling: str = one_of("last", POOLINGS)  # over the real (unpadded) steps; attention: additive
     attention_size: int = positive(32)  # units of the attention scorer (pooling=attention only)
+    # Convolution blocks for series (Conv1D → batch norm → ReLU), one per entry; [] for none.
+    conv_filters: list[int] = field(default_factory=list)
+    conv_kernels: list[int] = field(default_factory=list)  # odd, one per block
+    conv_strides: list[int] = field(default_factory=list)  # one per block; [] is 1 for every block
+    # branch: beside the recurrent layers, averaged over time and joined to their summary
+    # (LSTM-FCN) | frontend: the blocks' outputs (shorter with strides) feed the recurrent layers
+    conv_layout: str = one_of("branch", ("branch", "frontend"))
+    conv_momentum: float = in_range(0.1, 0.0, 1.0, closed_high=True)  # of batch norm's running statistics
     # Set for token data; null feeds tokens one-hot.
     embedding_dim: int | None = checked(None, lambda v: v is None or v > 0, "must be > 0 or null")
     padding_id: int = non_negative(0)
@@ -263,6 +271,17 @@ class ModelConfig:
             found.append(("hidden_size", self.hidden_size, f"must be at most {MAX_HIDDEN_SIZE}"))
         if self.dropout > 0 and self.num_layers == 1:
             found.append(("dropout", self.dropout, "acts between layers: needs model.num_layers > 1"))
+        blocks = len(self.conv_filters)
+        if len(self.conv_kernels) != blocks or len(self.conv_strides) not in (0, blocks):
+            found.append(
+                (
+                    "conv_kernels",
+                    self.conv_kernels,
+                    f"needs one kernel (and stride) per block of conv_filters {self.conv_filters}",
+                )
+            )
+        if any(k < 1 or k % 2 == 0 for k in self.conv_kernels) or min([*self.conv_filters, *self.conv_strides, 1]) < 1:
+            found.append(("conv_kernels", self.conv_kernels, "kernels must be odd and >= 1, filters and strides >= 1"))
         if self.embedding_vectors is not None and self.embedding_dim is None:
             found.append(("embedding_vectors", self.embedding_vectors, "needs model.embedding_dim (the vectors' size)"))
         cell = CELLS.get(self.name)  # an unknown name is the name field's own error

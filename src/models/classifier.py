@@ -96,10 +96,13 @@ class SequenceClassifier:
         """
         if self.optimizer is None:
             raise ValueError("this classifier was built without an optimizer: it predicts but cannot train")
-        logits = network_logits(self.spec, self.params, self.inputs, self.mask, self.dropout)
+        statistics: list = []  # batch normalisation's running statistics
+        logits = network_logits(self.spec, self.params, self.inputs, self.mask, self.dropout, statistics)
         loss = training_loss(logits, self.labels, self.label_smoothing, self.class_weights)
-        params = [shared for name, shared in self.params.items() if name not in self.frozen]
+        fixed = (*self.frozen, *self.spec.running_stats)
+        params = [shared for name, shared in self.params.items() if name not in fixed]
         updates, lr = self.optimizer.updates(params, pytensor.grad(loss, params))
+        updates += statistics
         if self.dropout is not None:
             updates += self.dropout.updates
         correct = pt.eq(logits.argmax(axis=-1), self.labels).sum()

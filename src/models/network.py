@@ -1,6 +1,10 @@
-"""A recurrent classifier network: [embedding] → [dropout] → stacked (bi)directional recurrent
-layers [with dropout between] → pooling over time (last, mean, max or attention) → [dropout] →
-linear output layer.
+"""A recurrent classifier network: [embedding] → [dropout] → [convolution blocks] → stacked
+(bi)directional recurrent layers [with dropout between] → pooling over time (last, mean, max or
+attention) [joined by the convolution branch's average] → [dropout] → linear output layer.
+
+Convolution blocks (``seqlab.models.conv``) either feed the recurrent layers (``frontend``) or
+run beside them on the same inputs, their outputs averaged over time and joined to the
+recurrent summary (``branch``: the LSTM-FCN layout).
 
 Parameters are one flat dict of NumPy arrays by name (``init_network_params``); the graph is
 a function of the matching shared variables (``network_logits``).
@@ -15,6 +19,7 @@ import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
 from seqlab.models.cells import get_cell
+from seqlab.models.conv import conv_blocks
 from seqlab.models.dropout import Dropout
 from seqlab.models.fused import FusedRecurrence
 from seqlab.models.initializers import INPUT_INITIALIZERS, RECURRENT_INITIALIZERS
@@ -48,6 +53,11 @@ class NetworkSpec:
     output_dropout: float
     pooling: str
     attention_size: int
+    conv_filters: tuple[int, ...]
+    conv_kernels: tuple[int, ...]
+    conv_strides: tuple[int, ...]
+    conv_layout: str
+    conv_momentum: float
     input_init: str
     recurrent_init: str
     init_std: float
@@ -67,9 +77,16 @@ class NetworkSpec:
         rates = {"input": self.input_dropout, "between": self.dropout if self.num_layers > 1 else 0.0}
         return {where: rate for where, rate in (rates | {"output": self.output_dropout}).items() if rate > 0}
 
+    @property
+    def running_stats(self) -> tuple[str, ...]:
+        """Parameters that training updates from batch statistics, not from gradients."""
+        return tuple(f"conv{i}_{name}" for i in range(len(self.conv_filters)) for name in ("mean", "var"))
+
     def layer_input_size(self, layer: int) -> int:
         if layer > 0:
             return self.hidden_size * len(self.directions)
+        if self.conv_filters and self.conv_layout == "frontend":
+            return self.conv_filters[-1]
         return self.embedding_dim if self.uses_tokens else self.input_size
 
 
@@ -79,7 +96,10 @@ def init_network_params(spec: NetworkSpec, seed: int | list[int]) -> dict[str, n
     ``embedding`` (vocab, embedding_dim) when tokens are used, row ``padding_id`` zero;
     per layer ``l`` and direction ``d``: ``rnn{l}_{d}_W`` (inputs, gates*hidden),
     ``rnn{l}_{d}_U`` (hidden, gates*hidden), ``rnn{l}_{d}_b`` (gates*hidden,), set by the cell's
-    ``init_bias`` rule (e.g. the LSTM's forget gate bias); for attention pooling ``att_W``
+    ``init_bias`` rule (e.g. the LSTM's forget gate bias); per convolution block ``i``:
+    ``conv{i}_W`` (kernel * channels, filters), ``conv{i}_b``, and batch normalisation's
+    ``conv{i}_gamma`` (ones), ``conv{i}_beta``, running ``conv{i}_mean`` (zeros) and
+    ``conv{i}_var`` (ones), each (filters,); for attention pooling ``att_W``
     (pooled, attention_size), ``att_b`` and ``att_v`` (attention_size,); then ``out_W``
     (pooled, classes) and ``out_b`` (classes,).
     """
@@ -93,6 +113,12 @@ def init_network_params(spec: NetworkSpec, seed: int | list[int]) -> dict[str, n
         embedding = rng.standard_normal((spec.vocab_size, spec.embedding_dim))
         embedding[spec.padding_id] = 0.0
         params["embedding"] = embedding
+    channels = spec.embedding_dim if spec.uses_tokens else spec.input_size
+    for i, (filters, kernel) in enumerate(zip(spec.conv_filters, spec.conv_kernels, strict=True)):
+        params[f"conv{i}_W"] = input_init(rng, kernel * channels, filters, 1, spec.init_std)
+        for name, start in (("b", 0.0), ("gamma", 1.0), ("beta", 0.0), ("mean", 0.0), ("var", 1.0)):
+            params[f"conv{i}_{name}"] = np.full(filters, start)
+        channels = filters
     for layer in range(spec.num_layers):
         for direction in spec.directions:
             name = f"rnn{layer}_{direction}"
@@ -106,7 +132,8 @@ def init_network_params(spec: NetworkSpec, seed: int | list[int]) -> dict[str, n
         params["att_W"] = input_init(rng, pooled, spec.attention_size, 1, spec.init_std)
         params["att_b"] = np.zeros(spec.attention_size)
         params["att_v"] = input_init(rng, spec.attention_size, 1, 1, spec.init_std)[:, 0]
-    params["out_W"] = input_init(rng, pooled, spec.num_classes, 1, spec.init_std)
+    summary = pooled + (spec.conv_filters[-1] if spec.conv_filters and spec.conv_layout == "branch" else 0)
+    params["out_W"] = input_init(rng, summary, spec.num_classes, 1, spec.init_std)
     params["out_b"] = np.zeros(spec.num_classes)
     return params
 
@@ -152,6 +179,7 @@ def network_logits(
     inputs: TensorVariable,
     mask: TensorVariable,
     dropout: Dropout | None = None,
+    updates: list | None = None,
 ) -> TensorVariable:
     """Class scores (batch, classes) of a batch.
 
@@ -159,10 +187,19 @@ def network_logits(
     mask: (batch, time), 1 on real steps; sequences are padded at the end.
     dropout: applied to the inputs, between recurrent layers and to the pooled summary, where
     ``spec`` has rates (training graphs only).
+    updates: given (a list: a training graph), batch normalisation uses the batch's statistics
+    and appends the updates of its running statistics; None uses the running statistics.
     """
     x = params["embedding"][inputs] if spec.uses_tokens else inputs
     if dropout is not None:
         x = dropout(x, "input")
+    branch = None
+    if spec.conv_filters:
+        convolved, conv_mask = conv_blocks(spec, params, x, mask, updates)
+        if spec.conv_layout == "frontend":
+            x, mask = convolved, conv_mask
+        else:  # global average pooling over the real steps
+            branch = convolved.sum(axis=1) / conv_mask.sum(axis=1)[:, None]
     x = x.dimshuffle(1, 0, 2)  # time-major for scan
     m = mask.T
     for layer in range(spec.num_layers):
@@ -175,6 +212,8 @@ def network_logits(
         last = pt.concatenate([final for _, final in runs], axis=1) if len(runs) > 1 else runs[0][1]
     attention = (params["att_W"], params["att_b"], params["att_v"]) if spec.pooling == "attention" else None
     pooled = pool(x, m, last, spec.pooling, attention)
+    if branch is not None:
+        pooled = pt.concatenate([pooled, branch], axis=1)
     if dropout is not None:
         pooled = dropout(pooled, "output")
     return pooled @ params["out_W"] + params["out_b"]

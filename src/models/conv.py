@@ -1,0 +1,73 @@
+"""Temporal convolution blocks for series (FCN / LSTM-FCN, Wang et al. 2017, Karim et al.
+2018): Conv1D → batch normalisation → ReLU, over the real steps of padded batches.
+
+A convolution is one matrix product over unfolded windows: the windows of every output step
+are gathered into a (batch × steps, kernel × channels) matrix and multiplied by the kernel
+(kernel × channels, filters), so BLAS does the arithmetic; PyTensor derives the gradient (the
+transposed product and a scatter-add of the windows).
+"""
+
+import pytensor.tensor as pt
+from pytensor.tensor.variable import TensorVariable
+
+# The epsilon added to the variance in batch normalisation.
+BATCH_NORM_EPS = 1e-5
+
+
+def conv1d(x: TensorVariable, mask: TensorVariable, W, b, kernel: int, stride: int) -> tuple:
+    """A 'same' convolution of ``x`` (batch, time, channels) over its real steps (``mask``
+    (batch, time)): padded steps count as zeros, as the steps beyond either end do.
+
+    Output step ``t`` sees the inputs ``t * stride + j - (kernel - 1) // 2`` for ``j`` in
+    ``0 .. kernel - 1`` (zeros outside the sequence). W: (kernel * channels, filters), rows
+    ordered by offset then channel; b: (filters,). Returns the outputs (batch, ceil(time /
+    stride), filters), zero where the output mask is, and that mask: an output step is real
+    when the input step at its centre (``t * stride``) is.
+    """
+    batch, time, channels = x.shape[0], x.shape[1], x.shape[2]
+    steps = (time + stride - 1) // stride
+    zeros = pt.zeros((batch, kernel - 1, channels), dtype=x.dtype)
+    padded = pt.concatenate([zeros, x * mask[:, :, None], zeros], axis=1)  # step s is padded[:, s + kernel - 1]
+    offsets = pt.arange(kernel) - (kernel - 1) // 2 + (kernel - 1)
+    positions = (pt.arange(steps) * stride)[:, None] + offsets[None, :]  # (steps, kernel)
+    windows = padded[:, positions, :].reshape((batch * steps, kernel * channels))
+    out_mask = mask[:, pt.arange(steps) * stride]
+    y = (windows @ W).reshape((batch, steps, W.shape[1])) + b
+    return y * out_mask[:, :, None], out_mask
+
+
+def batch_norm(y, mask, gamma, beta, mean, var, momentum, updates: list | None) -> TensorVariable:
+    """Normalise ``y`` (batch, time, filters) per filter over its real steps (``mask`` (batch,
+    time)), then scale by ``gamma`` and shift by ``beta`` (Ioffe and Szegedy 2015).
+
+    With ``updates`` (a list: training), the statistics are the batch's (mean and biased
+    variance over real steps), and the running ``mean`` and ``var`` (shared variables) get
+    ``(1 - momentum) * running + momentum * batch`` appended to ``updates``; without it
+    (evaluation), the running statistics are used.
+    """
+    m = mask[:, :, None]
+    if updates is None:
+        centre, spread = mean, var
+    else:
+        count = m.sum(axis=(0, 1))
+        centre = (y * m).sum(axis=(0, 1)) / count
+        spread = (((y - centre) * m) ** 2).sum(axis=(0, 1)) / count
+        updates += [(mean, (1 - momentum) * mean + momentum * centre), (var, (1 - momentum) * var + momentum * spread)]
+    return ((y - centre) / pt.sqrt(spread + BATCH_NORM_EPS) * gamma + beta) * m
+
+
+def conv_blocks(spec, params, x, mask, updates: list | None) -> tuple[TensorVariable, TensorVariable]:
+    """Run ``spec``'s convolution blocks (``conv{i}_*`` parameters) over ``x`` (batch, time,
+    channels) with ``mask`` (batch, time): each a ``conv1d``, ``batch_norm`` and ReLU. Returns
+    the last block's outputs (batch, steps, filters) and their mask (batch, steps)."""
+    for i, (kernel, stride) in enumerate(zip(spec.conv_kernels, spec.conv_strides, strict=True)):
+        y, mask = conv1d(x, mask, params[f"conv{i}_W"], params[f"conv{i}_b"], kernel, stride)
+        y = batch_norm(
+            y,
+            mask,
+            *(params[f"conv{i}_{name}"] for name in ("gamma", "beta", "mean", "var")),
+            spec.conv_momentum,
+            updates,
+        )
+        x = pt.maximum(y, 0)
+    return x, mask
