@@ -27,10 +27,20 @@ from tests.reference import conv1d_numpy, log_softmax_numpy, network_logits_nump
 
 BATCH, TIME, FEATURES, HIDDEN, CLASSES, VOCAB = 4, 6, 3, 4, 3, 5
 
-# Every cell and every pooling, stacked and bidirectional, plus a token/embedding network.
+# Every cell and every pooling, stacked and bidirectional, the convolution branch and a strided
+# convolution front-end, plus a token/embedding network.
 SPECS = {
-    "elman-2x-bidir-max": default_network_spec(
-        CLASSES, FEATURES, cell="elman", hidden_size=HIDDEN, num_layers=2, bidirectional=True, pooling="max"
+    "elman-2x-bidir-max-fcn-branch": default_network_spec(
+        CLASSES,
+        FEATURES,
+        cell="elman",
+        hidden_size=HIDDEN,
+        num_layers=2,
+        bidirectional=True,
+        pooling="max",
+        conv_filters=[3, 2],
+        conv_kernels=[5, 3],
+        conv_layout="branch",
     ),
     "lstm-2x-bidir-mean": default_network_spec(
         CLASSES, FEATURES, cell="lstm", hidden_size=HIDDEN, num_layers=2, bidirectional=True, pooling="mean"
@@ -44,15 +54,6 @@ SPECS = {
         bidirectional=True,
         pooling="attention",
         attention_size=3,
-    ),
-    "lstm-fcn-branch": default_network_spec(
-        CLASSES,
-        FEATURES,
-        cell="lstm",
-        hidden_size=HIDDEN,
-        conv_filters=[3, 2],
-        conv_kernels=[5, 3],
-        conv_layout="branch",
     ),
     "gru-conv-frontend-stride": default_network_spec(
         CLASSES,
@@ -357,7 +358,7 @@ def test_balanced_class_weights_give_every_class_the_same_total_weight():
 
 
 def test_batch_norm_trains_on_the_batch_statistics_of_real_steps_and_tracks_them():
-    spec = SPECS["lstm-fcn-branch"]
+    spec = SPECS["elman-2x-bidir-max-fcn-branch"]
     model = make_model(spec, mode="FAST_COMPILE")
     statistics: list = []
     logits = network_logits(spec, model.params, model.inputs, model.mask, None, statistics)
