@@ -23,7 +23,7 @@ def run_direction(spec, params, name, x, mask, backwards):
     return outputs, states[0]
 
 
-def conv1d_numpy(x, mask, W, b, kernel, stride):
+def conv1d_numpy(x, mask, W, b, kernel, stride, dilation=1):
     """A 'same' convolution, one output step and one offset at a time: outputs (batch, steps,
     filters), zero on padded steps, and their mask (the input step at each centre)."""
     batch, time, channels = x.shape
@@ -31,9 +31,9 @@ def conv1d_numpy(x, mask, W, b, kernel, stride):
     out = np.zeros((batch, steps, W.shape[1]))
     for t in range(steps):
         for j in range(kernel):
-            s = t * stride + j - (kernel - 1) // 2
+            s = t * stride + dilation * (j - (kernel - 1) // 2)
             if 0 <= s < time:
-                out[:, t] += x[:, s] @ W[j * channels : (j + 1) * channels]
+                out[:, t] += (x[:, s] * mask[:, s, None]) @ W[j * channels : (j + 1) * channels]
     out_mask = mask[:, ::stride][:, :steps]
     return (out + b) * out_mask[:, :, None], out_mask
 
@@ -49,10 +49,15 @@ def network_logits_numpy(spec, params, inputs, mask):
     branch = None
     if spec.conv_filters:
         h, h_mask = x, mask
-        for i, (kernel, stride) in enumerate(zip(spec.conv_kernels, spec.conv_strides, strict=True)):
-            y, h_mask = conv1d_numpy(h, h_mask, params[f"conv{i}_W"], params[f"conv{i}_b"], kernel, stride)
+        blocks = zip(spec.conv_kernels, spec.conv_strides, spec.conv_dilations, strict=True)
+        for i, (kernel, stride, dilation) in enumerate(blocks):
+            y, out_mask = conv1d_numpy(h, h_mask, params[f"conv{i}_W"], params[f"conv{i}_b"], kernel, stride, dilation)
             stats = [params[f"conv{i}_{name}"] for name in ("gamma", "beta", "mean", "var")]
-            h = np.maximum(batch_norm_numpy(y, h_mask, *stats), 0)
+            y = batch_norm_numpy(y, out_mask, *stats)
+            if spec.conv_residual:
+                shortcut = h[:, ::stride] * out_mask[:, :, None]
+                y = y + (shortcut @ params[f"conv{i}_skip"] if f"conv{i}_skip" in params else shortcut)
+            h, h_mask = np.maximum(y, 0), out_mask
         if spec.conv_layout == "frontend":
             x, mask = h, h_mask
         else:

@@ -102,6 +102,11 @@ def test_stacked_bidirectional_lstm_with_every_option_learns(store_overrides):
         (["tracking.experiment_name=../../x"], "tracking.experiment_name='../../x': must be a plain name"),
         (["data=sentiment", "trainer.max_input_gb=0.001"], "GB (trainer.max_input_gb=0.001); set model.embedding_dim"),
         (["model.hidden_size=50000"], "model.hidden_size=50000: must be at most 8192"),
+        (
+            ["model.conv_filters=[4]", "model.conv_kernels=[3]", "model.conv_dilations=[1,2]"],
+            "model.conv_dilations=[1, 2]: needs [] or one per block of conv_filters [4]",
+        ),
+        (["model.variational_dropout=true"], "model.variational_dropout=True: shapes the masks of"),
         (["trainer.checkpoint_dir=/dev/null/checkpoints"], "checkpoints cannot be written there"),
     ],
 )
@@ -116,8 +121,10 @@ def test_bad_model_config_is_refused_before_compiling(overrides, message, store,
 
 @pytest.mark.slow
 def test_an_lstm_fcn_learns_series_and_predicts_with_its_running_statistics(store, store_overrides):
-    # The LSTM-FCN layout in float32 on the fused path: a convolution branch with batch norm beside the LSTM.
-    conv = ["model.conv_filters=[8,8]", "model.conv_kernels=[5,3]", "model.conv_layout=branch"]
+    # The LSTM-FCN layout in float32 on the fused path: a convolution branch with batch norm beside
+    # the LSTM (residual, the second block dilated), and DropConnect on the LSTM's recurrent weights.
+    conv = ["model.conv_filters=[8,8]", "model.conv_kernels=[5,3]", "model.conv_dilations=[1,2]"]
+    conv += ["model.conv_residual=true", "model.conv_layout=branch", "model.recurrent_dropout=0.1"]
     data = ["data=shapes", "data.train_size=300", "data.val_size=100", "data.test_size=100", "data.length=40"]
     cfg = compose_config(
         store_overrides

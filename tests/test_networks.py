@@ -55,14 +55,16 @@ SPECS = {
         pooling="attention",
         attention_size=3,
     ),
-    "gru-conv-frontend-stride": default_network_spec(
+    "gru-residual-conv-frontend-stride-dilation": default_network_spec(
         CLASSES,
         FEATURES,
         cell="gru",
         hidden_size=HIDDEN,
-        conv_filters=[3],
-        conv_kernels=[3],
-        conv_strides=[2],
+        conv_filters=[3, 3],
+        conv_kernels=[3, 3],
+        conv_strides=[2, 1],
+        conv_dilations=[1, 2],
+        conv_residual=True,
         conv_layout="frontend",
         pooling="mean",
     ),
@@ -117,25 +119,17 @@ def model(spec) -> SequenceClassifier:
     return make_model(spec)
 
 
-def test_gradient_matches_finite_differences(spec):
-    # The gradient graph is checked in FAST_COMPILE (the graph, not the C kernels, is under
-    # test here; the forward test below and the training tests run the C backend).
-    model = make_model(spec, mode="FAST_COMPILE")
-    inputs, mask, labels = random_batch(spec, seed=0)
-    params = list(model.params.values())
-    f = pytensor.function(
-        [model.inputs, model.mask, model.labels],
-        [model.loss, *pytensor.grad(model.loss, params)],
-        mode="FAST_COMPILE",
-    )
-    _, *grads = f(inputs, mask, labels)
+def assert_gradients_match_finite_differences(f, params: dict, args, samples: int = 8) -> None:
+    """Check ``f(*args) -> [loss, *gradients of params, ...]`` against central differences of
+    the loss, at up to ``samples`` random elements of each parameter (shared variables by name)."""
+    grads = f(*args)[1 : 1 + len(params)]
     rng = np.random.default_rng(1)
     eps = 1e-6
-    for (name, shared), grad in zip(model.params.items(), grads, strict=True):
+    for (name, shared), grad in zip(params.items(), grads, strict=True):
         value = shared.get_value()
         sampled = [
             np.unravel_index(flat, value.shape)
-            for flat in rng.choice(value.size, size=min(value.size, 8), replace=False)
+            for flat in rng.choice(value.size, size=min(value.size, samples), replace=False)
         ]
         numeric = []
         for index in sampled:
@@ -144,7 +138,7 @@ def test_gradient_matches_finite_differences(spec):
                 bumped = value.copy()
                 bumped[index] += step
                 shared.set_value(bumped)
-                losses.append(f(inputs, mask, labels)[0])
+                losses.append(f(*args)[0])
             shared.set_value(value)
             numeric.append((losses[0] - losses[1]) / (2 * eps))
         analytic = np.array([grad[index] for index in sampled])
@@ -152,6 +146,18 @@ def test_gradient_matches_finite_differences(spec):
         error = np.linalg.norm(analytic - numeric) / (np.linalg.norm(analytic) + np.linalg.norm(numeric))
         assert error < 1e-6, f"{name}: relative error {error:.2e} ({analytic} vs {numeric})"
     assert all(np.abs(g).max() > 0 for g in grads), "every parameter should get a gradient"
+
+
+def test_gradient_matches_finite_differences(spec):
+    # The gradient graph is checked in FAST_COMPILE (the graph, not the C kernels, is under
+    # test here; the forward test below and the training tests run the C backend).
+    model = make_model(spec, mode="FAST_COMPILE")
+    f = pytensor.function(
+        [model.inputs, model.mask, model.labels],
+        [model.loss, *pytensor.grad(model.loss, list(model.params.values()))],
+        mode="FAST_COMPILE",
+    )
+    assert_gradients_match_finite_differences(f, model.params, random_batch(spec, seed=0))
 
 
 def test_forward_matches_numpy_reference(spec, model):
@@ -357,6 +363,12 @@ def test_balanced_class_weights_give_every_class_the_same_total_weight():
     assert class_weights("none", splits) is None
 
 
+def without_training_gradient(spec: NetworkSpec) -> tuple[str, ...]:
+    """Parameters a training graph gives no gradient: batch norm's running statistics, and the
+    convolution biases, which subtracting the batch mean cancels."""
+    return (*spec.running_stats, *(f"conv{i}_b" for i in range(len(spec.conv_filters))))
+
+
 def test_batch_norm_trains_on_the_batch_statistics_of_real_steps_and_tracks_them():
     spec = SPECS["elman-2x-bidir-max-fcn-branch"]
     model = make_model(spec, mode="FAST_COMPILE")
@@ -364,15 +376,14 @@ def test_batch_norm_trains_on_the_batch_statistics_of_real_steps_and_tracks_them
     logits = network_logits(spec, model.params, model.inputs, model.mask, None, statistics)
     loss = cross_entropy(logits, model.labels)
     trained = {name: p for name, p in model.params.items() if name.startswith("conv")}
-    trained = {name: p for name, p in trained.items() if name not in spec.running_stats}
+    trained = {name: p for name, p in trained.items() if name not in without_training_gradient(spec)}
     f = pytensor.function(
         [model.inputs, model.mask, model.labels],
         [loss, *pytensor.grad(loss, list(trained.values())), *(new for _, new in statistics)],
         mode="FAST_COMPILE",
     )
     inputs, mask, labels = random_batch(spec, seed=5)
-    _, *outputs = f(inputs, mask, labels)
-    grads, running = outputs[: len(trained)], outputs[len(trained) :]
+    running = f(inputs, mask, labels)[1 + len(trained) :]
     # The first block's running statistics move towards its batch statistics over real steps.
     weights = {name: p.get_value() for name, p in model.params.items()}
     y, y_mask = conv1d_numpy(inputs, mask, weights["conv0_W"], weights["conv0_b"], 5, 1)
@@ -381,15 +392,59 @@ def test_batch_norm_trains_on_the_batch_statistics_of_real_steps_and_tracks_them
     np.testing.assert_allclose(running[0], (1 - momentum) * weights["conv0_mean"] + momentum * real.mean(axis=0))
     np.testing.assert_allclose(running[1], (1 - momentum) * weights["conv0_var"] + momentum * real.var(axis=0))
     # Gradients of the training graph (batch statistics) against central differences.
-    for (name, shared), grad in zip(trained.items(), grads, strict=True):
-        value = shared.get_value()
-        for index in list(np.ndindex(value.shape))[:6]:
-            losses = []
-            for step in (1e-6, -1e-6):
-                bumped = value.copy()
-                bumped[index] += step
-                shared.set_value(bumped)
-                losses.append(f(inputs, mask, labels)[0])
-            shared.set_value(value)
-            numeric = (losses[0] - losses[1]) / 2e-6
-            assert grad[index] == pytest.approx(numeric, rel=1e-5, abs=1e-8), (name, index)
+    assert_gradients_match_finite_differences(f, trained, (inputs, mask, labels))
+
+
+def test_variational_and_recurrent_dropout_masks_match_numpy_draws():
+    """With ``variational`` a sequence's mask is drawn once for all its steps; the recurrent
+    place drops elements of U. The masks are the generator's uniform draws in call order."""
+    x, U = pt.tensor3("x", dtype="float64"), pt.matrix("U", dtype="float64")
+    dropout = Dropout({"input": 0.3, "recurrent": 0.5}, seed=11, dtype="float64", variational=True)
+    f = pytensor.function([x, U], [dropout(x, "input", time_axis=1), dropout(U, "recurrent")], mode="FAST_COMPILE")
+    rng = np.random.default_rng(2)
+    xs, Us = rng.standard_normal((BATCH, TIME, FEATURES)), rng.standard_normal((HIDDEN, 4 * HIDDEN))
+    dropped_x, dropped_U = f(xs, Us)
+    draws = np.random.default_rng(11)
+    keep_x = draws.uniform(size=(BATCH, 1, FEATURES)) >= 0.3
+    keep_U = draws.uniform(size=Us.shape) >= 0.5
+    np.testing.assert_allclose(dropped_x, xs * keep_x / 0.7, rtol=1e-15)
+    np.testing.assert_allclose(dropped_U, Us * keep_U / 0.5, rtol=1e-15)
+    assert 0 < keep_x.mean() < 1 and 0 < keep_U.mean() < 1
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_training_graph_gradients_with_every_dropout_kind_batch_norm_and_weighted_smoothed_loss(implementation):
+    """The training loss (dropout at every place with fixed masks: no generator updates;
+    variational masks; batch statistics in a residual, dilated convolution branch; label
+    smoothing and class weights) against central differences, for every trained parameter."""
+    spec = default_network_spec(
+        CLASSES,
+        FEATURES,
+        cell="lstm",
+        hidden_size=HIDDEN,
+        num_layers=2,
+        input_dropout=0.2,
+        dropout=0.3,
+        recurrent_dropout=0.25,
+        output_dropout=0.2,
+        variational_dropout=True,
+        conv_filters=[2],
+        conv_kernels=[3],
+        conv_dilations=[2],
+        conv_residual=True,
+        implementation=implementation,
+    )
+    model = make_model(spec, mode="FAST_COMPILE")
+    dropout = Dropout(spec.dropout_rates, seed=4, dtype="float64", variational=True)
+    logits = network_logits(spec, model.params, model.inputs, model.mask, dropout, [])
+    weights = pt.as_tensor_variable(np.array([0.5, 2.0, 1.0]))
+    loss = training_loss(logits, model.labels, pt.as_tensor_variable(np.float64(0.1)), weights)
+    trained = {name: p for name, p in model.params.items() if name not in without_training_gradient(spec)}
+    f = pytensor.function(
+        [model.inputs, model.mask, model.labels],
+        [loss, *pytensor.grad(loss, list(trained.values()))],
+        mode="FAST_COMPILE",
+    )
+    args = random_batch(spec, seed=6)
+    assert f(*args)[0] != pytest.approx(float(model.evaluate(SequenceDataset(*args), 8)["loss"]))
+    assert_gradients_match_finite_differences(f, trained, args)

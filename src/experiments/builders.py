@@ -54,8 +54,9 @@ def model_inputs(cfg: DictConfig, splits: DataSplits) -> DataSplits:
 def _network_spec(model: dict, num_classes: int, input_size: int, vocab_size: int | None) -> NetworkSpec:
     """A NetworkSpec from a complete ``model`` config (as a dict)."""
     model = {key: value for key, value in model.items() if key not in EMBEDDING_OPTIONS}
-    model["conv_strides"] = model["conv_strides"] or [1] * len(model["conv_filters"])
-    model |= {key: tuple(model[key]) for key in ("conv_filters", "conv_kernels", "conv_strides")}
+    for key in ("conv_strides", "conv_dilations"):
+        model[key] = model[key] or [1] * len(model["conv_filters"])
+    model |= {key: tuple(model[key]) for key in ("conv_filters", "conv_kernels", "conv_strides", "conv_dilations")}
     cell = get_cell(model.pop("name"))
     options = {f.name: model.pop(f.name) for f in dataclasses.fields(cell.options)}
     return NetworkSpec(

@@ -241,12 +241,17 @@ class ModelConfig:
     dropout: float = in_range(0.0, 0.0, 1.0)  # between stacked layers, training only
     input_dropout: float = in_range(0.0, 0.0, 1.0)  # on the embedded tokens or input values
     output_dropout: float = in_range(0.0, 0.0, 1.0)  # on the pooled summary, before the output layer
+    recurrent_dropout: float = in_range(0.0, 0.0, 1.0)  # on the recurrent weights (DropConnect), per step
+    # true: input and between-layer masks drawn once per sequence, shared by its time steps
+    variational_dropout: bool = False
     pooling: str = one_of("last", POOLINGS)  # over the real (unpadded) steps; attention: additive
     attention_size: int = positive(32)  # units of the attention scorer (pooling=attention only)
     # Convolution blocks for series (Conv1D → batch norm → ReLU), one per entry; [] for none.
     conv_filters: list[int] = field(default_factory=list)
     conv_kernels: list[int] = field(default_factory=list)  # odd, one per block
     conv_strides: list[int] = field(default_factory=list)  # one per block; [] is 1 for every block
+    conv_dilations: list[int] = field(default_factory=list)  # one per block; [] is 1 for every block
+    conv_residual: bool = False  # each block adds its input (a 1×1 convolution where the shape changes)
     # branch: beside the recurrent layers, averaged over time and joined to their summary
     # (LSTM-FCN) | frontend: the blocks' outputs (shorter with strides) feed the recurrent layers
     conv_layout: str = one_of("branch", ("branch", "frontend"))
@@ -272,16 +277,28 @@ class ModelConfig:
         if self.dropout > 0 and self.num_layers == 1:
             found.append(("dropout", self.dropout, "acts between layers: needs model.num_layers > 1"))
         blocks = len(self.conv_filters)
-        if len(self.conv_kernels) != blocks or len(self.conv_strides) not in (0, blocks):
+        if len(self.conv_kernels) != blocks:
+            found.append(
+                ("conv_kernels", self.conv_kernels, f"needs one kernel per block of conv_filters {self.conv_filters}")
+            )
+        for key in ("conv_strides", "conv_dilations"):
+            if len(getattr(self, key)) not in (0, blocks):
+                found.append(
+                    (key, getattr(self, key), f"needs [] or one per block of conv_filters {self.conv_filters}")
+                )
+        if any(k < 1 or k % 2 == 0 for k in self.conv_kernels):
+            found.append(("conv_kernels", self.conv_kernels, "kernels must be odd and >= 1"))
+        for key in ("conv_filters", "conv_strides", "conv_dilations"):
+            if min([*getattr(self, key), 1]) < 1:
+                found.append((key, getattr(self, key), "must all be >= 1"))
+        if self.variational_dropout and self.input_dropout == 0 and self.dropout == 0:
             found.append(
                 (
-                    "conv_kernels",
-                    self.conv_kernels,
-                    f"needs one kernel (and stride) per block of conv_filters {self.conv_filters}",
+                    "variational_dropout",
+                    self.variational_dropout,
+                    "shapes the masks of model.input_dropout and model.dropout, which are both 0",
                 )
             )
-        if any(k < 1 or k % 2 == 0 for k in self.conv_kernels) or min([*self.conv_filters, *self.conv_strides, 1]) < 1:
-            found.append(("conv_kernels", self.conv_kernels, "kernels must be odd and >= 1, filters and strides >= 1"))
         if self.embedding_vectors is not None and self.embedding_dim is None:
             found.append(("embedding_vectors", self.embedding_vectors, "needs model.embedding_dim (the vectors' size)"))
         cell = CELLS.get(self.name)  # an unknown name is the name field's own error

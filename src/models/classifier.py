@@ -80,7 +80,9 @@ class SequenceClassifier:
         weights = np.ones(spec.num_classes) if class_weights is None else class_weights
         self.label_smoothing = pytensor.shared(np.asarray(label_smoothing, dtype=dtype), name="label_smoothing")
         self.class_weights = pytensor.shared(np.asarray(weights, dtype=dtype), name="class_weights")
-        self.dropout = Dropout(spec.dropout_rates, seed, dtype) if spec.dropout_rates else None
+        self.dropout = (
+            Dropout(spec.dropout_rates, seed, dtype, spec.variational_dropout) if spec.dropout_rates else None
+        )
         self.inputs = pt.imatrix("tokens") if spec.uses_tokens else pt.tensor3("inputs", dtype=dtype)
         self.mask = pt.matrix("mask", dtype=dtype)
         self.labels = pt.ivector("labels")

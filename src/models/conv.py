@@ -14,24 +14,29 @@ from pytensor.tensor.variable import TensorVariable
 BATCH_NORM_EPS = 1e-5
 
 
-def conv1d(x: TensorVariable, mask: TensorVariable, W, b, kernel: int, stride: int) -> tuple:
+def conv1d(x: TensorVariable, mask: TensorVariable, W, b, kernel: int, stride: int = 1, dilation: int = 1) -> tuple:
     """A 'same' convolution of ``x`` (batch, time, channels) over its real steps (``mask``
     (batch, time)): padded steps count as zeros, as the steps beyond either end do.
 
-    Output step ``t`` sees the inputs ``t * stride + j - (kernel - 1) // 2`` for ``j`` in
-    ``0 .. kernel - 1`` (zeros outside the sequence). W: (kernel * channels, filters), rows
-    ordered by offset then channel; b: (filters,). Returns the outputs (batch, ceil(time /
+    Output step ``t`` sees the inputs ``t * stride + dilation * (j - (kernel - 1) // 2)`` for
+    ``j`` in ``0 .. kernel - 1`` (zeros outside the sequence). W: (kernel * channels, filters),
+    rows ordered by offset then channel; b: (filters,). Returns the outputs (batch, ceil(time /
     stride), filters), zero where the output mask is, and that mask: an output step is real
     when the input step at its centre (``t * stride``) is.
+
+    The windows are ``kernel`` strided slices joined along the channels, so the gradient is
+    the transposed product and ``kernel`` slice increments (no scatter over an index array).
     """
     batch, time, channels = x.shape[0], x.shape[1], x.shape[2]
     steps = (time + stride - 1) // stride
-    zeros = pt.zeros((batch, kernel - 1, channels), dtype=x.dtype)
-    padded = pt.concatenate([zeros, x * mask[:, :, None], zeros], axis=1)  # step s is padded[:, s + kernel - 1]
-    offsets = pt.arange(kernel) - (kernel - 1) // 2 + (kernel - 1)
-    positions = (pt.arange(steps) * stride)[:, None] + offsets[None, :]  # (steps, kernel)
-    windows = padded[:, positions, :].reshape((batch * steps, kernel * channels))
-    out_mask = mask[:, pt.arange(steps) * stride]
+    reach = dilation * (kernel - 1)  # the window's span beyond its first step
+    zeros = pt.zeros((batch, reach, channels), dtype=x.dtype)
+    padded = pt.concatenate([zeros, x * mask[:, :, None], zeros], axis=1)  # step s is padded[:, s + reach]
+    first = reach - dilation * ((kernel - 1) // 2)
+    last = (steps - 1) * stride + 1
+    shifted = [padded[:, first + dilation * j : first + dilation * j + last : stride] for j in range(kernel)]
+    windows = pt.concatenate(shifted, axis=2).reshape((batch * steps, kernel * channels))
+    out_mask = mask[:, ::stride]
     y = (windows @ W).reshape((batch, steps, W.shape[1])) + b
     return y * out_mask[:, :, None], out_mask
 
@@ -58,16 +63,25 @@ def batch_norm(y, mask, gamma, beta, mean, var, momentum, updates: list | None) 
 
 def conv_blocks(spec, params, x, mask, updates: list | None) -> tuple[TensorVariable, TensorVariable]:
     """Run ``spec``'s convolution blocks (``conv{i}_*`` parameters) over ``x`` (batch, time,
-    channels) with ``mask`` (batch, time): each a ``conv1d``, ``batch_norm`` and ReLU. Returns
-    the last block's outputs (batch, steps, filters) and their mask (batch, steps)."""
-    for i, (kernel, stride) in enumerate(zip(spec.conv_kernels, spec.conv_strides, strict=True)):
-        y, mask = conv1d(x, mask, params[f"conv{i}_W"], params[f"conv{i}_b"], kernel, stride)
+    channels) with ``mask`` (batch, time): each a ``conv1d``, ``batch_norm`` and ReLU. With
+    ``spec.conv_residual`` each block adds its input before the ReLU (He et al. 2016; Wang et
+    al. 2017), through a 1×1 convolution ``conv{i}_skip`` (channels, filters) where the
+    channels or the steps change. Returns the last block's outputs (batch, steps, filters)
+    and their mask (batch, steps)."""
+    blocks = zip(spec.conv_kernels, spec.conv_strides, spec.conv_dilations, strict=True)
+    for i, (kernel, stride, dilation) in enumerate(blocks):
+        y, out_mask = conv1d(x, mask, params[f"conv{i}_W"], params[f"conv{i}_b"], kernel, stride, dilation)
         y = batch_norm(
             y,
-            mask,
+            out_mask,
             *(params[f"conv{i}_{name}"] for name in ("gamma", "beta", "mean", "var")),
             spec.conv_momentum,
             updates,
         )
-        x = pt.maximum(y, 0)
+        if spec.conv_residual:
+            shortcut = x[:, ::stride]
+            if f"conv{i}_skip" in params:
+                shortcut = pt.tensordot(shortcut, params[f"conv{i}_skip"], axes=[[2], [0]])
+            y = y + shortcut * out_mask[:, :, None]
+        x, mask = pt.maximum(y, 0), out_mask
     return x, mask

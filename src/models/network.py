@@ -51,11 +51,15 @@ class NetworkSpec:
     dropout: float
     input_dropout: float
     output_dropout: float
+    recurrent_dropout: float
+    variational_dropout: bool
     pooling: str
     attention_size: int
     conv_filters: tuple[int, ...]
     conv_kernels: tuple[int, ...]
     conv_strides: tuple[int, ...]
+    conv_dilations: tuple[int, ...]
+    conv_residual: bool
     conv_layout: str
     conv_momentum: float
     input_init: str
@@ -74,8 +78,13 @@ class NetworkSpec:
     @property
     def dropout_rates(self) -> dict[str, float]:
         """The dropout rate at each place that has one (``seqlab.models.dropout``)."""
-        rates = {"input": self.input_dropout, "between": self.dropout if self.num_layers > 1 else 0.0}
-        return {where: rate for where, rate in (rates | {"output": self.output_dropout}).items() if rate > 0}
+        rates = {
+            "input": self.input_dropout,
+            "between": self.dropout if self.num_layers > 1 else 0.0,
+            "recurrent": self.recurrent_dropout,
+            "output": self.output_dropout,
+        }
+        return {where: rate for where, rate in rates.items() if rate > 0}
 
     @property
     def running_stats(self) -> tuple[str, ...]:
@@ -99,7 +108,8 @@ def init_network_params(spec: NetworkSpec, seed: int | list[int]) -> dict[str, n
     ``init_bias`` rule (e.g. the LSTM's forget gate bias); per convolution block ``i``:
     ``conv{i}_W`` (kernel * channels, filters), ``conv{i}_b``, and batch normalisation's
     ``conv{i}_gamma`` (ones), ``conv{i}_beta``, running ``conv{i}_mean`` (zeros) and
-    ``conv{i}_var`` (ones), each (filters,); for attention pooling ``att_W``
+    ``conv{i}_var`` (ones), each (filters,), and with ``conv_residual`` where a block changes
+    the channels or the steps, its shortcut ``conv{i}_skip`` (channels, filters); for attention pooling ``att_W``
     (pooled, attention_size), ``att_b`` and ``att_v`` (attention_size,); then ``out_W``
     (pooled, classes) and ``out_b`` (classes,).
     """
@@ -114,10 +124,13 @@ def init_network_params(spec: NetworkSpec, seed: int | list[int]) -> dict[str, n
         embedding[spec.padding_id] = 0.0
         params["embedding"] = embedding
     channels = spec.embedding_dim if spec.uses_tokens else spec.input_size
-    for i, (filters, kernel) in enumerate(zip(spec.conv_filters, spec.conv_kernels, strict=True)):
+    blocks = zip(spec.conv_filters, spec.conv_kernels, spec.conv_strides, strict=True)
+    for i, (filters, kernel, stride) in enumerate(blocks):
         params[f"conv{i}_W"] = input_init(rng, kernel * channels, filters, 1, spec.init_std)
         for name, start in (("b", 0.0), ("gamma", 1.0), ("beta", 0.0), ("mean", 0.0), ("var", 1.0)):
             params[f"conv{i}_{name}"] = np.full(filters, start)
+        if spec.conv_residual and (channels != filters or stride > 1):
+            params[f"conv{i}_skip"] = input_init(rng, channels, filters, 1, spec.init_std)
         channels = filters
     for layer in range(spec.num_layers):
         for direction in spec.directions:
@@ -138,14 +151,17 @@ def init_network_params(spec: NetworkSpec, seed: int | list[int]) -> dict[str, n
     return params
 
 
-def _recurrent_layer(spec, params, name, inputs, mask, backwards):
-    """Run one direction of one layer over inputs (time, batch, features).
+def _recurrent_layer(spec, params, name, inputs, mask, backwards, dropout):
+    """Run one direction of one layer over inputs (time, batch, features), with ``dropout``'s
+    ``recurrent`` rate (if any) applied to its recurrent weights.
 
     Returns the output states (time, batch, hidden) in the original time order and the
     state after the last real step (batch, hidden). ``spec.implementation`` picks the fused
     Op ('fused') or PyTensor's ``scan`` over the cell's step ('scan', the reference).
     """
     W, U = params[f"{name}_W"], params[f"{name}_U"]
+    if dropout is not None:
+        U = dropout(U, "recurrent")
     T, B = inputs.shape[0], inputs.shape[1]
     # One (time*batch, features) matrix product, whose gradient is one product too; the fused
     # path runs it on NumPy's BLAS like the recurrence (see ``seqlab.models.numpy_matmul``).
@@ -185,14 +201,14 @@ def network_logits(
 
     inputs: (batch, time, features) floats, or (batch, time) int tokens when ``spec.uses_tokens``.
     mask: (batch, time), 1 on real steps; sequences are padded at the end.
-    dropout: applied to the inputs, between recurrent layers and to the pooled summary, where
-    ``spec`` has rates (training graphs only).
+    dropout: applied to the inputs, between recurrent layers, to the recurrent weights and to
+    the pooled summary, where ``spec`` has rates (training graphs only).
     updates: given (a list: a training graph), batch normalisation uses the batch's statistics
     and appends the updates of its running statistics; None uses the running statistics.
     """
     x = params["embedding"][inputs] if spec.uses_tokens else inputs
     if dropout is not None:
-        x = dropout(x, "input")
+        x = dropout(x, "input", time_axis=1)
     branch = None
     if spec.conv_filters:
         convolved, conv_mask = conv_blocks(spec, params, x, mask, updates)
@@ -204,10 +220,8 @@ def network_logits(
     m = mask.T
     for layer in range(spec.num_layers):
         if layer > 0 and dropout is not None:
-            x = dropout(x, "between")
-        runs = [
-            _recurrent_layer(spec, params, f"rnn{layer}_{d}", x, m, backwards=(d == "bwd")) for d in spec.directions
-        ]
+            x = dropout(x, "between", time_axis=0)
+        runs = [_recurrent_layer(spec, params, f"rnn{layer}_{d}", x, m, (d == "bwd"), dropout) for d in spec.directions]
         x = pt.concatenate([outputs for outputs, _ in runs], axis=2) if len(runs) > 1 else runs[0][0]
         last = pt.concatenate([final for _, final in runs], axis=1) if len(runs) > 1 else runs[0][1]
     attention = (params["att_W"], params["att_b"], params["att_v"]) if spec.pooling == "attention" else None
