@@ -105,10 +105,17 @@ def measure(step, batch, steps: int) -> float:
     return float(np.median(times))
 
 
+def serve(connection, step, batch) -> None:
+    """Run ``step`` once on ``batch`` (compiling, warming caches) and send its result, then time
+    ``steps`` steps whenever asked (None ends it)."""
+    connection.send(step(*batch))
+    while (steps := connection.recv()) is not None:
+        connection.send(measure(step, batch, steps))
+
+
 def _worker(connection, impl: str, cell: str, hidden: int, dtype: str) -> None:
-    """Build one implementation in this process, then time ``steps`` steps whenever asked
-    (None ends it). Each implementation has a process of its own, so that neither runs beside
-    the other's thread pools."""
+    """Build one implementation in this process and serve its timings. Each implementation has
+    a process of its own, so that neither runs beside the other's thread pools."""
     batch = make_batch(64, 50, dtype)
     spec = default_network_spec(CLASSES, INPUTS, cell=cell, hidden_size=hidden)
     params = {k: v.astype(dtype) for k, v in init_network_params(spec, seed=0).items()}
@@ -116,38 +123,40 @@ def _worker(connection, impl: str, cell: str, hidden: int, dtype: str) -> None:
         step = torch_step(cell, hidden, dtype, params)
     else:
         step = seqlab_step(cell, hidden, dtype, impl.removeprefix("seqlab "), params)
-    step(*batch)  # compile, warm caches
-    connection.send("ready")
-    while (steps := connection.recv()) is not None:
-        connection.send(measure(step, batch, steps))
+    serve(connection, step, batch)
+
+
+def interleaved(target, impls: list[str], extra: tuple, rounds: int, steps: int) -> tuple[dict, dict]:
+    """Start ``target(connection, impl, *extra)`` (which calls ``serve``) in a spawned process
+    per implementation, time them in turn for ``rounds`` rounds of ``steps`` steps, and return
+    each one's median step time in seconds and the result of its first step."""
+    context = multiprocessing.get_context("spawn")
+    workers = {}
+    for impl in impls:
+        ours, theirs = context.Pipe()
+        process = context.Process(target=target, args=(theirs, impl, *extra))
+        process.start()
+        workers[impl] = (ours, process)
+    first = {impl: connection.recv() for impl, (connection, _) in workers.items()}
+    medians = {impl: [] for impl in impls}
+    for _ in range(rounds):
+        for impl, (connection, _) in workers.items():
+            connection.send(steps)
+            medians[impl].append(connection.recv())
+    for connection, process in workers.values():
+        connection.send(None)
+        process.join()
+    return {impl: float(np.median(values)) for impl, values in medians.items()}, first
 
 
 def step_table(args) -> pd.DataFrame:
     rows = []
-    context = multiprocessing.get_context("spawn")
     impls = ["seqlab fused", *(["seqlab scan"] if args.scan else []), "pytorch"]
     for dtype in args.dtypes:
         for cell in args.cells:
             for hidden in args.hidden:
-                workers = {}
-                for impl in impls:
-                    ours, theirs = context.Pipe()
-                    process = context.Process(target=_worker, args=(theirs, impl, cell, hidden, dtype))
-                    process.start()
-                    workers[impl] = (ours, process)
-                for connection, _ in workers.values():
-                    assert connection.recv() == "ready"
-                medians = {impl: [] for impl in impls}
-                for _ in range(args.rounds):
-                    for impl, (connection, _) in workers.items():
-                        connection.send(args.steps)
-                        medians[impl].append(connection.recv())
-                for connection, process in workers.values():
-                    connection.send(None)
-                    process.join()
-                torch_time = np.median(medians["pytorch"])
-                for name, values in medians.items():
-                    seconds = float(np.median(values))
+                medians, _ = interleaved(_worker, impls, (cell, hidden, dtype), args.rounds, args.steps)
+                for name, seconds in medians.items():
                     rows.append(
                         {
                             "cell": cell,
@@ -157,7 +166,7 @@ def step_table(args) -> pd.DataFrame:
                             "step_ms": round(seconds * 1e3, 2),
                             "seq_per_s": round(64 / seconds),
                             "GFLOP/s": round(flops(cell, 64, 50, hidden) / seconds / 1e9, 2),
-                            "pytorch/seqlab": round(torch_time / seconds, 2),
+                            "pytorch/seqlab": round(medians["pytorch"] / seconds, 2),
                         }
                     )
                 print(f"  measured {cell} {dtype} H{hidden}", file=sys.stderr, flush=True)
