@@ -10,8 +10,9 @@ One training step = forward in training mode (batch statistics), softmax cross-e
 gradients and an SGD update, on a full-length batch. Each implementation runs in a process of
 its own and they are timed interleaved, round by round (``benchmarks.train_step``); the table
 reports medians, GFLOP/s of the convolutions' and recurrences' matrix products (forward +
-backward = 3x forward), the ratio PyTorch / seqlab (>= 1: seqlab is as fast), and each one's
-loss on the first batch (the same weights, so they agree to rounding).
+backward = 3x forward), the ratio PyTorch / seqlab (>= 1: seqlab is as fast), each one's loss
+on the first batch (the same weights, so they agree to rounding) and peak RSS over the timed
+steps. The measurement processes run with native BLAS kernels, as ``benchmarks.train_step``.
 """
 
 import argparse
@@ -21,8 +22,8 @@ import sys
 import numpy as np
 import pandas as pd
 
-from benchmarks.train_step import interleaved, serve
-from seqlab.engine import blas_libraries, configure
+from benchmarks.train_step import KERNEL_VARIABLES, interleaved, serve
+from seqlab.engine import configure
 from seqlab.experiments.builders import default_network_spec, default_optimizer_spec
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.network import NetworkSpec, init_network_params
@@ -154,16 +155,13 @@ def main() -> None:
     parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
     parser.add_argument("--blas-threads", type=int, default=os.cpu_count(), help="seqlab's trainer.blas_threads")
     args = parser.parse_args()
-    configure()
-    print(
-        f"BLAS: {blas_libraries()}\nseqlab trainer.blas_threads={args.blas_threads}; PyTorch threads={os.cpu_count()}"
-    )
-    rows = []
+    rows, kernels = [], set()
     for dtype in args.dtypes:
         for shape in args.shapes:
-            medians, losses = interleaved(
+            medians, reports = interleaved(
                 _worker, ["seqlab", "pytorch"], (shape, dtype, args.blas_threads), args.rounds, args.steps
             )
+            kernels.update(f"{impl}: {report['blas']}" for impl, report in reports.items())
             spec, sizes = network(shape)
             for impl, seconds in medians.items():
                 rows.append(
@@ -174,10 +172,14 @@ def main() -> None:
                         "step_ms": round(seconds * 1e3, 1),
                         "GFLOP/s": round(flops(spec, *sizes) / seconds / 1e9, 1),
                         "pytorch/seqlab": round(medians["pytorch"] / seconds, 2),
-                        "first_loss": f"{losses[impl]:.6f}",
+                        "first_loss": f"{reports[impl]['first']:.6f}",
+                        "peak_rss_MB": round(reports[impl]["peak_rss_mb"]),
                     }
                 )
             print(f"  measured {shape} {dtype}", file=sys.stderr, flush=True)
+    print(f"seqlab trainer.blas_threads={args.blas_threads}; PyTorch threads={os.cpu_count()}")
+    print(f"BLAS in the measurement processes ({' and '.join(KERNEL_VARIABLES)} unset):")
+    print("  " + "\n  ".join(sorted(kernels)))
     print("training step, medians of interleaved rounds:\n" + pd.DataFrame(rows).to_string(index=False))
 
 

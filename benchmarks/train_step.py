@@ -1,23 +1,31 @@
 """Training-step speed of seqlab against PyTorch's CPU RNNs, on identical data and weights.
 
     .venv/bin/pip install torch==2.13.0      # optional benchmark dependency (CPU build)
-    .venv/bin/python -m benchmarks.train_step [--rounds 4] [--steps 10] [--cells ...] [--hidden ...]
-        [--dtypes ...] [--scan] [--compile] [--e2e]
+    .venv/bin/python -m benchmarks.train_step [--rounds 4] [--steps 10] [--cells ...] [--shapes ...]
+        [--dtypes ...] [--scan] [--compile] [--e2e] [--environment-kernels]
 
 One training step = forward over the sequence, softmax cross-entropy on the last state,
 gradients, and an SGD update. Each implementation runs in a process of its own (sharing one
 process, PyTorch's OpenMP threads slowed seqlab's steps up to 8x); they are measured
 interleaved, round by round, and the table reports medians: step time, sequences per second,
-GFLOP/s (matrix products only, forward + backward = 3x forward) and the ratio PyTorch / seqlab
-(>= 1: seqlab is as fast).
+GFLOP/s (matrix products only, forward + backward = 3x forward), its share of the machine's
+GEMM peak (a 2048² product on NumPy's BLAS, measured first), the ratio PyTorch / seqlab (>= 1:
+seqlab is as fast) and each process's peak RSS over the timed steps.
+
+The environment of some machines sets OPENBLAS_CORETYPE (and OPENBLAS_L2_SIZE), which pins
+OpenBLAS to older kernels; a user's machine does not. The measurement processes run with both
+unset (this process keeps them), unless ``--environment-kernels``; each prints the BLAS kernels
+that ran (threadpoolctl).
 PyTorch's GRU puts the reset gate after the recurrent product (r * (h U + b)); seqlab's follows
 Cho et al. ((r * h) U): same cost, slightly different maths, so its weights are copied but its
 losses differ.
 """
 
 import argparse
+import contextlib
 import multiprocessing
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -37,6 +45,42 @@ PROJECT_ROOT = checkout_root()
 
 INPUTS, CLASSES, LR = 16, 4, 0.01
 PAUSE_S = 0.5
+# Set by some machines' environment to pin OpenBLAS's kernels; unset in measurement processes.
+KERNEL_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+SHAPES = ("B64/L50/H128", "B64/L50/H512", "B1/L50/H128", "B256/L200/H256")
+
+
+def parse_shape(shape: str) -> tuple[int, int, int]:
+    """``'B64/L50/H128'`` -> (64, 50, 128): batch, length, hidden size."""
+    match = re.fullmatch(r"B(\d+)/L(\d+)/H(\d+)", shape)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{shape!r}: expected B<batch>/L<length>/H<hidden>, e.g. B64/L50/H128")
+    batch, length, hidden = (int(group) for group in match.groups())
+    return batch, length, hidden
+
+
+@contextlib.contextmanager
+def kernel_environment(native: bool):
+    """Processes started inside run without ``KERNEL_VARIABLES`` when ``native`` (as on a
+    user's machine); this process's own environment is restored on leaving."""
+    saved = {name: os.environ.pop(name) for name in KERNEL_VARIABLES if native and name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory since the last ``reset_peak_rss`` (Linux VmHWM)."""
+    with open("/proc/self/status") as status:
+        kilobytes = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    return kilobytes / 1024
+
+
+def reset_peak_rss() -> None:
+    """Start the peak resident memory afresh from the current one (Linux: clear_refs 5)."""
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
 
 
 def make_batch(batch: int, length: int, dtype: str, seed: int = 0):
@@ -106,17 +150,21 @@ def measure(step, batch, steps: int) -> float:
 
 
 def serve(connection, step, batch) -> None:
-    """Run ``step`` once on ``batch`` (compiling, warming caches) and send its result, then time
-    ``steps`` steps whenever asked (None ends it)."""
-    connection.send(step(*batch))
+    """Run ``step`` once on ``batch`` (compiling, warming caches) and send its result and the
+    BLAS kernels loaded, then time ``steps`` steps whenever asked; on None, send the peak RSS
+    over the timed steps (MB) and end."""
+    connection.send({"first": step(*batch), "blas": blas_libraries()})
+    reset_peak_rss()
     while (steps := connection.recv()) is not None:
         connection.send(measure(step, batch, steps))
+    connection.send(peak_rss_mb())
 
 
-def _worker(connection, impl: str, cell: str, hidden: int, dtype: str) -> None:
+def _worker(connection, impl: str, cell: str, shape: str, dtype: str) -> None:
     """Build one implementation in this process and serve its timings. Each implementation has
     a process of its own, so that neither runs beside the other's thread pools."""
-    batch = make_batch(64, 50, dtype)
+    batch_size, length, hidden = parse_shape(shape)
+    batch = make_batch(batch_size, length, dtype)
     spec = default_network_spec(CLASSES, INPUTS, cell=cell, hidden_size=hidden)
     params = {k: v.astype(dtype) for k, v in init_network_params(spec, seed=0).items()}
     if impl == "pytorch":
@@ -126,51 +174,90 @@ def _worker(connection, impl: str, cell: str, hidden: int, dtype: str) -> None:
     serve(connection, step, batch)
 
 
-def interleaved(target, impls: list[str], extra: tuple, rounds: int, steps: int) -> tuple[dict, dict]:
+def interleaved(target, impls: list[str], extra: tuple, rounds: int, steps: int, native: bool = True):
     """Start ``target(connection, impl, *extra)`` (which calls ``serve``) in a spawned process
-    per implementation, time them in turn for ``rounds`` rounds of ``steps`` steps, and return
-    each one's median step time in seconds and the result of its first step."""
+    per implementation (with native kernels: ``kernel_environment``), time them in turn for
+    ``rounds`` rounds of ``steps`` steps, and return each one's median step time in seconds
+    and what it reported: its first step's result (``first``), BLAS kernels (``blas``) and
+    peak RSS over the timed steps (``peak_rss_mb``)."""
     context = multiprocessing.get_context("spawn")
     workers = {}
-    for impl in impls:
-        ours, theirs = context.Pipe()
-        process = context.Process(target=target, args=(theirs, impl, *extra))
-        process.start()
-        workers[impl] = (ours, process)
-    first = {impl: connection.recv() for impl, (connection, _) in workers.items()}
+    with kernel_environment(native):
+        for impl in impls:
+            ours, theirs = context.Pipe()
+            process = context.Process(target=target, args=(theirs, impl, *extra))
+            process.start()
+            workers[impl] = (ours, process)
+    reports = {impl: connection.recv() for impl, (connection, _) in workers.items()}
     medians = {impl: [] for impl in impls}
     for _ in range(rounds):
         for impl, (connection, _) in workers.items():
             connection.send(steps)
             medians[impl].append(connection.recv())
-    for connection, process in workers.values():
+    for impl, (connection, process) in workers.items():
         connection.send(None)
+        reports[impl]["peak_rss_mb"] = connection.recv()
         process.join()
-    return {impl: float(np.median(values)) for impl, values in medians.items()}, first
+    return {impl: float(np.median(values)) for impl, values in medians.items()}, reports
 
 
-def step_table(args) -> pd.DataFrame:
-    rows = []
+def _gemm_worker(connection, dtype: str) -> None:
+    """Send the best GFLOP/s of a 2048² product on NumPy's BLAS, and the kernels that ran."""
+    a = np.random.default_rng(0).standard_normal((2048, 2048)).astype(dtype)
+    best = min(_timed(lambda: a @ a) for _ in range(6))
+    connection.send((2 * 2048**3 / best / 1e9, blas_libraries()))
+
+
+def _timed(work) -> float:
+    start = time.perf_counter()
+    work()
+    return time.perf_counter() - start
+
+
+def gemm_peak(dtype: str, native: bool) -> tuple[float, str]:
+    """The machine's GEMM peak in GFLOP/s for ``dtype`` (in a process of its own, with the
+    kernels the measurements use) and the BLAS that reached it."""
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    with kernel_environment(native):
+        process = context.Process(target=_gemm_worker, args=(theirs, dtype))
+        process.start()
+    peak = ours.recv()
+    process.join()
+    return peak
+
+
+def step_table(args) -> tuple[pd.DataFrame, set[str]]:
+    """The ratio table, and the BLAS kernels each measurement process reported."""
+    rows, kernels = [], set()
     impls = ["seqlab fused", *(["seqlab scan"] if args.scan else []), "pytorch"]
+    native = not args.environment_kernels
     for dtype in args.dtypes:
-        for cell in args.cells:
-            for hidden in args.hidden:
-                medians, _ = interleaved(_worker, impls, (cell, hidden, dtype), args.rounds, args.steps)
+        peak, blas = gemm_peak(dtype, native)
+        kernels.add(f"GEMM 2048² {dtype}: {peak:.1f} GFLOP/s on {blas}")
+        for shape in args.shapes:
+            batch, length, hidden = parse_shape(shape)
+            for cell in args.cells:
+                medians, reports = interleaved(_worker, impls, (cell, shape, dtype), args.rounds, args.steps, native)
                 for name, seconds in medians.items():
+                    gflops = flops(cell, batch, length, hidden) / seconds / 1e9
+                    kernels.add(f"{name}: {reports[name]['blas']}")
                     rows.append(
                         {
                             "cell": cell,
                             "dtype": dtype,
-                            "shape": f"B64/L50/H{hidden}",
+                            "shape": shape,
                             "impl": name,
                             "step_ms": round(seconds * 1e3, 2),
-                            "seq_per_s": round(64 / seconds),
-                            "GFLOP/s": round(flops(cell, 64, 50, hidden) / seconds / 1e9, 2),
+                            "seq_per_s": round(batch / seconds),
+                            "GFLOP/s": round(gflops, 1),
+                            "of_peak": f"{gflops / peak:.0%}",
                             "pytorch/seqlab": round(medians["pytorch"] / seconds, 2),
+                            "peak_rss_MB": round(reports[name]["peak_rss_mb"]),
                         }
                     )
-                print(f"  measured {cell} {dtype} H{hidden}", file=sys.stderr, flush=True)
-    return pd.DataFrame(rows)
+                print(f"  measured {cell} {dtype} {shape}", file=sys.stderr, flush=True)
+    return pd.DataFrame(rows), kernels
 
 
 COMPILE_PROBE = """
@@ -226,15 +313,26 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--cells", nargs="+", default=list(CELLS), choices=list(CELLS))
-    parser.add_argument("--hidden", type=int, nargs="+", default=[128, 512])
+    parser.add_argument("--shapes", nargs="+", default=list(SHAPES), help="B<batch>/L<length>/H<hidden> each")
+    parser.add_argument(
+        "--environment-kernels",
+        action="store_true",
+        help=f"keep {' and '.join(KERNEL_VARIABLES)} in the measurement processes",
+    )
     parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
     parser.add_argument("--scan", action="store_true", help="also time the scan reference")
     parser.add_argument("--compile", action="store_true", help="also time cold and warm compiles")
     parser.add_argument("--e2e", action="store_true", help="also time the default experiment")
     args = parser.parse_args()
+    for shape in args.shapes:
+        parse_shape(shape)
     configure()
-    print(f"BLAS: {blas_libraries()}")
-    print("training step, medians of interleaved rounds:\n" + step_table(args).to_string(index=False))
+    table, kernels = step_table(args)
+    kept = ", ".join(f"{name}={os.environ[name]}" for name in KERNEL_VARIABLES if name in os.environ)
+    where = "kept" if args.environment_kernels else "unset in the measurement processes"
+    print(f"environment: {kept or 'no kernel variables set'} ({where})")
+    print("BLAS in the measurement processes:\n  " + "\n  ".join(sorted(kernels)))
+    print("training step, medians of interleaved rounds:\n" + table.to_string(index=False))
     if args.compile:
         print("\ncompile and first step in a new process:\n" + compile_table().to_string(index=False))
     if args.e2e:
