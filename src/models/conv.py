@@ -4,7 +4,8 @@
 A convolution is one matrix product over unfolded windows: the windows of every output step
 are gathered into a (batch × steps, kernel × channels) matrix and multiplied by the kernel
 (kernel × channels, filters), so BLAS does the arithmetic; PyTensor derives the gradient (the
-transposed product and a scatter-add of the windows).
+transposed products, and one strided slice increment per kernel offset for the inputs).
+Blocks may stride, dilate and add their input (residual).
 """
 
 import pytensor.tensor as pt

@@ -1,6 +1,7 @@
 """A recurrent classifier network: [embedding] → [dropout] → [convolution blocks] → stacked
-(bi)directional recurrent layers [with dropout between] → pooling over time (last, mean, max or
-attention) [joined by the convolution branch's average] → [dropout] → linear output layer.
+(bi)directional recurrent layers [with dropout between them and on their recurrent weights] →
+pooling over time (last, mean, max or attention) [joined by the convolution branch's average]
+→ [dropout] → linear output layer.
 
 Convolution blocks (``seqlab.models.conv``) either feed the recurrent layers (``frontend``) or
 run beside them on the same inputs, their outputs averaged over time and joined to the
@@ -108,10 +109,10 @@ def init_network_params(spec: NetworkSpec, seed: int | list[int]) -> dict[str, n
     ``init_bias`` rule (e.g. the LSTM's forget gate bias); per convolution block ``i``:
     ``conv{i}_W`` (kernel * channels, filters), ``conv{i}_b``, and batch normalisation's
     ``conv{i}_gamma`` (ones), ``conv{i}_beta``, running ``conv{i}_mean`` (zeros) and
-    ``conv{i}_var`` (ones), each (filters,), and with ``conv_residual`` where a block changes
-    the channels or the steps, its shortcut ``conv{i}_skip`` (channels, filters); for attention pooling ``att_W``
-    (pooled, attention_size), ``att_b`` and ``att_v`` (attention_size,); then ``out_W``
-    (pooled, classes) and ``out_b`` (classes,).
+    ``conv{i}_var`` (ones), each (filters,), and with ``conv_residual``, where a block changes
+    the channels or the steps, its shortcut ``conv{i}_skip`` (channels, filters); for attention
+    pooling ``att_W`` (pooled, attention_size), ``att_b`` and ``att_v`` (attention_size,); then
+    ``out_W`` (pooled, classes) and ``out_b`` (classes,).
     """
     rng = np.random.default_rng(seed)
     cell = get_cell(spec.cell)
