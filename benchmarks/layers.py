@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.train_step import KERNEL_VARIABLES, interleaved, serve
-from seqlab.engine import configure
+from seqlab.engine import configure, set_float_dtype
 from seqlab.experiments.builders import default_network_spec, default_optimizer_spec
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.network import NetworkSpec, init_network_params
@@ -139,6 +139,7 @@ def _worker(connection, impl: str, shape: str, dtype: str, blas_threads: int) ->
         step = torch_step(spec, params, dtype)
     else:
         configure(blas_threads)
+        set_float_dtype(dtype)
         model = SequenceClassifier(spec, params, default_optimizer_spec("sgd", lr=LR), dtype=dtype)
 
         def step(x, mask, y):

@@ -34,7 +34,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from seqlab.engine import blas_libraries, configure
+from seqlab.engine import blas_libraries, configure, set_float_dtype
 from seqlab.experiments.builders import default_network_spec, default_optimizer_spec
 from seqlab.models.cells import CELLS, get_cell
 from seqlab.models.classifier import SequenceClassifier
@@ -92,6 +92,7 @@ def make_batch(batch: int, length: int, dtype: str, seed: int = 0):
 
 def seqlab_step(cell: str, hidden: int, dtype: str, implementation: str, params):
     configure()
+    set_float_dtype(dtype)
     spec = default_network_spec(CLASSES, INPUTS, cell=cell, hidden_size=hidden, implementation=implementation)
     model = SequenceClassifier(spec, params, default_optimizer_spec("sgd", lr=LR), dtype=dtype)
     return lambda x, mask, y: model.train_step(x, mask, y)
@@ -187,6 +188,7 @@ def interleaved(target, impls: list[str], extra: tuple, rounds: int, steps: int,
             ours, theirs = context.Pipe()
             process = context.Process(target=target, args=(theirs, impl, *extra))
             process.start()
+            theirs.close()  # so a worker that dies is an EOFError here, not a wait
             workers[impl] = (ours, process)
     reports = {impl: connection.recv() for impl, (connection, _) in workers.items()}
     medians = {impl: [] for impl in impls}
@@ -222,6 +224,7 @@ def gemm_peak(dtype: str, native: bool) -> tuple[float, str]:
     with kernel_environment(native):
         process = context.Process(target=_gemm_worker, args=(theirs, dtype))
         process.start()
+    theirs.close()
     peak = ours.recv()
     process.join()
     return peak

@@ -448,3 +448,41 @@ def test_training_graph_gradients_with_every_dropout_kind_batch_norm_and_weighte
     args = random_batch(spec, seed=6)
     assert f(*args)[0] != pytest.approx(float(model.evaluate(SequenceDataset(*args), 8)["loss"]))
     assert_gradients_match_finite_differences(f, trained, args)
+
+
+def test_a_float32_network_stays_float32_whatever_floatx_says(monkeypatch):
+    """Every layer (convolution blocks with batch statistics, residual and dilation; every
+    dropout kind; attention; the weighted, smoothed loss) builds a float32 training graph with
+    float32 updates even when PyTensor's floatX is float64: no constant upcasts it."""
+    monkeypatch.setattr(pytensor.config, "floatX", "float64")
+    spec = default_network_spec(
+        CLASSES,
+        FEATURES,
+        cell="gru",
+        hidden_size=HIDDEN,
+        num_layers=2,
+        input_dropout=0.1,
+        dropout=0.1,
+        recurrent_dropout=0.1,
+        output_dropout=0.1,
+        variational_dropout=True,
+        pooling="attention",
+        conv_filters=[3, 2],
+        conv_kernels=[3, 3],
+        conv_strides=[2, 1],
+        conv_dilations=[1, 2],
+        conv_residual=True,
+        conv_layout="frontend",
+    )
+    params = init_network_params(spec, seed=0)
+    model = SequenceClassifier(
+        spec, params, default_optimizer_spec("adam", schedule={"name": "plateau"}), dtype="float32", label_smoothing=0.1
+    )
+    statistics: list = []
+    logits = network_logits(spec, model.params, model.inputs, model.mask, model.dropout, statistics)
+    loss = training_loss(logits, model.labels, model.label_smoothing, model.class_weights)
+    trained = [p for name, p in model.params.items() if name not in spec.running_stats]
+    updates, _ = model.optimizer.updates(trained, pytensor.grad(loss, trained))
+    outputs = [loss, *(new for _, new in updates + statistics)]
+    upcast = [v for v in pytensor.graph.traversal.ancestors(outputs) if getattr(v.type, "dtype", "") == "float64"]
+    assert not upcast, f"float64 in a float32 graph: {upcast[:5]}"

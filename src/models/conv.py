@@ -8,6 +8,7 @@ transposed products, and one strided slice increment per kernel offset for the i
 Blocks may stride, dilate and add their input (residual).
 """
 
+import numpy as np
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
@@ -52,6 +53,7 @@ def batch_norm(y, mask, gamma, beta, mean, var, momentum, updates: list | None) 
     (evaluation), the running statistics are used.
     """
     m = mask[:, :, None]
+    eps, momentum = (pt.as_tensor_variable(np.asarray(v, dtype=y.dtype)) for v in (BATCH_NORM_EPS, momentum))
     if updates is None:
         centre, spread = mean, var
     else:
@@ -59,7 +61,7 @@ def batch_norm(y, mask, gamma, beta, mean, var, momentum, updates: list | None) 
         centre = (y * m).sum(axis=(0, 1)) / count
         spread = (((y - centre) * m) ** 2).sum(axis=(0, 1)) / count
         updates += [(mean, (1 - momentum) * mean + momentum * centre), (var, (1 - momentum) * var + momentum * spread)]
-    return ((y - centre) / pt.sqrt(spread + BATCH_NORM_EPS) * gamma + beta) * m
+    return ((y - centre) / pt.sqrt(spread + eps) * gamma + beta) * m
 
 
 def conv_blocks(spec, params, x, mask, updates: list | None) -> tuple[TensorVariable, TensorVariable]:
