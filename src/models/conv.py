@@ -3,7 +3,8 @@
 
 A convolution is one matrix product over unfolded windows: the windows of every output step
 are gathered into a (batch × steps, kernel × channels) matrix and multiplied by the kernel
-(kernel × channels, filters), so BLAS does the arithmetic; PyTensor derives the gradient (the
+(kernel × channels, filters), so BLAS does the arithmetic (NumPy's, as the input projections:
+``seqlab.models.numpy_matmul``); PyTensor derives the gradient (the
 transposed products, and one strided slice increment per kernel offset for the inputs).
 Blocks may stride, dilate and add their input (residual).
 """
@@ -11,6 +12,8 @@ Blocks may stride, dilate and add their input (residual).
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
+
+from seqlab.models.numpy_matmul import numpy_matmul
 
 # The epsilon added to the variance in batch normalisation.
 BATCH_NORM_EPS = 1e-5
@@ -39,7 +42,7 @@ def conv1d(x: TensorVariable, mask: TensorVariable, W, b, kernel: int, stride: i
     shifted = [padded[:, first + dilation * j : first + dilation * j + last : stride] for j in range(kernel)]
     windows = pt.concatenate(shifted, axis=2).reshape((batch * steps, kernel * channels))
     out_mask = mask[:, ::stride]
-    y = (windows @ W).reshape((batch, steps, W.shape[1])) + b
+    y = numpy_matmul(windows, W).reshape((batch, steps, W.shape[1])) + b
     return y * out_mask[:, :, None], out_mask
 
 

@@ -1,9 +1,9 @@
-"""A matrix product run by NumPy, for the fused path's input projections.
+"""A matrix product run by NumPy, for the fused path's input projections and the convolutions.
 
 PyTensor's own products run on MKL, kept to one thread (see :mod:`seqlab.engine`); the
 fused recurrences already multiply with NumPy's multi-threaded OpenBLAS. Running the input
 projection ``(time*batch, features) @ W`` and its weight gradient there too halves their time
-(see ``docs/performance.md``).
+(see ``docs/performance.md``); the convolutions' window products gain a third of an epoch.
 """
 
 import numpy as np
