@@ -22,7 +22,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from benchmarks.train_step import KERNEL_VARIABLES, interleaved, serve
+from benchmarks.train_step import KERNEL_VARIABLES, copy_weights, interleaved, serve
 from seqlab.engine import configure, set_float_dtype
 from seqlab.experiments.builders import default_network_spec, default_optimizer_spec
 from seqlab.models.classifier import SequenceClassifier
@@ -104,13 +104,7 @@ def torch_step(spec: NetworkSpec, params: dict, dtype: str):
     lstm_inputs = spec.layer_input_size(0)
     lstm = torch.nn.LSTM(lstm_inputs, spec.hidden_size, batch_first=True, dtype=kind)
     out = torch.nn.Linear(params["out_W"].shape[0], CLASSES, dtype=kind)
-    with torch.no_grad():
-        lstm.weight_ih_l0.copy_(torch.from_numpy(params["rnn0_fwd_W"].T.copy()))
-        lstm.weight_hh_l0.copy_(torch.from_numpy(params["rnn0_fwd_U"].T.copy()))
-        lstm.bias_ih_l0.copy_(torch.from_numpy(params["rnn0_fwd_b"]))
-        lstm.bias_hh_l0.zero_()
-        out.weight.copy_(torch.from_numpy(params["out_W"].T.copy()))
-        out.bias.copy_(torch.from_numpy(params["out_b"]))
+    copy_weights(params, lstm, out)
     modules = [convs, lstm, out]
     optimizer = torch.optim.SGD([p for m in modules for p in m.parameters()], lr=LR)
 

@@ -98,6 +98,20 @@ def seqlab_step(cell: str, hidden: int, dtype: str, implementation: str, params)
     return lambda x, mask, y: model.train_step(x, mask, y)
 
 
+def copy_weights(params: dict, rnn, out) -> None:
+    """Give PyTorch's one-layer ``rnn`` and its ``out`` layer seqlab's ``params`` (its gates
+    are in PyTorch's order; seqlab has one bias where PyTorch has two)."""
+    import torch
+
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(torch.from_numpy(params["rnn0_fwd_W"].T.copy()))
+        rnn.weight_hh_l0.copy_(torch.from_numpy(params["rnn0_fwd_U"].T.copy()))
+        rnn.bias_ih_l0.copy_(torch.from_numpy(params["rnn0_fwd_b"]))
+        rnn.bias_hh_l0.zero_()
+        out.weight.copy_(torch.from_numpy(params["out_W"].T.copy()))
+        out.bias.copy_(torch.from_numpy(params["out_b"]))
+
+
 def torch_step(cell: str, hidden: int, dtype: str, params):
     import torch
 
@@ -108,13 +122,7 @@ def torch_step(cell: str, hidden: int, dtype: str, params):
     rnn_class = {"elman": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
     rnn = rnn_class(INPUTS, hidden, batch_first=True, dtype=torch_dtype)
     out = torch.nn.Linear(hidden, CLASSES, dtype=torch_dtype)
-    with torch.no_grad():
-        rnn.weight_ih_l0.copy_(torch.from_numpy(params["rnn0_fwd_W"].T.copy()))
-        rnn.weight_hh_l0.copy_(torch.from_numpy(params["rnn0_fwd_U"].T.copy()))
-        rnn.bias_ih_l0.copy_(torch.from_numpy(params["rnn0_fwd_b"]))
-        rnn.bias_hh_l0.zero_()
-        out.weight.copy_(torch.from_numpy(params["out_W"].T.copy()))
-        out.bias.copy_(torch.from_numpy(params["out_b"]))
+    copy_weights(params, rnn, out)
     optimizer = torch.optim.SGD([*rnn.parameters(), *out.parameters()], lr=LR)
 
     def step(x, mask, y):
