@@ -104,3 +104,23 @@ def test_a_full_disk_during_a_checkpoint_fails_the_run_and_keeps_the_last_checkp
     assert earlier.data.metrics["test_accuracy"] == default_run["metrics"]["test_accuracy"], "earlier runs intact"
     resumed = train(compose_config(overrides + [f"trainer.resume={run_id}"]))
     assert resumed["run_id"] == run_id and client.get_run(run_id).info.status == "FINISHED"
+
+
+DEFERRED_STOP = """
+import os, signal
+from seqlab.experiments import signals
+with signals.stop_cleanly():
+    with signals.deferred():
+        os.kill(os.getpid(), signal.SIGTERM)  # handled at once, in this thread
+        print("write finished", flush=True)
+    print("went on after the write", flush=True)
+"""
+
+
+def test_sigterm_during_a_store_write_is_raised_when_the_write_has_finished():
+    # A SIGTERM raised inside an sqlite write left its transaction open and the store locked:
+    # two stopped sweep jobs then could not mark their runs KILLED. The recorder's writes hold
+    # the signal until they end. In a process of its own: signal handlers are process-wide.
+    result = subprocess.run([sys.executable, "-c", DEFERRED_STOP], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 143, result.stderr
+    assert result.stdout.splitlines() == ["write finished"], result.stdout

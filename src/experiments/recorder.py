@@ -9,6 +9,7 @@ A training run is MLflow's active run (``start``: MLflow's model logging needs o
 parent run is not (``create``): its jobs may run in the same process, each as the active run.
 """
 
+import functools
 import logging
 import os
 import socket
@@ -22,6 +23,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
 from seqlab.experiments.secrets import redact
+from seqlab.experiments.signals import deferred
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -46,6 +48,17 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # someone else's process
         return True
     return True
+
+
+def _whole(write):
+    """A write to the store that SIGTERM or Ctrl-C does not cut in half (``signals.deferred``)."""
+
+    @functools.wraps(write)
+    def uninterrupted(*args, **kwargs):
+        with deferred():
+            return write(*args, **kwargs)
+
+    return uninterrupted
 
 
 class RunRecorder:
@@ -104,28 +117,35 @@ class RunRecorder:
         """The run's status in the store (RUNNING, FINISHED, FAILED, KILLED)."""
         return self.client.get_run(self.run_id).info.status
 
+    @_whole
     def params(self, values: dict[str, Any]) -> None:
         self.client.log_batch(self.run_id, params=[mlflow.entities.Param(k, str(v)) for k, v in values.items()])
 
+    @_whole
     def metrics(self, values: dict[str, float], step: int | None = None) -> None:
         timestamp = mlflow.utils.time.get_current_time_millis()
         batch = [mlflow.entities.Metric(k, float(v), timestamp, step or 0) for k, v in values.items()]
         self.client.log_batch(self.run_id, metrics=batch)
 
+    @_whole
     def tags(self, values: dict[str, Any]) -> None:
         self.client.log_batch(self.run_id, tags=[mlflow.entities.RunTag(k, str(v)) for k, v in values.items()])
 
+    @_whole
     def text(self, text: str, artifact_file: str) -> None:
         self.client.log_text(self.run_id, text, artifact_file)
 
+    @_whole
     def json(self, value: Any, artifact_file: str) -> None:
         self.client.log_dict(self.run_id, value, artifact_file)
 
+    @_whole
     def files(self, paths: list[Path]) -> None:
         """Log local files as top-level artifacts of the run."""
         for path in paths:
             self.client.log_artifact(self.run_id, str(path))
 
+    @_whole
     def datasets(self, inputs: list[tuple["Dataset", str]]) -> None:
         """Log MLflow datasets as the run's inputs, each with its context (``train``, ``test``...)."""
         self.client.log_inputs(
@@ -136,6 +156,7 @@ class RunRecorder:
             ],
         )
 
+    @_whole
     def figure(self, figure: "Figure", name: str) -> None:
         """Log ``figure`` as ``plots/<name>.png``."""
         self.client.log_figure(self.run_id, figure, f"plots/{name}.png")
@@ -144,6 +165,7 @@ class RunRecorder:
         """The values of metric ``key`` by step."""
         return {m.step: m.value for m in self.client.get_metric_history(self.run_id, key)}
 
+    @_whole
     def pyfunc_model(self, name: str, **log_model_args: Any) -> None:
         """Log an MLflow pyfunc model ``name`` (``mlflow.pyfunc.log_model``'s arguments)."""
         if not self.active:

@@ -6,6 +6,10 @@ it takes Ctrl-C's path: the run being trained is marked KILLED and keeps its che
 process with children (a sweep launcher and its joblib workers) first passes the signal on to
 them and gives them ``CHILDREN_GRACE_S`` to record their runs and exit. ``stopped`` tells code
 that runs at exit (a sweep's parent run) whether the process was stopped this way.
+
+A signal that arrives inside ``deferred`` (a write to the tracking store) is raised when the
+block ends: an sqlite transaction cut in half keeps the store locked, and the run could then
+not be marked KILLED.
 """
 
 import logging
@@ -25,6 +29,8 @@ CHILDREN_GRACE_S = 60
 
 _stopped = False
 _entry_point = False  # whether a seqlab entry point started this process (not a launcher's worker)
+_deferring = 0  # how many ``deferred`` blocks are open
+_pending: int | None = None  # a signal held by ``deferred``
 
 
 class Terminated(KeyboardInterrupt):
@@ -59,13 +65,35 @@ def _stop_children(signum: int) -> None:
     psutil.wait_procs(acting, timeout=CHILDREN_GRACE_S)
 
 
+def _stop_error(signum: int) -> KeyboardInterrupt:
+    return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
 def _on_signal(signum, frame) -> None:
-    global _stopped
+    global _stopped, _pending
     _stopped = True
     for handled in (signal.SIGTERM, signal.SIGINT):  # a second signal must not interrupt the clean-up
         signal.signal(handled, signal.SIG_IGN)
     _stop_children(signum)
-    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    if _deferring:
+        _pending = signum
+        return
+    raise _stop_error(signum)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Hold a stopping signal that arrives while the block runs, and raise it (``Terminated``
+    or ``KeyboardInterrupt``) when the block has finished."""
+    global _deferring, _pending
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+    if not _deferring and _pending is not None:
+        signum, _pending = _pending, None
+        raise _stop_error(signum)
 
 
 def _exit(status: int) -> None:
