@@ -217,6 +217,34 @@ def test_float32_lstm_kernels_match_the_float64_recurrence():
         np.testing.assert_allclose(single, double, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("batch", [1, 5])
+def test_the_compiled_lstm_time_loop_matches_the_loop_over_step_kernels(batch):
+    # The whole float32 time loop (its products on NumPy's BLAS, called from compiled code) is
+    # what the float32 test above and training run; the Python loop over the same step
+    # kernels is the fallback for NumPy builds without that BLAS. Same kernels, same products:
+    # equal up to the BLAS's choice of summation order (a vector product at batch 1).
+    assert lstm_kernels.numpy_blas_linked(), "NumPy's wheel ships scipy-openblas64: the compiled loop must run here"
+    rng = np.random.default_rng(batch)
+    steps, hidden = 7, 8
+    xw = rng.standard_normal((steps, batch, 4 * hidden)).astype("float32")
+    U = (0.5 * rng.standard_normal((hidden, 4 * hidden))).astype("float32")
+    mask = np.ones((steps, batch), "float32")
+    mask[-2:, 0] = 0  # a shorter sequence
+    mask[3] = 0  # a step padded in every sequence
+    g_hs = rng.standard_normal((steps, batch, hidden)).astype("float32")
+    options = lstm.LSTMOptions()
+    results = []
+    for whole_loop in (True, False):
+        hs, cache = lstm.forward(xw, mask, U, options, whole_loop=whole_loop)
+        results.append((hs, cache, *lstm.backward(xw, mask, U, hs, cache, g_hs, options, whole_loop=whole_loop)))
+    for compiled, stepwise in zip(*results, strict=True):
+        assert compiled.dtype == np.float32
+        np.testing.assert_allclose(compiled, stepwise, rtol=1e-5, atol=1e-6)
+    hs = results[0][0]
+    np.testing.assert_array_equal(hs[3], hs[2], err_msg="a padded step carries the state over")
+    np.testing.assert_array_equal(hs[-1, 0], hs[-3, 0])
+
+
 @given(st.floats(-20, 20, width=32))
 def test_the_kernels_tanh_is_within_float32_rounding(x):
     exact = np.tanh(np.float64(x))

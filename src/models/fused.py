@@ -13,6 +13,7 @@ recurrent weights; the initial state is zero and padded steps carry the state ov
 
 from typing import Any
 
+import numpy as np
 import pytensor.tensor as pt
 from pytensor.gradient import DisconnectedType
 from pytensor.graph.basic import Apply
@@ -37,7 +38,7 @@ class FusedRecurrence(Op):
 
     def perform(self, node, inputs, outputs):
         xw, mask, U = inputs
-        hs, cache = get_cell(self.cell).forward(xw, mask.astype(xw.dtype), U, self.options)
+        hs, cache = get_cell(self.cell).forward(xw, np.ascontiguousarray(mask, dtype=xw.dtype), U, self.options)
         outputs[0][0], outputs[1][0] = hs, cache
 
     def infer_shape(self, fgraph, node, input_shapes):
@@ -72,5 +73,5 @@ class FusedRecurrenceGrad(Op):
     def perform(self, node, inputs, outputs):
         xw, mask, U, hs, cache, g_hs = inputs
         backward = get_cell(self.cell).backward
-        g_xw, g_U = backward(xw, mask.astype(xw.dtype), U, hs, cache, g_hs, self.options)
+        g_xw, g_U = backward(xw, np.ascontiguousarray(mask, dtype=xw.dtype), U, hs, cache, g_hs, self.options)
         outputs[0][0], outputs[1][0] = g_xw, g_U

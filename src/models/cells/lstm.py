@@ -5,8 +5,9 @@
     c_t = f c_{t-1} + i g;  h_t = o tanh(c_t)
 
 The forget gate's bias starts at ``model.forget_bias`` (Jozefowicz et al. 2015). In float32 the
-fused path's per-step gate maths runs as compiled kernels (:mod:`seqlab.models.cells.lstm_kernels`),
-tested against the float64 NumPy steps below.
+fused path runs compiled kernels (:mod:`seqlab.models.cells.lstm_kernels`): the whole time loop
+where NumPy's BLAS allows, else the per-step gate maths; both are tested against the float64
+NumPy steps below.
 """
 
 from dataclasses import dataclass
@@ -99,23 +100,29 @@ def backward_step(gh, g_h, gc, cache, prev_cache, m, dz):
     np.copyto(gc, dc * f, where=real)
 
 
-def _steps(dtype):
-    """The (forward, backward) step functions for ``dtype``: compiled kernels for float32,
-    NumPy's exact functions otherwise. Numba is slow to import, so it is imported only by runs
-    that train a float32 LSTM."""
-    if dtype == np.float32:
-        from seqlab.models.cells import lstm_kernels
+def _kernels(dtype):
+    """The compiled kernels for ``dtype`` (:mod:`seqlab.models.cells.lstm_kernels`), or None:
+    float32 runs them, float64 NumPy's exact functions. Numba is slow to import, so it is
+    imported only by runs that train a float32 LSTM."""
+    if dtype != np.float32:
+        return None
+    from seqlab.models.cells import lstm_kernels
 
-        return lstm_kernels.forward_step, lstm_kernels.backward_step
-    return forward_step, backward_step
+    return lstm_kernels
 
 
-def forward(xw, mask, U, options: LSTMOptions):
+def forward(xw, mask, U, options: LSTMOptions, whole_loop: bool = True):
     """Returns hs (T, B, H) and the cache (T, B, 6H): gates i, f, g, o, the (masked) cell state
-    c and tanh of the new cell state."""
+    c and tanh of the new cell state. In float32 the whole loop is compiled when NumPy's BLAS
+    allows it (``whole_loop=False`` keeps the steps' loop in Python, as tests compare)."""
     T, B, H = xw.shape[0], xw.shape[1], U.shape[0]
-    step_forward, _ = _steps(xw.dtype)
     hs, cache = np.empty((T, B, H), xw.dtype), np.empty((T, B, 6 * H), xw.dtype)
+    kernels = _kernels(xw.dtype)
+    if kernels is not None and whole_loop and kernels.numpy_blas_linked():
+        contiguous = (np.ascontiguousarray(a) for a in (xw, mask, U))
+        kernels.forward_sequence(*contiguous, hs, cache)
+        return hs, cache
+    step_forward = forward_step if kernels is None else kernels.forward_step
     h, prev_cache = np.zeros((B, H), xw.dtype), np.zeros((B, 6 * H), xw.dtype)
     z = np.empty((B, 4 * H), xw.dtype)
     for t in range(T):
@@ -125,7 +132,7 @@ def forward(xw, mask, U, options: LSTMOptions):
     return hs, cache
 
 
-def backward(xw, mask, U, hs, cache, g_hs, options: LSTMOptions):
+def backward(xw, mask, U, hs, cache, g_hs, options: LSTMOptions, whole_loop: bool = True):
     """Backpropagation through time, from the last step to the first. With ``gh`` the gradient
     reaching ``h_t`` (``g_hs[t]`` plus what step t+1 sends back), ``gc`` the one reaching
     ``c_t`` from step t+1, and ``m_t`` the mask:
@@ -136,10 +143,17 @@ def backward(xw, mask, U, hs, cache, g_hs, options: LSTMOptions):
         dz_g = dc i (1 - g²);   dz_o = dh tanh(c_t) o (1 - o)
         g_xw_t = dz;  to h_{t-1}: dz Uᵀ + (1 - m_t) gh;  to c_{t-1}: dc f (gc where padded)
         g_U = Σ_t h_{t-1}ᵀ dz_t
+
+    ``whole_loop`` as in ``forward``.
     """
     B, H = hs.shape[1], hs.shape[2]
-    _, step_backward = _steps(xw.dtype)
-    g_xw, U_t = np.empty_like(xw), np.ascontiguousarray(U.T)
+    kernels = _kernels(xw.dtype)
+    g_xw, U_t = np.empty_like(xw, order="C"), np.ascontiguousarray(U.T)
+    if kernels is not None and whole_loop and kernels.numpy_blas_linked():
+        contiguous = (np.ascontiguousarray(a) for a in (mask, U_t, cache, g_hs))
+        kernels.backward_sequence(*contiguous, g_xw)
+        return g_xw, recurrent_weight_grad(hs[:-1], g_xw[1:])
+    step_backward = backward_step if kernels is None else kernels.backward_step
     gh, gc = np.zeros((B, H), xw.dtype), np.zeros((B, H), xw.dtype)
     first_cache = np.zeros((B, 6 * H), xw.dtype)
     for t, m in reversed(list(enumerate(step_masks(mask)))):

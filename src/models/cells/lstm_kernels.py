@@ -1,5 +1,5 @@
-"""Compiled (Numba) element-wise LSTM steps for float32: the gate maths of one time step in one
-pass over memory, vectorised (AVX2/AVX-512).
+"""Compiled (Numba) LSTM kernels for float32: the gate maths of one time step in one pass over
+memory, vectorised (AVX2/AVX-512), and whole time loops that call them and NumPy's BLAS.
 
 NumPy runs each step's gate maths as a dozen separate passes, each with its own call overhead;
 at hidden 128 that cost more than the matrix products. These kernels keep the matrix products
@@ -9,11 +9,22 @@ rounding) because Numba's ``tanh`` calls scalar libm and does not vectorise; flo
 NumPy's exact functions. The step semantics are those of ``forward_step`` / ``backward_step`` in
 :mod:`seqlab.models.cells.lstm`; a mask entry of 0 carries the state over.
 
+The time loops (``forward_sequence``, ``backward_sequence``) run every step's recurrent product
+and gate maths without returning to Python: at batch 1 a step's Python calls cost more than its
+arithmetic. They call ``cblas_sgemm`` of the OpenBLAS that NumPy's wheels ship (64-bit
+integers, symbols prefixed ``scipy_``), so the products run on the thread pool and kernels
+``np.matmul`` uses; :func:`numpy_blas_linked` says whether this NumPy has it (other builds keep
+the per-step loops in :mod:`seqlab.models.cells.lstm`).
+
 Compiled functions are cached in ``NUMBA_CACHE_DIR`` (set by :func:`seqlab.engine.configure`).
 """
 
+import ctypes
+import functools
+
 import numba
 import numpy as np
+from numba.core import types
 
 # fastmath for vectorising, without its no-NaN and no-infinity assumptions: a diverged run must
 # keep its NaNs for the trainer to stop it.
@@ -126,3 +137,72 @@ def backward_step(gh, g_h, gc, cache, prev_cache, m, dz):
             dzr[3 * hidden + j] = dh[j] * tanh_c[j] * o[j] * (_ONE - o[j])
         for j in range(hidden):
             dc[j] *= f[j]
+
+
+_SGEMM_SYMBOL = "scipy_cblas_sgemm64_"
+_INT, _POINTER = types.int64, types.uintp
+# cblas_sgemm(order, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+_sgemm = types.ExternalFunction(
+    _SGEMM_SYMBOL,
+    types.void(
+        *(types.int32,) * 3, *(_INT,) * 3, types.float32, _POINTER, _INT, _POINTER, _INT, types.float32, _POINTER, _INT
+    ),
+)
+_ROW_MAJOR, _NO_TRANS = np.int32(101), np.int32(111)
+_ZERO = np.float32(0.0)
+
+
+@functools.cache
+def numpy_blas_linked() -> bool:
+    """Whether NumPy's BLAS exports ``scipy_cblas_sgemm64_``; if it does, makes the symbol
+    visible to the compiled loops (call this before their first call in a process)."""
+    import llvmlite.binding
+    from threadpoolctl import threadpool_info
+
+    for pool in threadpool_info():
+        if pool["user_api"] == "blas" and hasattr(ctypes.CDLL(pool["filepath"]), _SGEMM_SYMBOL):
+            llvmlite.binding.load_library_permanently(pool["filepath"])
+            return True
+    return False
+
+
+@numba.njit(inline="always", **_JIT)
+def _matmul(a, b, out):
+    """``out`` = ``a`` @ ``b``, all three C-contiguous float32 matrices."""
+    m, k = a.shape
+    n = b.shape[1]
+    _sgemm(
+        _ROW_MAJOR, _NO_TRANS, _NO_TRANS, m, n, k, _ONE, a.ctypes.data, k, b.ctypes.data, n, _ZERO, out.ctypes.data, n
+    )
+
+
+@numba.njit(**_JIT)
+def forward_sequence(xw, mask, U, hs, cache):
+    """The whole forward pass: ``xw`` (time, batch, 4H) the input projections, ``mask`` (time,
+    batch), ``U`` (H, 4H); writes ``hs`` (time, batch, H) and ``cache`` (time, batch, 6H) as
+    :func:`forward_step` does, step after step from a zero state. All C-contiguous."""
+    batch, hidden = xw.shape[1], U.shape[0]
+    z = np.empty((batch, 4 * hidden), np.float32)
+    h_prev, prev_cache = np.zeros((batch, hidden), np.float32), np.zeros((batch, 6 * hidden), np.float32)
+    for t in range(xw.shape[0]):
+        _matmul(h_prev, U, z)
+        forward_step(z, xw[t], prev_cache, h_prev, mask[t], cache[t], hs[t])
+        h_prev, prev_cache = hs[t], cache[t]
+
+
+@numba.njit(**_JIT)
+def backward_sequence(mask, U_t, cache, g_hs, g_xw):
+    """Backpropagation through time (the equations of ``seqlab.models.cells.lstm.backward``)
+    from the last step to the first: ``U_t`` (4H, H) is ``U`` transposed, ``cache`` (time,
+    batch, 6H) the forward pass's, ``g_hs`` (time, batch, H) the loss gradient of each state;
+    writes ``g_xw`` (time, batch, 4H). All C-contiguous."""
+    steps, batch, hidden = g_hs.shape[0], g_hs.shape[1], U_t.shape[1]
+    gh, gc = np.zeros((batch, hidden), np.float32), np.zeros((batch, hidden), np.float32)
+    to_previous = np.empty((batch, hidden), np.float32)
+    first_cache = np.zeros((batch, 6 * hidden), np.float32)
+    for t in range(steps - 1, -1, -1):
+        backward_step(gh, g_hs[t], gc, cache[t], cache[t - 1] if t > 0 else first_cache, mask[t], g_xw[t])
+        _matmul(g_xw[t], U_t, to_previous)
+        for row in range(batch):
+            if mask[t, row] > 0:  # padded rows carry their gradient over
+                gh[row] = to_previous[row]
