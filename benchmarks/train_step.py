@@ -2,7 +2,7 @@
 
     .venv/bin/pip install torch==2.13.0      # optional benchmark dependency (CPU build)
     .venv/bin/python -m benchmarks.train_step [--rounds 4] [--steps 10] [--cells ...] [--shapes ...]
-        [--dtypes ...] [--scan] [--compile] [--e2e] [--environment-kernels]
+        [--dtypes ...] [--scan] [--compile] [--startup] [--environment-kernels]
 
 One training step = forward over the sequence, softmax cross-entropy on the last state,
 gradients, and an SGD update. Each implementation runs in a process of its own (sharing one
@@ -302,21 +302,64 @@ def compile_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def end_to_end() -> pd.DataFrame:
-    """Wall time of the default experiment (a warm-up run first, so the cache is warm)."""
-    command = [
-        sys.executable,
-        "-m",
-        "seqlab.experiments.train",
-        "trainer.progress=false",
-        "tracking.experiment_name=benchmark",
-    ]
+DEFAULT_EXPERIMENT = (
+    "-m",
+    "seqlab.experiments.train",
+    "trainer.progress=false",
+    "tracking.experiment_name=benchmark",
+    "hydra.verbose=seqlab.experiments.runner",  # its debug line after the first training step
+)
+PREDICT_PROBE = """
+import mlflow, pandas as pd
+model = mlflow.pyfunc.load_model("runs:/{run_id}/model")
+print("predicted", model.predict(pd.DataFrame({{"sequence": [list("10110100")]}}))["prediction"].tolist(), flush=True)
+"""
+
+
+def seconds_to_lines(arguments: tuple[str, ...], env: dict, patterns: dict[str, str]) -> tuple[dict, list[str]]:
+    """Run Python with ``arguments`` in a new process; return the seconds from its launch to
+    the first output line matching each of ``patterns`` (name -> regex) and to its exit, and
+    its output lines."""
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, *arguments],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    seconds, lines = {}, []
+    for line in process.stdout:
+        lines.append(line)
+        for name, pattern in patterns.items():
+            if name not in seconds and re.search(pattern, line):
+                seconds[name] = time.perf_counter() - start
+    if process.wait() != 0:
+        raise RuntimeError(f"{' '.join(arguments)} failed:\n{''.join(lines[-20:])}")
+    return seconds | {"exit": time.perf_counter() - start}, lines
+
+
+def startup_table() -> pd.DataFrame:
+    """The default experiment from launch, with an empty compile cache (cold) and again with
+    the cache it filled (warm): seconds to its first training step and to its exit. Then its
+    logged model (MLflow pyfunc) loaded in a new process: seconds from launch to the first
+    prediction, twice (the first load may compile the prediction function)."""
     rows = []
-    for run in ("first", "second"):
-        start = time.perf_counter()
-        subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, check=True)
-        rows.append({"run": run, "wall_s": round(time.perf_counter() - start, 1)})
-    return pd.DataFrame(rows)
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={cache}", "NUMBA_CACHE_DIR": f"{cache}/numba"}
+        for state in ("cold", "warm"):
+            seconds, lines = seconds_to_lines(DEFAULT_EXPERIMENT, env, {"first_step": "first training step done"})
+            rows.append({"what": f"default experiment, {state} cache", "first_step_s": seconds["first_step"]})
+            rows[-1]["exit_s"] = seconds["exit"]
+        run_id, store = next(
+            re.search(r"MLflow run (\w+) in (\S+)", line).groups() for line in lines if "MLflow run" in line
+        )
+        for load in ("first", "second"):
+            probe = ("-c", PREDICT_PROBE.format(run_id=run_id))
+            seconds, _ = seconds_to_lines(probe, env | {"MLFLOW_TRACKING_URI": store}, {"prediction": "^predicted"})
+            rows.append({"what": f"logged model, {load} load", "first_prediction_s": seconds["prediction"]})
+    return pd.DataFrame(rows).round(2)
 
 
 def main() -> None:
@@ -333,21 +376,25 @@ def main() -> None:
     parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
     parser.add_argument("--scan", action="store_true", help="also time the scan reference")
     parser.add_argument("--compile", action="store_true", help="also time cold and warm compiles")
-    parser.add_argument("--e2e", action="store_true", help="also time the default experiment")
+    parser.add_argument(
+        "--startup", action="store_true", help="also time the default experiment's start-up and its model's load"
+    )
+    parser.add_argument("--no-steps", action="store_true", help="skip the training-step table")
     args = parser.parse_args()
     for shape in args.shapes:
         parse_shape(shape)
     configure()
-    table, kernels = step_table(args)
-    kept = ", ".join(f"{name}={os.environ[name]}" for name in KERNEL_VARIABLES if name in os.environ)
-    where = "kept" if args.environment_kernels else "unset in the measurement processes"
-    print(f"environment: {kept or 'no kernel variables set'} ({where})")
-    print("BLAS in the measurement processes:\n  " + "\n  ".join(sorted(kernels)))
-    print("training step, medians of interleaved rounds:\n" + table.to_string(index=False))
+    if not args.no_steps:
+        table, kernels = step_table(args)
+        kept = ", ".join(f"{name}={os.environ[name]}" for name in KERNEL_VARIABLES if name in os.environ)
+        where = "kept" if args.environment_kernels else "unset in the measurement processes"
+        print(f"environment: {kept or 'no kernel variables set'} ({where})")
+        print("BLAS in the measurement processes:\n  " + "\n  ".join(sorted(kernels)))
+        print("training step, medians of interleaved rounds:\n" + table.to_string(index=False))
     if args.compile:
         print("\ncompile and first step in a new process:\n" + compile_table().to_string(index=False))
-    if args.e2e:
-        print("\ndefault experiment, wall time:\n" + end_to_end().to_string(index=False))
+    if args.startup:
+        print("\nstart-up, seconds from launch:\n" + startup_table().to_string(index=False, na_rep=""))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ import ctypes
 mkl = engine.mkl_library()
 print("MKL_THREADS=%s" % (ctypes.CDLL(str(mkl)).MKL_Get_Max_Threads() if mkl else "none"))
 print("OPS=" + ",".join(sorted(ops)))
+from pytensor.link.c.cmodule import GCC_compiler
+print("COMPILE_ARGS=" + " ".join(GCC_compiler.compile_args()))
 """
 
 
@@ -50,6 +52,8 @@ def test_pytensor_links_a_blas_without_warnings():
     assert mkl_threads in ("1", "none"), "PyTensor's MKL runs single-threaded by default"
     ops = result.stdout.split("OPS=")[1].split()[0].split(",")
     assert "Dot22" in ops or "Gemm" in ops, ops  # BLAS-backed C ops, not the NumPy fallback
+    # No debug information (PyTensor passes -g before these arguments; the last one wins).
+    assert "-g0" in result.stdout.split("COMPILE_ARGS=")[1].split()
 
 
 def test_the_march_flags_are_detected_once_and_then_reused(tmp_path, monkeypatch):
