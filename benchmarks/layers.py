@@ -22,7 +22,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from benchmarks.train_step import KERNEL_VARIABLES, copy_weights, interleaved, serve
+from benchmarks.train_step import KERNEL_VARIABLES, copy_weights, interleaved, median_and_ratio, serve
 from seqlab.engine import configure, set_float_dtype
 from seqlab.experiments.builders import default_network_spec, default_optimizer_spec
 from seqlab.models.classifier import SequenceClassifier
@@ -153,12 +153,13 @@ def main() -> None:
     rows, kernels = [], set()
     for dtype in args.dtypes:
         for shape in args.shapes:
-            medians, reports = interleaved(
+            rounds, reports = interleaved(
                 _worker, ["seqlab", "pytorch"], (shape, dtype, args.blas_threads), args.rounds, args.steps
             )
             kernels.update(f"{impl}: {report['blas']}" for impl, report in reports.items())
             spec, sizes = network(shape)
-            for impl, seconds in medians.items():
+            for impl in rounds:
+                seconds, ratio = median_and_ratio(rounds, impl)
                 rows.append(
                     {
                         "network": shape,
@@ -166,7 +167,7 @@ def main() -> None:
                         "impl": impl,
                         "step_ms": round(seconds * 1e3, 1),
                         "GFLOP/s": round(flops(spec, *sizes) / seconds / 1e9, 1),
-                        "pytorch/seqlab": round(medians["pytorch"] / seconds, 2),
+                        "pytorch/seqlab": round(ratio, 2),
                         "first_loss": f"{reports[impl]['first']:.6f}",
                         "peak_rss_MB": round(reports[impl]["peak_rss_mb"]),
                     }

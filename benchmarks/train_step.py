@@ -10,7 +10,8 @@ process, PyTorch's OpenMP threads slowed seqlab's steps up to 8x); they are meas
 interleaved, round by round, and the table reports medians: step time, sequences per second,
 GFLOP/s (matrix products only, forward + backward = 3x forward), its share of the machine's
 GEMM peak (a 2048² product on NumPy's BLAS, measured first), the ratio PyTorch / seqlab (>= 1:
-seqlab is as fast) and each process's peak RSS over the timed steps.
+seqlab is as fast; taken per round, then the median, as the machine's speed may drift between
+rounds) and each process's peak RSS over the timed steps.
 
 The environment of some machines sets OPENBLAS_CORETYPE (and OPENBLAS_L2_SIZE), which pins
 OpenBLAS to older kernels; a user's machine does not. The measurement processes run with both
@@ -186,9 +187,9 @@ def _worker(connection, impl: str, cell: str, shape: str, dtype: str) -> None:
 def interleaved(target, impls: list[str], extra: tuple, rounds: int, steps: int, native: bool = True):
     """Start ``target(connection, impl, *extra)`` (which calls ``serve``) in a spawned process
     per implementation (with native kernels: ``kernel_environment``), time them in turn for
-    ``rounds`` rounds of ``steps`` steps, and return each one's median step time in seconds
-    and what it reported: its first step's result (``first``), BLAS kernels (``blas``) and
-    peak RSS over the timed steps (``peak_rss_mb``)."""
+    ``rounds`` rounds of ``steps`` steps, and return each one's median step time per round in
+    seconds (an array over rounds) and what it reported: its first step's result (``first``),
+    BLAS kernels (``blas``) and peak RSS over the timed steps (``peak_rss_mb``)."""
     context = multiprocessing.get_context("spawn")
     workers = {}
     with kernel_environment(native):
@@ -208,7 +209,16 @@ def interleaved(target, impls: list[str], extra: tuple, rounds: int, steps: int,
         connection.send(None)
         reports[impl]["peak_rss_mb"] = connection.recv()
         process.join()
-    return {impl: float(np.median(values)) for impl, values in medians.items()}, reports
+    return {impl: np.array(values) for impl, values in medians.items()}, reports
+
+
+def median_and_ratio(rounds: dict[str, np.ndarray], impl: str) -> tuple[float, float]:
+    """``impl``'s median step time over ``rounds`` (``interleaved``'s first result), and the
+    median over rounds of PyTorch's step time divided by its own in the same round: both were
+    measured seconds apart, so the ratio holds when this shared machine's speed drifts between
+    rounds (step times of one process varied 2x over minutes)."""
+    times = rounds[impl]
+    return float(np.median(times)), float(np.median(rounds["pytorch"] / times))
 
 
 def _gemm_worker(connection, dtype: str) -> None:
@@ -249,8 +259,9 @@ def step_table(args) -> tuple[pd.DataFrame, set[str]]:
         for shape in args.shapes:
             batch, length, hidden = parse_shape(shape)
             for cell in args.cells:
-                medians, reports = interleaved(_worker, impls, (cell, shape, dtype), args.rounds, args.steps, native)
-                for name, seconds in medians.items():
+                rounds, reports = interleaved(_worker, impls, (cell, shape, dtype), args.rounds, args.steps, native)
+                for name in rounds:
+                    seconds, ratio = median_and_ratio(rounds, name)
                     gflops = flops(cell, batch, length, hidden) / seconds / 1e9
                     kernels.add(f"{name}: {reports[name]['blas']}")
                     rows.append(
@@ -263,7 +274,7 @@ def step_table(args) -> tuple[pd.DataFrame, set[str]]:
                             "seq_per_s": round(batch / seconds),
                             "GFLOP/s": round(gflops, 1),
                             "of_peak": f"{gflops / peak:.0%}",
-                            "pytorch/seqlab": round(medians["pytorch"] / seconds, 2),
+                            "pytorch/seqlab": round(ratio, 2),
                             "peak_rss_MB": round(reports[name]["peak_rss_mb"]),
                         }
                     )
