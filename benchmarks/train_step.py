@@ -2,7 +2,7 @@
 
     .venv/bin/pip install torch==2.13.0      # optional benchmark dependency (CPU build)
     .venv/bin/python -m benchmarks.train_step [--rounds 4] [--steps 10] [--cells ...] [--shapes ...]
-        [--dtypes ...] [--scan] [--compile] [--startup] [--environment-kernels]
+        [--dtypes ...] [--scan] [--compile] [--startup] [--no-steps] [--environment-kernels]
 
 One training step = forward over the sequence, softmax cross-entropy on the last state,
 gradients, and an SGD update. Each implementation runs in a process of its own (sharing one
@@ -361,8 +361,13 @@ def startup_table() -> pd.DataFrame:
         env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={cache}", "NUMBA_CACHE_DIR": f"{cache}/numba"}
         for state in ("cold", "warm"):
             seconds, lines = seconds_to_lines(DEFAULT_EXPERIMENT, env, {"first_step": "first training step done"})
-            rows.append({"what": f"default experiment, {state} cache", "first_step_s": seconds["first_step"]})
-            rows[-1]["exit_s"] = seconds["exit"]
+            rows.append(
+                {
+                    "what": f"default experiment, {state} cache",
+                    "first_step_s": seconds["first_step"],
+                    "exit_s": seconds["exit"],
+                }
+            )
         run_id, store = next(
             re.search(r"MLflow run (\w+) in (\S+)", line).groups() for line in lines if "MLflow run" in line
         )
