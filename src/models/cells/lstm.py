@@ -111,6 +111,12 @@ def _kernels(dtype):
     return lstm_kernels
 
 
+def _whole_loop(kernels, asked: bool) -> bool:
+    """Whether to run the compiled whole time loop: float32 (``kernels`` loaded), ``asked``
+    (the ``whole_loop`` argument), and NumPy's BLAS exports what it calls."""
+    return kernels is not None and asked and kernels.numpy_blas_linked()
+
+
 def forward(xw, mask, U, options: LSTMOptions, whole_loop: bool = True):
     """Returns hs (T, B, H) and the cache (T, B, 6H): gates i, f, g, o, the (masked) cell state
     c and tanh of the new cell state. In float32 the whole loop is compiled when NumPy's BLAS
@@ -118,17 +124,16 @@ def forward(xw, mask, U, options: LSTMOptions, whole_loop: bool = True):
     T, B, H = xw.shape[0], xw.shape[1], U.shape[0]
     hs, cache = np.empty((T, B, H), xw.dtype), np.empty((T, B, 6 * H), xw.dtype)
     kernels = _kernels(xw.dtype)
-    if kernels is not None and whole_loop and kernels.numpy_blas_linked():
-        contiguous = (np.ascontiguousarray(a) for a in (xw, mask, U))
-        kernels.forward_sequence(*contiguous, hs, cache)
-        return hs, cache
-    step_forward = forward_step if kernels is None else kernels.forward_step
-    h, prev_cache = np.zeros((B, H), xw.dtype), np.zeros((B, 6 * H), xw.dtype)
-    z = np.empty((B, 4 * H), xw.dtype)
-    for t in range(T):
-        np.matmul(h, U, out=z)
-        step_forward(z, xw[t], prev_cache, h, mask[t], cache[t], hs[t])
-        h, prev_cache = hs[t], cache[t]
+    if _whole_loop(kernels, whole_loop):
+        kernels.forward_sequence(*(np.ascontiguousarray(a) for a in (xw, mask, U)), hs, cache)
+    else:
+        step_forward = forward_step if kernels is None else kernels.forward_step
+        h, prev_cache = np.zeros((B, H), xw.dtype), np.zeros((B, 6 * H), xw.dtype)
+        z = np.empty((B, 4 * H), xw.dtype)
+        for t in range(T):
+            np.matmul(h, U, out=z)
+            step_forward(z, xw[t], prev_cache, h, mask[t], cache[t], hs[t])
+            h, prev_cache = hs[t], cache[t]
     return hs, cache
 
 
@@ -149,16 +154,15 @@ def backward(xw, mask, U, hs, cache, g_hs, options: LSTMOptions, whole_loop: boo
     B, H = hs.shape[1], hs.shape[2]
     kernels = _kernels(xw.dtype)
     g_xw, U_t = np.empty_like(xw, order="C"), np.ascontiguousarray(U.T)
-    if kernels is not None and whole_loop and kernels.numpy_blas_linked():
-        contiguous = (np.ascontiguousarray(a) for a in (mask, U_t, cache, g_hs))
-        kernels.backward_sequence(*contiguous, g_xw)
-        return g_xw, recurrent_weight_grad(hs[:-1], g_xw[1:])
-    step_backward = backward_step if kernels is None else kernels.backward_step
-    gh, gc = np.zeros((B, H), xw.dtype), np.zeros((B, H), xw.dtype)
-    first_cache = np.zeros((B, 6 * H), xw.dtype)
-    for t, m in reversed(list(enumerate(step_masks(mask)))):
-        step_backward(gh, g_hs[t], gc, cache[t], cache[t - 1] if t > 0 else first_cache, mask[t], g_xw[t])
-        gh = blend(m, g_xw[t] @ U_t, gh)
+    if _whole_loop(kernels, whole_loop):
+        kernels.backward_sequence(*(np.ascontiguousarray(a) for a in (mask, U_t, cache, g_hs)), g_xw)
+    else:
+        step_backward = backward_step if kernels is None else kernels.backward_step
+        gh, gc = np.zeros((B, H), xw.dtype), np.zeros((B, H), xw.dtype)
+        first_cache = np.zeros((B, 6 * H), xw.dtype)
+        for t, m in reversed(list(enumerate(step_masks(mask)))):
+            step_backward(gh, g_hs[t], gc, cache[t], cache[t - 1] if t > 0 else first_cache, mask[t], g_xw[t])
+            gh = blend(m, g_xw[t] @ U_t, gh)
     return g_xw, recurrent_weight_grad(hs[:-1], g_xw[1:])
 
 
