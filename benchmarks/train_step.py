@@ -215,8 +215,8 @@ def interleaved(target, impls: list[str], extra: tuple, rounds: int, steps: int,
 def median_and_ratio(rounds: dict[str, np.ndarray], impl: str) -> tuple[float, float]:
     """``impl``'s median step time over ``rounds`` (``interleaved``'s first result), and the
     median over rounds of PyTorch's step time divided by its own in the same round: both were
-    measured seconds apart, so the ratio holds when this shared machine's speed drifts between
-    rounds (step times of one process varied 2x over minutes)."""
+    measured seconds apart, so the ratio holds when a shared machine's speed drifts between
+    rounds (``docs/performance.md``)."""
     times = rounds[impl]
     return float(np.median(times)), float(np.median(rounds["pytorch"] / times))
 

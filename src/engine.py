@@ -28,8 +28,8 @@ Details of ``configure``:
   and trim thresholds (``mallopt``) keeps that memory in the heap instead of fresh zero-filled
   pages.
 * Debug information: PyTensor compiles every C module with ``-g``; ``-g0`` (appended to
-  ``gcc__cxxflags``) drops it, which cut the default experiment's cold compile from 18.5 s to
-  16.0 s (``docs/performance.md``) and changes no instruction.
+  ``gcc__cxxflags``) drops it, which shortens every cold compile (measured in
+  ``docs/performance.md``) and changes no instruction.
 * CPU flags: PyTensor finds the g++ flags equal to ``-march=native`` by running the compiler
   three times in every process that compiles. The answer is kept in the compile directory,
   keyed by compiler, CPU and ``gcc__cxxflags``, and handed back to PyTensor, which then skips
