@@ -115,12 +115,30 @@ with signals.stop_cleanly():
         print("write finished", flush=True)
     print("went on after the write", flush=True)
 """
+# The write fails after the signal came, and its caller handles that error (a retry, say): the
+# stop must not be lost with it.
+DEFERRED_STOP_FAILED_WRITE = """
+import os, signal
+from seqlab.experiments import signals
+with signals.stop_cleanly():
+    try:
+        with signals.deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            raise RuntimeError("the store refused the write")
+    except RuntimeError:
+        print("handled the write's error", flush=True)
+    print("went on after the write", flush=True)
+"""
 
 
-def test_sigterm_during_a_store_write_is_raised_when_the_write_has_finished():
+@pytest.mark.parametrize(
+    ("probe", "printed"), [(DEFERRED_STOP, ["write finished"]), (DEFERRED_STOP_FAILED_WRITE, [])], ids=["ok", "failed"]
+)
+def test_sigterm_during_a_store_write_is_raised_when_the_write_has_finished(probe, printed):
     # A SIGTERM raised inside an sqlite write left its transaction open and the store locked:
     # two stopped sweep jobs then could not mark their runs KILLED. The recorder's writes hold
-    # the signal until they end. In a process of its own: signal handlers are process-wide.
-    result = subprocess.run([sys.executable, "-c", DEFERRED_STOP], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 143, result.stderr
-    assert result.stdout.splitlines() == ["write finished"], result.stdout
+    # the signal until they end, failed or not. In a process of its own: signal handlers are
+    # process-wide.
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 143, (result.stdout, result.stderr)
+    assert result.stdout.splitlines() == printed, result.stdout

@@ -84,16 +84,17 @@ def _on_signal(signum, frame) -> None:
 @contextmanager
 def deferred() -> Iterator[None]:
     """Hold a stopping signal that arrives while the block runs, and raise it (``Terminated``
-    or ``KeyboardInterrupt``) when the block has finished."""
+    or ``KeyboardInterrupt``) when the block has finished, also when it failed: the stop then
+    replaces the block's error (kept as its context), which a caller may have handled."""
     global _deferring, _pending
     _deferring += 1
     try:
         yield
     finally:
         _deferring -= 1
-    if not _deferring and _pending is not None:
-        signum, _pending = _pending, None
-        raise _stop_error(signum)
+        if not _deferring and _pending is not None:
+            signum, _pending = _pending, None
+            raise _stop_error(signum)
 
 
 def _exit(status: int) -> None:
