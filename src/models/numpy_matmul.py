@@ -3,7 +3,7 @@
 PyTensor's own products run on MKL, kept to one thread (see :mod:`seqlab.engine`); the
 fused recurrences already multiply with NumPy's multi-threaded OpenBLAS. Running the input
 projection ``(time*batch, features) @ W`` and its weight gradient there too halves their time
-(see ``docs/performance.md``); the convolutions' window products gain a third of an epoch.
+(see ``docs/performance.md``), and the convolutions' window products run there too.
 """
 
 import numpy as np
