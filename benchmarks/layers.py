@@ -24,7 +24,7 @@ import pandas as pd
 
 from benchmarks.train_step import KERNEL_VARIABLES, copy_weights, interleaved, median_and_ratio, serve
 from seqlab.engine import configure, set_float_dtype
-from seqlab.experiments.builders import default_network_spec, default_optimizer_spec
+from seqlab.experiments.training.builders import default_network_spec, default_optimizer_spec
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.network import NetworkSpec, init_network_params
 
@@ -37,13 +37,13 @@ SHAPES = {
         16,
         251,
         1,
-        {"hidden_size": 8, "conv_filters": [128, 256, 128], "conv_kernels": [7, 5, 3], "conv_layout": "branch"},
+        {"hidden_size": 8, "conv": {"filters": [128, 256, 128], "kernels": [7, 5, 3], "layout": "branch"}},
     ),
     "fcn-branch B16/L1460": (
         16,
         1460,
         1,
-        {"hidden_size": 8, "conv_filters": [128, 256, 128], "conv_kernels": [7, 5, 3], "conv_layout": "branch"},
+        {"hidden_size": 8, "conv": {"filters": [128, 256, 128], "kernels": [7, 5, 3], "layout": "branch"}},
     ),
     "frontend B32/L512/C8": (
         32,
@@ -51,10 +51,7 @@ SHAPES = {
         8,
         {
             "hidden_size": 128,
-            "conv_filters": [64, 64],
-            "conv_kernels": [5, 3],
-            "conv_strides": [2, 2],
-            "conv_layout": "frontend",
+            "conv": {"filters": [64, 64], "kernels": [5, 3], "strides": [2, 2], "layout": "frontend"},
         },
     ),
 }
@@ -62,7 +59,7 @@ SHAPES = {
 
 def network(shape: str) -> tuple[NetworkSpec, tuple]:
     batch, length, channels, options = SHAPES[shape]
-    return default_network_spec(CLASSES, channels, cell="lstm", **options), (batch, length, channels)
+    return default_network_spec(CLASSES, channels, model="lstm", **options), (batch, length, channels)
 
 
 def make_batch(batch: int, length: int, channels: int, dtype: str):
@@ -73,14 +70,14 @@ def make_batch(batch: int, length: int, channels: int, dtype: str):
 
 def flops(spec: NetworkSpec, batch: int, length: int, channels: int) -> float:
     """Multiply-adds x 2 of one step's convolutions and LSTM products, forward + backward."""
-    forward, steps = 0.0, length
-    for filters, kernel, stride in zip(spec.conv_filters, spec.conv_kernels, spec.conv_strides, strict=True):
+    forward, steps, conv, hidden = 0.0, length, spec.options.conv, spec.options.hidden_size
+    for filters, kernel, stride in zip(conv.filters, conv.kernels, conv.per_block("strides"), strict=True):
         steps = -(-steps // stride)
         forward += 2 * batch * steps * kernel * channels * filters
         channels = filters
-    if spec.conv_layout == "branch":
+    if conv.layout == "branch":
         channels, steps = spec.input_size, length
-    forward += 2 * batch * steps * (channels + spec.hidden_size) * 4 * spec.hidden_size
+    forward += 2 * batch * steps * (channels + hidden) * 4 * hidden
     return 3 * forward
 
 
@@ -89,20 +86,20 @@ def torch_step(spec: NetworkSpec, params: dict, dtype: str):
 
     torch.set_num_threads(os.cpu_count())
     kind = getattr(torch, dtype)
-    blocks, channels = [], spec.input_size
+    blocks, channels, conv, hidden = [], spec.input_size, spec.options.conv, spec.options.hidden_size
     for i, (filters, kernel, stride) in enumerate(
-        zip(spec.conv_filters, spec.conv_kernels, spec.conv_strides, strict=True)
+        zip(conv.filters, conv.kernels, conv.per_block("strides"), strict=True)
     ):
         conv = torch.nn.Conv1d(channels, filters, kernel, stride=stride, padding=(kernel - 1) // 2, dtype=kind)
-        norm = torch.nn.BatchNorm1d(filters, eps=1e-5, momentum=spec.conv_momentum, dtype=kind)
+        norm = torch.nn.BatchNorm1d(filters, eps=1e-5, momentum=conv.momentum, dtype=kind)
         with torch.no_grad():  # seqlab's W: (kernel * channels, filters), rows by offset then channel
             conv.weight.copy_(torch.from_numpy(params[f"conv{i}_W"].reshape(kernel, channels, filters).T.copy()))
             conv.bias.copy_(torch.from_numpy(params[f"conv{i}_b"]))
         blocks += [conv, norm, torch.nn.ReLU()]
         channels = filters
     convs = torch.nn.Sequential(*blocks)
-    lstm_inputs = spec.layer_input_size(0)
-    lstm = torch.nn.LSTM(lstm_inputs, spec.hidden_size, batch_first=True, dtype=kind)
+    lstm_inputs = conv.filters[-1] if conv.layout == "frontend" else spec.input_size
+    lstm = torch.nn.LSTM(lstm_inputs, hidden, batch_first=True, dtype=kind)
     out = torch.nn.Linear(params["out_W"].shape[0], CLASSES, dtype=kind)
     copy_weights(params, lstm, out)
     modules = [convs, lstm, out]
@@ -112,7 +109,7 @@ def torch_step(spec: NetworkSpec, params: dict, dtype: str):
         optimizer.zero_grad()
         inputs = torch.from_numpy(x)
         convolved = convs(inputs.transpose(1, 2))  # (batch, filters, steps)
-        if spec.conv_layout == "frontend":
+        if conv.layout == "frontend":
             states, _ = lstm(convolved.transpose(1, 2))
             summary = states[:, -1]
         else:

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from seqlab.engine import blas_libraries, configure, set_float_dtype
-from seqlab.experiments.builders import default_network_spec, default_optimizer_spec
+from seqlab.experiments.training.builders import default_network_spec, default_optimizer_spec
 from seqlab.models.cells import CELLS, get_cell
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.network import init_network_params
@@ -94,7 +94,7 @@ def make_batch(batch: int, length: int, dtype: str, seed: int = 0):
 def seqlab_step(cell: str, hidden: int, dtype: str, implementation: str, params):
     configure()
     set_float_dtype(dtype)
-    spec = default_network_spec(CLASSES, INPUTS, cell=cell, hidden_size=hidden, implementation=implementation)
+    spec = default_network_spec(CLASSES, INPUTS, model=cell, hidden_size=hidden, implementation=implementation)
     model = SequenceClassifier(spec, params, default_optimizer_spec("sgd", lr=LR), dtype=dtype)
     return lambda x, mask, y: model.train_step(x, mask, y)
 
@@ -113,6 +113,11 @@ def copy_weights(params: dict, rnn, out) -> None:
         out.bias.copy_(torch.from_numpy(params["out_b"]))
 
 
+# The PyTorch module of each registered cell that has one; a cell without a twin (a cell a user
+# registered) is left out of the tables, with a line on standard error.
+TORCH_TWINS = {"elman": "RNN", "lstm": "LSTM", "gru": "GRU"}
+
+
 def torch_step(cell: str, hidden: int, dtype: str, params):
     import torch
 
@@ -120,7 +125,7 @@ def torch_step(cell: str, hidden: int, dtype: str, params):
     # made when seqlab is imported, as its own.
     torch.set_num_threads(os.cpu_count())
     torch_dtype = getattr(torch, dtype)
-    rnn_class = {"elman": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+    rnn_class = getattr(torch.nn, TORCH_TWINS[cell])
     rnn = rnn_class(INPUTS, hidden, batch_first=True, dtype=torch_dtype)
     out = torch.nn.Linear(hidden, CLASSES, dtype=torch_dtype)
     copy_weights(params, rnn, out)
@@ -175,7 +180,7 @@ def _worker(connection, impl: str, cell: str, shape: str, dtype: str) -> None:
     a process of its own, so that neither runs beside the other's thread pools."""
     batch_size, length, hidden = parse_shape(shape)
     batch = make_batch(batch_size, length, dtype)
-    spec = default_network_spec(CLASSES, INPUTS, cell=cell, hidden_size=hidden)
+    spec = default_network_spec(CLASSES, INPUTS, model=cell, hidden_size=hidden)
     params = {k: v.astype(dtype) for k, v in init_network_params(spec, seed=0).items()}
     if impl == "pytorch":
         step = torch_step(cell, hidden, dtype, params)
@@ -285,9 +290,9 @@ def step_table(args) -> tuple[pd.DataFrame, set[str]]:
 COMPILE_PROBE = """
 import time, numpy as np
 from benchmarks.train_step import make_batch, seqlab_step
-from seqlab.experiments.builders import default_network_spec
+from seqlab.experiments.training.builders import default_network_spec
 from seqlab.models.network import init_network_params
-spec = default_network_spec(4, 16, cell="{cell}", hidden_size=128)
+spec = default_network_spec(4, 16, model="{cell}", hidden_size=128)
 step = seqlab_step("{cell}", 128, "float32", "fused", init_network_params(spec, seed=0))
 start = time.perf_counter(); step(*make_batch(64, 50, "float32")); print(time.perf_counter() - start)
 """
@@ -297,7 +302,7 @@ def compile_table() -> pd.DataFrame:
     """Seconds to compile and run the first train step, in a new process: cold (empty compile
     directory) and warm (its second run)."""
     rows = []
-    for cell in ("elman", "lstm", "gru"):
+    for cell in TORCH_TWINS:
         with tempfile.TemporaryDirectory() as cache:  # compile directories of its own per cell
             env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={cache}", "NUMBA_CACHE_DIR": f"{cache}/numba"}
             for state in ("cold", "warm"):
@@ -318,7 +323,7 @@ DEFAULT_EXPERIMENT = (
     "seqlab.experiments.train",
     "trainer.progress=false",
     "tracking.experiment_name=benchmark",
-    "hydra.verbose=seqlab.experiments.runner",  # its debug line after the first training step
+    "hydra.verbose=seqlab.experiments.training.runner",  # its debug line after the first training step
 )
 PREDICT_PROBE = """
 import mlflow, pandas as pd
@@ -382,7 +387,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--cells", nargs="+", default=list(CELLS), choices=list(CELLS))
+    twins = [cell for cell in CELLS if cell in TORCH_TWINS]
+    parser.add_argument("--cells", nargs="+", default=twins, choices=twins)
     parser.add_argument("--shapes", nargs="+", default=list(SHAPES), help="B<batch>/L<length>/H<hidden> each")
     parser.add_argument(
         "--environment-kernels",
@@ -397,6 +403,9 @@ def main() -> None:
     )
     parser.add_argument("--no-steps", action="store_true", help="skip the training-step table")
     args = parser.parse_args()
+    untwinned = sorted(set(CELLS) - set(TORCH_TWINS))
+    if untwinned:
+        print(f"skipped: {untwinned}: no PyTorch twin to measure against", file=sys.stderr)
     for shape in args.shapes:
         parse_shape(shape)
     configure()

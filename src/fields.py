@@ -1,11 +1,11 @@
 """Dataclass fields that carry their allowed values, for config schemas wherever they are
-declared (``seqlab.experiments.schema``, a cell's options): ``validate`` checks every rule and
+declared (``seqlab.experiments.config``, a cell's options): ``validate`` checks every rule and
 names the key, the bad value and the requirement."""
 
 import math
 import re
 from collections.abc import Callable
-from dataclasses import field
+from dataclasses import field, fields, is_dataclass
 from typing import Any
 
 
@@ -52,3 +52,26 @@ def in_range(default: float, low: float, high: float, closed_high: bool = False)
         lambda v: low <= v <= high if closed_high else low <= v < high,
         f"must be in [{low}, {high}{bracket}",
     )
+
+
+def counts(default: tuple[int, ...] = ()) -> Any:
+    """A dataclass field holding a list of whole numbers, each >= 1 (``[]`` by default)."""
+    return field(
+        default_factory=lambda: list(default),
+        metadata={"rule": lambda v: all(n >= 1 for n in v), "requirement": "must all be >= 1"},
+    )
+
+
+def from_values(options: type, values: dict) -> Any:
+    """An instance of the (frozen) option dataclass ``options`` from a config's ``values`` (a
+    dict with at least its fields; nested option dataclasses as dicts): lists become tuples, so
+    that the instance hashes."""
+    kwargs = {}
+    for f in fields(options):
+        value = values[f.name]
+        if is_dataclass(f.type):
+            value = from_values(f.type, value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[f.name] = value
+    return options(**kwargs)

@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 
 from seqlab import engine
 from seqlab.experiments.cli import register_configs
-from seqlab.experiments.runner import train
+from seqlab.experiments.training.runner import train
 from seqlab.paths import checkout_root, conf_dir
 
 PROJECT_ROOT = checkout_root()

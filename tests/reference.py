@@ -7,20 +7,19 @@ import numpy as np
 from seqlab.models.cells import get_cell
 
 
-def run_direction(spec, params, name, x, mask, backwards):
-    """Outputs (batch, time, hidden) and the state after the last real step."""
+def run_direction(stack, params, name, x, mask, backwards):
+    """Outputs (batch, time, hidden) of one direction of a ``RecurrentStack``'s layer."""
     batch, time, _ = x.shape
-    hidden = spec.hidden_size
-    cell = get_cell(spec.cell)
-    states = [np.zeros((batch, hidden))] * cell.num_states
-    outputs = np.zeros((batch, time, hidden))
+    cell = get_cell(stack.cell)
+    states = [np.zeros((batch, stack.hidden_size))] * cell.num_states
+    outputs = np.zeros((batch, time, stack.hidden_size))
     W, U, b = params[f"{name}_W"], params[f"{name}_U"], params[f"{name}_b"]
     for t in reversed(range(time)) if backwards else range(time):
-        new = cell.reference_step(x[:, t], *states, W, U, b, spec.cell_options)
+        new = cell.reference_step(x[:, t], *states, W, U, b, stack.cell_options)
         m = mask[:, t, None]
         states = [m * s_new + (1 - m) * s for s_new, s in zip(new, states, strict=True)]
         outputs[:, t] = states[0]
-    return outputs, states[0]
+    return outputs
 
 
 def conv1d_numpy(x, mask, W, b, kernel, stride, dilation=1):
@@ -43,48 +42,84 @@ def batch_norm_numpy(y, mask, gamma, beta, mean, var, eps=1e-5):
     return ((y - mean) / np.sqrt(var + eps) * gamma + beta) * mask[:, :, None]
 
 
-def network_logits_numpy(spec, params, inputs, mask):
-    """Logits (batch, classes) for inputs (batch, time, features) or tokens (batch, time)."""
-    x = params["embedding"][inputs] if spec.vocab_size is not None else inputs
-    branch = None
-    if spec.conv_filters:
-        h, h_mask = x, mask
-        blocks = zip(spec.conv_kernels, spec.conv_strides, spec.conv_dilations, strict=True)
+def conv_norm_numpy(params, i, x, mask, kernel, stride=1, dilation=1):
+    """Convolution ``i`` and batch normalisation with its running statistics."""
+    y, out_mask = conv1d_numpy(x, mask, params[f"{i}_W"], params[f"{i}_b"], kernel, stride, dilation)
+    stats = [params[f"{i}_{name}"] for name in ("gamma", "beta", "mean", "var")]
+    return batch_norm_numpy(y, out_mask, *stats), out_mask
+
+
+def owned(params, prefix):
+    return {name[len(prefix) :]: value for name, value in params.items() if name.startswith(prefix)}
+
+
+def block_numpy(block, params, x, mask):
+    """One block of ``seqlab.models.blocks`` (or an encoder's) in NumPy, for evaluation (no
+    dropout, batch norm's running statistics): outputs and mask as the block's ``apply``."""
+    kind = type(block).__name__
+    if kind == "Sequential":
+        for child in block.blocks:
+            x, mask = block_numpy(child, owned(params, child.prefix), x, mask)
+        return x, mask
+    if kind == "Parallel":
+        summaries = [block_numpy(child, owned(params, child.prefix), x, mask)[0] for child in block.blocks]
+        return np.concatenate(summaries, axis=1), None
+    if kind == "Drop":
+        return x, mask
+    if kind == "Embedding":
+        return params[""][x], mask
+    if kind == "ConvStack":
+        o = block.options
+        blocks = zip(o.kernels, o.per_block("strides"), o.per_block("dilations"), strict=True)
         for i, (kernel, stride, dilation) in enumerate(blocks):
-            y, out_mask = conv1d_numpy(h, h_mask, params[f"conv{i}_W"], params[f"conv{i}_b"], kernel, stride, dilation)
-            stats = [params[f"conv{i}_{name}"] for name in ("gamma", "beta", "mean", "var")]
-            y = batch_norm_numpy(y, out_mask, *stats)
-            if spec.conv_residual:
-                shortcut = h[:, ::stride] * out_mask[:, :, None]
-                y = y + (shortcut @ params[f"conv{i}_skip"] if f"conv{i}_skip" in params else shortcut)
-            h, h_mask = np.maximum(y, 0), out_mask
-        if spec.conv_layout == "frontend":
-            x, mask = h, h_mask
-        else:
-            branch = h.sum(axis=1) / h_mask.sum(axis=1)[:, None]
-    for layer in range(spec.num_layers):
-        runs = [
-            run_direction(spec, params, f"rnn{layer}_{d}", x, mask, backwards=(d == "bwd")) for d in spec.directions
-        ]
-        x = np.concatenate([outputs for outputs, _ in runs], axis=2)
-        last = np.concatenate([final for _, final in runs], axis=1)
-    m = mask[:, :, None]
-    if spec.pooling == "last":
-        pooled = last
-    elif spec.pooling == "mean":
-        pooled = (x * m).sum(axis=1) / m.sum(axis=1)
-    elif spec.pooling == "max":
-        pooled = np.where(m > 0, x, -np.inf).max(axis=1)
-    else:  # additive attention, one sequence at a time over its real steps
-        pooled = np.zeros((x.shape[0], x.shape[2]))
+            y, out_mask = conv_norm_numpy(params, i, x, mask, kernel, stride, dilation)
+            if o.residual:
+                shortcut = x[:, ::stride] * out_mask[:, :, None]
+                y = y + (shortcut @ params[f"{i}_skip"] if f"{i}_skip" in params else shortcut)
+            x, mask = np.maximum(y, 0), out_mask
+        return x, mask
+    if kind == "ResidualBlock":
+        convs, y = owned(params, "conv"), x
+        for j, kernel in enumerate(block.kernels):
+            y, _ = conv_norm_numpy(convs, j, y, mask, kernel)
+            if j < len(block.kernels) - 1:
+                y = np.maximum(y, 0)
+        shortcut = x @ params["skip"] if "skip" in params else x
+        return np.maximum(y + shortcut * mask[:, :, None], 0), mask
+    if kind == "RecurrentStack":
+        for layer in range(block.num_layers):
+            runs = [
+                run_direction(block, params, f"{layer}_{d}", x, mask, backwards=(d == "bwd")) for d in block.directions
+            ]
+            x = np.concatenate(runs, axis=2)
+        return x, mask
+    if kind == "Pooling":
+        m = mask[:, :, None]
+        if block.kind == "last":
+            # forward: the state after the last step; backward: after the first
+            hidden = x.shape[2] // block.directions
+            return (
+                x[:, -1] if block.directions == 1 else np.concatenate([x[:, -1, :hidden], x[:, 0, hidden:]], 1)
+            ), None
+        if block.kind == "mean":
+            return (x * m).sum(axis=1) / m.sum(axis=1), None
+        if block.kind == "max":
+            return np.where(m > 0, x, -np.inf).max(axis=1), None
+        pooled = np.zeros((x.shape[0], x.shape[2]))  # additive attention, one sequence at a time
         for i, length in enumerate(mask.sum(axis=1).astype(int)):
             h = x[i, :length]
-            scores = np.tanh(h @ params["att_W"] + params["att_b"]) @ params["att_v"]
+            scores = np.tanh(h @ params["W"] + params["b"]) @ params["v"]
             weights = np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
             pooled[i] = weights @ h
-    if branch is not None:
-        pooled = np.concatenate([pooled, branch], axis=1)
-    return pooled @ params["out_W"] + params["out_b"]
+        return pooled, None
+    if kind == "Linear":
+        return x @ params["W"] + params["b"], mask
+    raise NotImplementedError(f"no NumPy reference for the block {kind}")
+
+
+def network_logits_numpy(spec, params, inputs, mask):
+    """Logits (batch, classes) for inputs (batch, time, features) or tokens (batch, time)."""
+    return block_numpy(spec.blocks, params, inputs, mask)[0]
 
 
 def log_softmax_numpy(logits: np.ndarray) -> np.ndarray:

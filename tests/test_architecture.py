@@ -9,7 +9,9 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from seqlab.experiments.schema import TrackingConfig, TrainerConfig, schema_of
+from seqlab.experiments.config.schema import schema_of
+from seqlab.experiments.config.tracking import TrackingConfig
+from seqlab.experiments.config.trainer import TrainerConfig
 from seqlab.paths import conf_dir
 from tests.conftest import PROJECT_ROOT, compose_config
 
@@ -52,6 +54,15 @@ def test_no_module_imports_an_entry_point():
         ("seqlab.models", "seqlab.experiments"),
         ("seqlab.data", "seqlab.models"),
         ("seqlab.data", "seqlab.experiments"),
+        # experiments/ in three wings: config is read by the other two and reads neither, tracking
+        # records and reads runs without knowing how they train.
+        ("seqlab.experiments.config", "seqlab.experiments.training"),
+        ("seqlab.experiments.config", "seqlab.experiments.tracking"),
+        ("seqlab.experiments.tracking", "seqlab.experiments.training"),
+        # blocks are what encoders and networks are made of, never the other way round
+        ("seqlab.models.blocks", "seqlab.models.encoders"),
+        ("seqlab.models.blocks", "seqlab.models.network"),
+        ("seqlab.models.encoders", "seqlab.models.network"),
     ],
 )
 def test_lower_layers_never_import_upper_ones(lower, upper):

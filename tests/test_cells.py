@@ -10,11 +10,12 @@ from hydra.core.config_store import ConfigStore
 from mlflow.tracking import MlflowClient
 from pytensor.tensor.math import sigmoid as pt_sigmoid
 
-from seqlab.experiments.runner import train
-from seqlab.experiments.schema import model_schema
-from seqlab.experiments.validation import ConfigError, validate
+from seqlab.experiments.config.model import model_schema
+from seqlab.experiments.config.validation import ConfigError, validate
+from seqlab.experiments.training.runner import train
 from seqlab.models.cells import CELLS, register_cell
 from seqlab.models.cells.base import Cell, blend, carry, recurrent_weight_grad, reference_sigmoid, step_masks
+from seqlab.models.encoders import get_encoder
 from tests.conftest import compose_config
 
 # A minimal gated unit: one gate f decides how much of the candidate n replaces the state.
@@ -81,7 +82,7 @@ def toy_cells():
     """TOY and SCAN_ONLY registered, each with its config (what conf/model/<name>.yaml would be)."""
     for cell in (TOY, SCAN_ONLY):
         register_cell(cell)
-        ConfigStore.instance().store(group="model", name=cell.name, node=model_schema(cell))
+        ConfigStore.instance().store(group="model", name=cell.name, node=model_schema(get_encoder("rnn"), cell))
     yield
     for cell in (TOY, SCAN_ONLY):
         CELLS.pop(cell.name)

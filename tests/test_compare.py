@@ -4,9 +4,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
-from seqlab.experiments.queries import comparison_table, find_runs
-from seqlab.experiments.tracking import use_tracking_store
-from seqlab.experiments.validation import ConfigError
+from seqlab.experiments.config.validation import ConfigError
+from seqlab.experiments.tracking.queries import comparison_table, find_runs
+from seqlab.experiments.tracking.store import use_tracking_store
 
 
 def test_an_unknown_target_is_named(default_run, store):

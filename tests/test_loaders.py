@@ -19,9 +19,9 @@ from seqlab.data.sentiment import sentiment_texts
 from seqlab.data.text import tokenize
 from seqlab.data.ucr import read_uea_ts
 from seqlab.experiments.classify import predict_texts
-from seqlab.experiments.runner import train
-from seqlab.experiments.tracking import use_tracking_store
-from seqlab.experiments.validation import ConfigError, validate
+from seqlab.experiments.config.validation import ConfigError, validate
+from seqlab.experiments.tracking.store import use_tracking_store
+from seqlab.experiments.training.runner import train
 from tests.conftest import compose_config
 
 TEXT_OPTIONS = dict(lowercase=True, punctuation="split", min_freq=1, max_size=None, max_len=None)

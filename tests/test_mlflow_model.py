@@ -10,15 +10,10 @@ from seqlab.data.errors import DataError
 from seqlab.data.registry import build_splits
 from seqlab.experiments.classify import predict_split
 from seqlab.experiments.encoding import encode
-from seqlab.experiments.runner import train
-from seqlab.experiments.tracking import (
-    CONFIG_ARTIFACT,
-    INPUTS_ARTIFACT,
-    download_model_files,
-    load_run,
-    read_logged_run,
-    use_tracking_store,
-)
+from seqlab.experiments.tracking.logged_runs import INPUTS_ARTIFACT, download_model_files, load_run, read_logged_run
+from seqlab.experiments.tracking.run_inputs import CONFIG_ARTIFACT
+from seqlab.experiments.tracking.store import use_tracking_store
+from seqlab.experiments.training.runner import train
 from tests.conftest import compose_config
 from tests.test_loaders import random_series, write_ucr
 

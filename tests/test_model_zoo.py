@@ -6,9 +6,10 @@ import pytest
 from omegaconf import OmegaConf
 
 from seqlab.experiments.classify import predict_split
-from seqlab.experiments.runner import train
-from seqlab.experiments.tracking import WEIGHTS_ARTIFACT, use_tracking_store
-from seqlab.experiments.validation import ConfigError
+from seqlab.experiments.config.validation import ConfigError
+from seqlab.experiments.tracking.logged_runs import WEIGHTS_ARTIFACT
+from seqlab.experiments.tracking.store import use_tracking_store
+from seqlab.experiments.training.runner import train
 from seqlab.models.weights import load_weights
 from tests.conftest import compose_config
 
@@ -103,8 +104,8 @@ def test_stacked_bidirectional_lstm_with_every_option_learns(store_overrides):
         (["data=sentiment", "trainer.max_input_gb=0.001"], "GB (trainer.max_input_gb=0.001); set model.embedding_dim"),
         (["model.hidden_size=50000"], "model.hidden_size=50000: must be at most 8192"),
         (
-            ["model.conv_filters=[4]", "model.conv_kernels=[3]", "model.conv_dilations=[1,2]"],
-            "model.conv_dilations=[1, 2]: needs [] or one per block of conv_filters [4]",
+            ["model.conv.filters=[4]", "model.conv.kernels=[3]", "model.conv.dilations=[1,2]"],
+            "model.conv.dilations=[1, 2]: needs [] or one per block of conv.filters [4]",
         ),
         (["model.variational_dropout=true"], "model.variational_dropout=True: shapes the masks of"),
         (["trainer.checkpoint_dir=/dev/null/checkpoints"], "checkpoints cannot be written there"),
@@ -123,8 +124,8 @@ def test_bad_model_config_is_refused_before_compiling(overrides, message, store,
 def test_an_lstm_fcn_learns_series_and_predicts_with_its_running_statistics(store, store_overrides):
     # The LSTM-FCN layout in float32 on the fused path: a convolution branch with batch norm beside
     # the LSTM (residual, the second block dilated), and DropConnect on the LSTM's recurrent weights.
-    conv = ["model.conv_filters=[8,8]", "model.conv_kernels=[5,3]", "model.conv_dilations=[1,2]"]
-    conv += ["model.conv_residual=true", "model.conv_layout=branch", "model.recurrent_dropout=0.1"]
+    conv = ["model.conv.filters=[8,8]", "model.conv.kernels=[5,3]", "model.conv.dilations=[1,2]"]
+    conv += ["model.conv.residual=true", "model.conv.layout=branch", "model.recurrent_dropout=0.1"]
     data = ["data=shapes", "data.train_size=300", "data.val_size=100", "data.test_size=100", "data.length=40"]
     cfg = compose_config(
         store_overrides

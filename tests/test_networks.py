@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from pytensor.tensor.blas import Dot22, Dot22Scalar
 
 from seqlab.data.dataset import SequenceDataset
-from seqlab.experiments.builders import class_weights, default_network_spec, default_optimizer_spec
+from seqlab.experiments.config.model import model_options
+from seqlab.experiments.training.builders import class_weights, default_network_spec, default_optimizer_spec
 from seqlab.models.cells import lstm, lstm_kernels
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.dropout import Dropout
@@ -26,52 +27,78 @@ from seqlab.models.numpy_matmul import NumpyMatmul
 from tests.reference import conv1d_numpy, log_softmax_numpy, network_logits_numpy
 
 BATCH, TIME, FEATURES, HIDDEN, CLASSES, VOCAB = 4, 6, 3, 4, 3, 5
+IMPLEMENTATIONS = ("fused", "scan")
 
 # Every cell and every pooling, stacked and bidirectional, the convolution branch and a strided
 # convolution front-end, plus a token/embedding network.
-SPECS = {
-    "elman-2x-bidir-max-fcn-branch": default_network_spec(
-        CLASSES,
-        FEATURES,
-        cell="elman",
+VARIANTS = {
+    "elman-2x-bidir-max-fcn-branch": dict(
+        model="elman",
         hidden_size=HIDDEN,
         num_layers=2,
         bidirectional=True,
         pooling="max",
-        conv_filters=[3, 2],
-        conv_kernels=[5, 3],
-        conv_layout="branch",
+        conv={"filters": [3, 2], "kernels": [5, 3], "layout": "branch"},
     ),
-    "lstm-2x-bidir-mean": default_network_spec(
-        CLASSES, FEATURES, cell="lstm", hidden_size=HIDDEN, num_layers=2, bidirectional=True, pooling="mean"
+    "lstm-2x-bidir-mean": dict(model="lstm", hidden_size=HIDDEN, num_layers=2, bidirectional=True, pooling="mean"),
+    "gru-2x-bidir-attention": dict(
+        model="gru", hidden_size=HIDDEN, num_layers=2, bidirectional=True, pooling="attention", attention_size=3
     ),
-    "gru-2x-bidir-attention": default_network_spec(
-        CLASSES,
-        FEATURES,
-        cell="gru",
+    "gru-residual-conv-frontend-stride-dilation": dict(
+        model="gru",
         hidden_size=HIDDEN,
-        num_layers=2,
-        bidirectional=True,
-        pooling="attention",
-        attention_size=3,
-    ),
-    "gru-residual-conv-frontend-stride-dilation": default_network_spec(
-        CLASSES,
-        FEATURES,
-        cell="gru",
-        hidden_size=HIDDEN,
-        conv_filters=[3, 3],
-        conv_kernels=[3, 3],
-        conv_strides=[2, 1],
-        conv_dilations=[1, 2],
-        conv_residual=True,
-        conv_layout="frontend",
+        conv={
+            "filters": [3, 3],
+            "kernels": [3, 3],
+            "strides": [2, 1],
+            "dilations": [1, 2],
+            "residual": True,
+            "layout": "frontend",
+        },
         pooling="mean",
     ),
-    "elman-relu-tokens": default_network_spec(
-        CLASSES, cell="elman", activation="relu", hidden_size=HIDDEN, vocab_size=VOCAB, embedding_dim=3, pooling="last"
+    "elman-relu-tokens": dict(
+        model="elman", activation="relu", hidden_size=HIDDEN, vocab_size=VOCAB, embedding_dim=3, pooling="last"
     ),
 }
+# Options that make an encoder small enough for finite differences (one registered elsewhere is
+# tested with its defaults).
+SMALL = {
+    "rnn": {"hidden_size": HIDDEN},
+    "fcn": {"conv": {"filters": [3, 2], "kernels": [5, 3]}},
+    "resnet": {"conv": {"filters": [3, 2], "kernels": [3, 1, 3]}},
+}
+
+
+def network_specs() -> dict[str, NetworkSpec]:
+    """``VARIANTS``, and one small network of every option of the model group that none of
+    them uses (an encoder, or a cell registered since): the tests below run on every
+    registered cell and encoder."""
+    covered = {variant["model"] for variant in VARIANTS.values()}
+    generated = {
+        f"{option}-small": {"model": option, **SMALL.get(encoder.name, {})}
+        for option, (encoder, _) in model_options().items()
+        if option not in covered
+    }
+    return {
+        name: default_network_spec(CLASSES, 0 if "vocab_size" in options else FEATURES, **options)
+        for name, options in (VARIANTS | generated).items()
+    }
+
+
+SPECS = network_specs()
+
+
+def with_implementation(spec: NetworkSpec, implementation: str | None) -> NetworkSpec:
+    """``spec`` on the fused or the scan path (None: a network without recurrent layers)."""
+    if implementation is None:
+        return spec
+    return dataclasses.replace(spec, options=dataclasses.replace(spec.options, implementation=implementation))
+
+
+def implementations(name: str) -> tuple[str | None, ...]:
+    """The paths a network can take: fused and scan where it has recurrent layers."""
+    return IMPLEMENTATIONS if hasattr(SPECS[name].options, "implementation") else (None,)
 
 
 def random_batch(spec: NetworkSpec, seed: int, time: int = TIME):
@@ -100,17 +127,14 @@ def make_model(spec: NetworkSpec, mode: str = "CVM") -> SequenceClassifier:
     return SequenceClassifier(spec, params, default_optimizer_spec(), dtype="float64", mode=mode)
 
 
-IMPLEMENTATIONS = ("fused", "scan")
-
-
 @pytest.fixture(
     scope="module",
-    params=[(name, impl) for name in SPECS for impl in IMPLEMENTATIONS],
-    ids=[f"{name}-{impl}" for name in SPECS for impl in IMPLEMENTATIONS],
+    params=[(name, impl) for name in SPECS for impl in implementations(name)],
+    ids=[f"{name}-{impl}" if impl else name for name in SPECS for impl in implementations(name)],
 )
 def spec(request) -> NetworkSpec:
     name, implementation = request.param
-    return dataclasses.replace(SPECS[name], implementation=implementation)
+    return with_implementation(SPECS[name], implementation)
 
 
 @pytest.fixture(scope="module")
@@ -177,11 +201,9 @@ def test_padding_with_masked_steps_changes_nothing(spec, model):
     np.testing.assert_allclose(model.log_proba(padded_inputs, padded_mask), model.log_proba(inputs, mask), atol=1e-12)
 
 
-@pytest.mark.parametrize("name", list(SPECS))
+@pytest.mark.parametrize("name", [name for name in SPECS if implementations(name) == IMPLEMENTATIONS])
 def test_fused_matches_scan_in_values_and_gradients(name):
-    models = [
-        make_model(dataclasses.replace(SPECS[name], implementation=i), mode="FAST_COMPILE") for i in IMPLEMENTATIONS
-    ]
+    models = [make_model(with_implementation(SPECS[name], i), mode="FAST_COMPILE") for i in IMPLEMENTATIONS]
     inputs, mask, labels = random_batch(SPECS[name], seed=5, time=9)
     results = [loss_and_gradients(model, (inputs, mask, labels)) for model in models]
     for fused, scanned in zip(*results, strict=True):
@@ -211,7 +233,7 @@ def test_float32_lstm_kernels_match_the_float64_scan_reference():
     results = []
     for dtype, implementation in (("float32", "fused"), ("float64", "scan")):
         model = SequenceClassifier(
-            dataclasses.replace(spec, implementation=implementation),
+            with_implementation(spec, implementation),
             {k: v.astype(dtype) for k, v in weights.items()},
             dtype=dtype,
         )
@@ -269,7 +291,7 @@ def test_the_kernels_carry_nan_through_so_that_a_diverged_run_is_caught():
 
 
 def test_a_compiled_train_step_runs_each_fused_recurrence_and_matrix_product_once():
-    spec = default_network_spec(3, 4, cell="lstm", hidden_size=5, bidirectional=True, num_layers=2)
+    spec = default_network_spec(3, 4, model="lstm", hidden_size=5, bidirectional=True, num_layers=2)
     model = SequenceClassifier(spec, init_network_params(spec, seed=0), default_optimizer_spec())
     nodes = model.train_step.maker.fgraph.toposort()
     ops = [type(node.op) for node in nodes]
@@ -283,7 +305,7 @@ def test_a_compiled_train_step_runs_each_fused_recurrence_and_matrix_product_onc
 def test_a_sweep_over_hyper_parameters_compiles_its_train_step_once():
     # Every number a sweep varies is a shared variable: new values reuse the compiled modules.
     def compile_train_step(dropout: float, hyperparams: dict[str, float]) -> None:
-        spec = default_network_spec(3, 4, cell="elman", hidden_size=5, num_layers=2, dropout=dropout)
+        spec = default_network_spec(3, 4, model="elman", hidden_size=5, num_layers=2, dropout=dropout)
         warmup = hyperparams.pop("warmup_epochs")
         schedule = {"name": "cosine", "warmup_epochs": warmup}
         optimizer = default_optimizer_spec("sgd", nesterov=True, schedule=schedule, **hyperparams)
@@ -321,8 +343,8 @@ def test_dropout_is_inverted_seeded_and_uses_its_rate():
 
 @pytest.mark.parametrize("where", ["dropout", "input_dropout", "output_dropout"])
 def test_dropout_acts_in_training_only(where):
-    plain_spec = default_network_spec(CLASSES, FEATURES, cell="elman", hidden_size=HIDDEN, num_layers=2)
-    spec = dataclasses.replace(plain_spec, **{where: 0.5})
+    plain_spec = default_network_spec(CLASSES, FEATURES, model="elman", hidden_size=HIDDEN, num_layers=2)
+    spec = default_network_spec(CLASSES, FEATURES, model="elman", hidden_size=HIDDEN, num_layers=2, **{where: 0.5})
     model, plain = (make_model(s, mode="FAST_COMPILE") for s in (spec, plain_spec))
     inputs, mask, labels = random_batch(spec, seed=4)
     np.testing.assert_allclose(model.log_proba(inputs, mask), plain.log_proba(inputs, mask))
@@ -346,7 +368,7 @@ def test_initialisers():
 
 def test_parameters_shapes_and_gate_biases():
     spec = default_network_spec(
-        CLASSES, cell="lstm", hidden_size=HIDDEN, vocab_size=VOCAB, embedding_dim=3, padding_id=0, forget_bias=2.0
+        CLASSES, model="lstm", hidden_size=HIDDEN, vocab_size=VOCAB, embedding_dim=3, padding_id=0, forget_bias=2.0
     )
     params = init_network_params(spec, seed=0)
     assert set(params) == {"embedding", "rnn0_fwd_W", "rnn0_fwd_U", "rnn0_fwd_b", "out_W", "out_b"}
@@ -398,7 +420,8 @@ def test_balanced_class_weights_give_every_class_the_same_total_weight():
 def without_training_gradient(spec: NetworkSpec) -> tuple[str, ...]:
     """Parameters a training graph gives no gradient: batch norm's running statistics, and the
     convolution biases, which subtracting the batch mean cancels."""
-    return (*spec.running_stats, *(f"conv{i}_b" for i in range(len(spec.conv_filters))))
+    biases = [name.removesuffix("mean") + "b" for name in spec.running_stats if name.endswith("_mean")]
+    return (*spec.running_stats, *biases)
 
 
 def test_batch_norm_trains_on_the_batch_statistics_of_real_steps_and_tracks_them():
@@ -420,7 +443,7 @@ def test_batch_norm_trains_on_the_batch_statistics_of_real_steps_and_tracks_them
     weights = {name: p.get_value() for name, p in model.params.items()}
     y, y_mask = conv1d_numpy(inputs, mask, weights["conv0_W"], weights["conv0_b"], 5, 1)
     real = y[y_mask > 0]
-    momentum = spec.conv_momentum
+    momentum = spec.options.conv.momentum
     np.testing.assert_allclose(running[0], (1 - momentum) * weights["conv0_mean"] + momentum * real.mean(axis=0))
     np.testing.assert_allclose(running[1], (1 - momentum) * weights["conv0_var"] + momentum * real.var(axis=0))
     # Gradients of the training graph (batch statistics) against central differences.
@@ -452,7 +475,7 @@ def test_training_graph_gradients_with_every_dropout_kind_batch_norm_and_weighte
     spec = default_network_spec(
         CLASSES,
         FEATURES,
-        cell="lstm",
+        model="lstm",
         hidden_size=HIDDEN,
         num_layers=2,
         input_dropout=0.2,
@@ -460,10 +483,7 @@ def test_training_graph_gradients_with_every_dropout_kind_batch_norm_and_weighte
         recurrent_dropout=0.25,
         output_dropout=0.2,
         variational_dropout=True,
-        conv_filters=[2],
-        conv_kernels=[3],
-        conv_dilations=[2],
-        conv_residual=True,
+        conv={"filters": [2], "kernels": [3], "dilations": [2], "residual": True},
         implementation=implementation,
     )
     model = make_model(spec, mode="FAST_COMPILE")
@@ -482,29 +502,37 @@ def test_training_graph_gradients_with_every_dropout_kind_batch_norm_and_weighte
     assert_gradients_match_finite_differences(f, trained, args)
 
 
-def test_a_float32_network_stays_float32_whatever_floatx_says(monkeypatch):
+@pytest.mark.parametrize("model", ["gru", "fcn", "resnet"])
+def test_a_float32_network_stays_float32_whatever_floatx_says(monkeypatch, model):
     """Every layer (convolution blocks with batch statistics, residual and dilation; every
     dropout kind; attention; the weighted, smoothed loss) builds a float32 training graph with
-    float32 updates even when PyTensor's floatX is float64: no constant upcasts it."""
+    float32 updates even when PyTensor's floatX is float64: no constant upcasts it. Likewise
+    the convolutional encoders."""
     monkeypatch.setattr(pytensor.config, "floatX", "float64")
-    spec = default_network_spec(
-        CLASSES,
-        FEATURES,
-        cell="gru",
-        hidden_size=HIDDEN,
-        num_layers=2,
-        input_dropout=0.1,
-        dropout=0.1,
-        recurrent_dropout=0.1,
-        output_dropout=0.1,
-        variational_dropout=True,
-        pooling="attention",
-        conv_filters=[3, 2],
-        conv_kernels=[3, 3],
-        conv_strides=[2, 1],
-        conv_dilations=[1, 2],
-        conv_residual=True,
-        conv_layout="frontend",
+    spec = (
+        SPECS[f"{model}-small"]
+        if model != "gru"
+        else default_network_spec(
+            CLASSES,
+            FEATURES,
+            model="gru",
+            hidden_size=HIDDEN,
+            num_layers=2,
+            input_dropout=0.1,
+            dropout=0.1,
+            recurrent_dropout=0.1,
+            output_dropout=0.1,
+            variational_dropout=True,
+            pooling="attention",
+            conv={
+                "filters": [3, 2],
+                "kernels": [3, 3],
+                "strides": [2, 1],
+                "dilations": [1, 2],
+                "residual": True,
+                "layout": "frontend",
+            },
+        )
     )
     params = init_network_params(spec, seed=0)
     model = SequenceClassifier(
@@ -518,3 +546,22 @@ def test_a_float32_network_stays_float32_whatever_floatx_says(monkeypatch):
     outputs = [loss, *(new for _, new in updates + statistics)]
     upcast = [v for v in pytensor.graph.traversal.ancestors(outputs) if getattr(v.type, "dtype", "") == "float64"]
     assert not upcast, f"float64 in a float32 graph: {upcast[:5]}"
+
+
+def leaf_blocks(block, prefix: str = ""):
+    """``(full prefix, block)`` of every block of the tree that is not a container."""
+    children = getattr(block, "blocks", None)
+    if children is None:
+        yield prefix + block.prefix, block
+        return
+    for child in children:
+        yield from leaf_blocks(child, prefix + block.prefix)
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_every_parameter_belongs_to_exactly_one_block(name):
+    # Each block keeps its parameters under its own prefix, which reaches no other block's.
+    params = init_network_params(SPECS[name], seed=0)
+    prefixes = [prefix for prefix, _ in leaf_blocks(SPECS[name].blocks) if prefix]
+    owners = {param: [prefix for prefix in prefixes if param.startswith(prefix)] for param in params}
+    assert all(len(found) == 1 for found in owners.values()), owners

@@ -5,7 +5,7 @@ import pytensor
 import pytest
 
 from seqlab.data.dataset import DataSplits, SequenceDataset
-from seqlab.experiments.builders import optimizer_spec
+from seqlab.experiments.training.builders import optimizer_spec
 from seqlab.models.optimizers import Optimizer
 from tests.conftest import compose_config
 from tests.reference import NumpyOptimizer

@@ -2,8 +2,8 @@
 
 import pytest
 
-from seqlab.experiments.runner import train
-from seqlab.experiments.validation import validate
+from seqlab.experiments.config.validation import validate
+from seqlab.experiments.training.runner import train
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.paths import conf_dir
 from tests.conftest import compose_config

@@ -9,15 +9,15 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from seqlab.experiments.checkpoint import CheckpointWriteError
-from seqlab.experiments.runner import train
+from seqlab.experiments.training.checkpoints import CheckpointWriteError
+from seqlab.experiments.training.runner import train
 from tests.conftest import compose_config
 
 STORE_PROBE = """
 import sys
 from omegaconf import OmegaConf
-from seqlab.experiments.recorder import RunRecorder
-from seqlab.experiments.tracking import open_experiment
+from seqlab.experiments.tracking.recorder import RunRecorder
+from seqlab.experiments.tracking.store import open_experiment
 tracking = OmegaConf.create({"uri": sys.argv[1], "artifact_root": sys.argv[2], "experiment_name": "race"})
 with RunRecorder.start(open_experiment(tracking)) as run:
     run.metrics({"epoch_done": 1.0}, step=1)
@@ -45,8 +45,8 @@ def test_independent_processes_on_a_fresh_store_all_finish(tmp_path, processes):
 ORPHAN_PROBE = """
 import os, sys
 from omegaconf import OmegaConf
-from seqlab.experiments.recorder import RunRecorder
-from seqlab.experiments.tracking import open_experiment
+from seqlab.experiments.tracking.recorder import RunRecorder
+from seqlab.experiments.tracking.store import open_experiment
 tracking = OmegaConf.create({"uri": sys.argv[1], "artifact_root": sys.argv[2], "experiment_name": "debug"})
 run = RunRecorder.start(open_experiment(tracking))
 print(run.run_id, flush=True)

@@ -6,9 +6,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
+from seqlab.experiments.config.validation import ConfigError
 from seqlab.experiments.reproduction import reproduce
-from seqlab.experiments.tracking import CONFIG_ARTIFACT, use_tracking_store
-from seqlab.experiments.validation import ConfigError
+from seqlab.experiments.tracking.run_inputs import CONFIG_ARTIFACT
+from seqlab.experiments.tracking.store import use_tracking_store
 from seqlab.models.classifier import SequenceClassifier
 
 

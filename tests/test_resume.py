@@ -13,10 +13,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from seqlab.data.errors import DataError
-from seqlab.experiments.checkpoint import load_checkpoint, run_lock
-from seqlab.experiments.runner import train
-from seqlab.experiments.tracking import WEIGHTS_ARTIFACT
-from seqlab.experiments.validation import ConfigError
+from seqlab.experiments.config.validation import ConfigError
+from seqlab.experiments.tracking.logged_runs import WEIGHTS_ARTIFACT
+from seqlab.experiments.training.checkpoints import load_checkpoint, run_lock
+from seqlab.experiments.training.runner import train
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.weights import UnsafeWeightsError, load_pickle, load_weights, save_pickle
 from tests.conftest import PROJECT_ROOT, compose_config, run_cli
@@ -142,7 +142,7 @@ def test_resuming_from_a_file_that_is_no_checkpoint_names_it(store_overrides, tm
 def test_resuming_on_changed_data_is_refused(store_overrides, tmp_path, monkeypatch):
     checkpoints = tmp_path / "checkpoints"
     overrides = store_overrides + SMALL_RUN + ["trainer.epochs=2", f"trainer.checkpoint_dir={checkpoints}"]
-    monkeypatch.setattr("seqlab.experiments.checkpoint.TrainingState.discard", lambda self: None)
+    monkeypatch.setattr("seqlab.experiments.training.checkpoints.TrainingState.discard", lambda self: None)
     run_id = train(compose_config(overrides))["run_id"]
     checkpoint = checkpoints / run_id / "checkpoint.pkl"
     state = load_pickle(checkpoint)
@@ -181,7 +181,7 @@ def test_a_resume_applies_new_epochs_and_refuses_overrides_it_would_ignore(
 ):
     checkpoints = tmp_path / "checkpoints"
     overrides = store_overrides + SMALL_RUN + ["trainer.epochs=2", f"trainer.checkpoint_dir={checkpoints}"]
-    monkeypatch.setattr("seqlab.experiments.checkpoint.TrainingState.discard", lambda self: None)
+    monkeypatch.setattr("seqlab.experiments.training.checkpoints.TrainingState.discard", lambda self: None)
     run_id = train(compose_config(overrides))["run_id"]
     resume = [*store_overrides, f"trainer.checkpoint_dir={checkpoints}", f"trainer.resume={run_id}"]
 

@@ -17,8 +17,8 @@ import requests
 from mlflow.environment_variables import MLFLOW_HTTP_REQUEST_MAX_RETRIES, MLFLOW_HTTP_REQUEST_TIMEOUT
 from mlflow.tracking import MlflowClient
 
-from seqlab.experiments.runner import train
-from seqlab.experiments.tracking import TrackingUnavailable, use_tracking_store
+from seqlab.experiments.tracking.store import TrackingUnavailable, use_tracking_store
+from seqlab.experiments.training.runner import train
 from tests.conftest import PROJECT_ROOT, compose_config, free_port, run_cli, wait_until_serving
 
 
@@ -141,11 +141,11 @@ def test_an_unreachable_server_fails_before_training(store_overrides, monkeypatc
     def no_data(cfg):
         raise AssertionError("data was loaded before the server was checked")
 
-    monkeypatch.setattr("seqlab.experiments.runner.load_data", no_data)
+    monkeypatch.setattr("seqlab.experiments.training.runner.load_data", no_data)
     requests_made = []
     real_get = requests.get
     monkeypatch.setattr(
-        "seqlab.experiments.tracking.requests.get", lambda *a, **k: requests_made.append(a) or real_get(*a, **k)
+        "seqlab.experiments.tracking.store.requests.get", lambda *a, **k: requests_made.append(a) or real_get(*a, **k)
     )
     uri = f"http://127.0.0.1:{free_port()}"
     cfg = compose_config(store_overrides + ["tracking=server", f"tracking.uri={uri}"])

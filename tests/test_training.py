@@ -10,11 +10,14 @@ from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
 from seqlab.data.errors import DataError
-from seqlab.experiments.builders import load_data
-from seqlab.experiments.checkpoint import Progress, checkpoint_path, load_checkpoint
 from seqlab.experiments.classify import predict_split
-from seqlab.experiments.runner import TrainingDiverged, train
-from seqlab.experiments.tracking import WEIGHTS_ARTIFACT, flatten_config, use_tracking_store
+from seqlab.experiments.tracking.logged_runs import WEIGHTS_ARTIFACT
+from seqlab.experiments.tracking.run_inputs import flatten_config
+from seqlab.experiments.tracking.store import use_tracking_store
+from seqlab.experiments.training.builders import load_data
+from seqlab.experiments.training.checkpoints import checkpoint_path, load_checkpoint
+from seqlab.experiments.training.progress import Progress
+from seqlab.experiments.training.runner import TrainingDiverged, train
 from seqlab.models.classifier import SequenceClassifier, TrainStep
 from seqlab.models.weights import load_weights
 from tests.conftest import compose_config

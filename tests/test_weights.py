@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
-from seqlab.experiments.checkpoint import load_checkpoint
+from seqlab.experiments.training.checkpoints import load_checkpoint
 from seqlab.models.weights import UnsafeWeightsError, load_pickle, load_weights, save_pickle, save_weights
 
 

@@ -9,9 +9,9 @@ import pandas as pd
 
 from seqlab.data.dataset import DataSplits
 from seqlab.engine import set_float_dtype
-from seqlab.experiments.builders import build_classifier, load_data, model_inputs
 from seqlab.experiments.encoding import encode
-from seqlab.experiments.tracking import LoggedRun, load_run
+from seqlab.experiments.tracking.logged_runs import LoggedRun, load_run
+from seqlab.experiments.training.builders import build_classifier, load_data, model_inputs
 from seqlab.models.classifier import SequenceClassifier
 
 

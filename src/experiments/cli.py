@@ -16,11 +16,12 @@ from omegaconf import DictConfig
 from hydra_plugins.seqlab_optuna_sweeper.optuna_sweeper import OptunaSweeper
 from seqlab import engine
 from seqlab.data.errors import DataError
-from seqlab.experiments.checkpoint import CheckpointWriteError
-from seqlab.experiments.resolvers import register_resolvers
-from seqlab.experiments.schema import register_schemas
+from seqlab.experiments.config.legacy import upgrade_overrides
+from seqlab.experiments.config.resolvers import register_resolvers
+from seqlab.experiments.config.schema import register_schemas
+from seqlab.experiments.config.validation import ConfigError
 from seqlab.experiments.signals import stop_cleanly
-from seqlab.experiments.validation import ConfigError
+from seqlab.experiments.training.checkpoints import CheckpointWriteError
 from seqlab.models.weights import UnsafeWeightsError
 from seqlab.paths import cache_dir, runs_location
 
@@ -77,6 +78,7 @@ def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Calla
         @functools.wraps(task)
         def main() -> Any:  # in the launching process: a sweep launcher passes SIGTERM on to its jobs
             register_configs()
+            sys.argv[1:] = upgrade_overrides(sys.argv[1:])
             with stop_cleanly(entry_point=True):
                 return app()
 

@@ -14,10 +14,10 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from seqlab.experiments.cli import hydra_app
-from seqlab.experiments.queries import comparison_table, find_runs, monitored_metric, varied_params
-from seqlab.experiments.seeds import configuration_params, over_seeds, paired_comparison
-from seqlab.experiments.tracking import use_tracking_store
-from seqlab.experiments.validation import validate
+from seqlab.experiments.config.validation import validate
+from seqlab.experiments.tracking.queries import comparison_table, find_runs, monitored_metric, varied_params
+from seqlab.experiments.tracking.seeds import configuration_params, over_seeds, paired_comparison
+from seqlab.experiments.tracking.store import use_tracking_store
 from seqlab.paths import runs_dir
 
 log = logging.getLogger(__name__)

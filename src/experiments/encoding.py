@@ -9,15 +9,10 @@ from seqlab.data.dataset import SequenceDataset
 from seqlab.data.errors import DataError
 from seqlab.data.padding import pad_sequences
 from seqlab.data.text import Vocabulary, tokenize
-from seqlab.experiments.tracking import LoggedRun
+from seqlab.experiments.tracking.logged_runs import LoggedRun
 
 # What each kind of run classifies, and the DataFrame column the MLflow model reads it from.
 INPUT_COLUMNS = {"text": "text", "symbols": "sequence", "series": "sequence"}
-
-
-def input_features(run: LoggedRun) -> int:
-    """Features per step the run's first recurrent layer takes (rows of its input weights)."""
-    return run.weights["rnn0_fwd_W"].shape[0]
 
 
 def _dataset(sequences: list[np.ndarray], run: LoggedRun, source: str) -> SequenceDataset:
@@ -54,7 +49,7 @@ def encode_symbols(sequences: Sequence[Sequence[str]], run: LoggedRun) -> Sequen
 
 def encode_series(sequences: Sequence, run: LoggedRun) -> SequenceDataset:
     """Values (batch, time, features) of series given as (length,) or (length, features)."""
-    num_features = input_features(run)
+    num_features = run.input_features
     encoded = []
     for row, sequence in enumerate(sequences):
         values = np.asarray([np.asarray(step, dtype=np.float64) for step in sequence], dtype=np.float64)

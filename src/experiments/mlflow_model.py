@@ -19,9 +19,9 @@ from mlflow.types.schema import Array, ColSpec, Schema
 
 from seqlab import engine
 from seqlab.experiments.classify import RunClassifier
-from seqlab.experiments.encoding import INPUT_COLUMNS, input_features
-from seqlab.experiments.recorder import RunRecorder
-from seqlab.experiments.tracking import LoggedRun, read_logged_run
+from seqlab.experiments.encoding import INPUT_COLUMNS
+from seqlab.experiments.tracking.logged_runs import LoggedRun, read_logged_run
+from seqlab.experiments.tracking.recorder import RunRecorder
 
 MODEL_NAME = "model"
 PREDICT_BATCH_SIZE = 500
@@ -47,7 +47,7 @@ class SequenceClassifierModel(mlflow.pyfunc.PythonModel):
 def signature(run: LoggedRun) -> ModelSignature:
     """Inputs: one ``text`` or ``sequence`` column; outputs: the prediction table's columns."""
     kind = run.input_kind
-    multivariate = kind == "series" and input_features(run) > 1
+    multivariate = kind == "series" and run.input_features > 1
     input_type = Array(Array("double")) if multivariate else _INPUT_TYPES[kind]
     outputs = [ColSpec("long", "prediction"), ColSpec("string", "predicted_name")]
     outputs += [ColSpec("double", f"proba_{name}") for name in run.label_names]

@@ -12,8 +12,8 @@ from omegaconf import DictConfig
 
 from seqlab.experiments.classify import predict_split, predict_texts
 from seqlab.experiments.cli import hydra_app
-from seqlab.experiments.tracking import use_tracking_store
-from seqlab.experiments.validation import validate
+from seqlab.experiments.config.validation import validate
+from seqlab.experiments.tracking.store import use_tracking_store
 from seqlab.paths import runs_dir
 
 log = logging.getLogger(__name__)

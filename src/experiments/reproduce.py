@@ -14,9 +14,9 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from seqlab.experiments.cli import hydra_app
+from seqlab.experiments.config.validation import validate
 from seqlab.experiments.reproduction import reproduce
-from seqlab.experiments.tracking import use_tracking_store
-from seqlab.experiments.validation import validate
+from seqlab.experiments.tracking.store import use_tracking_store
 
 log = logging.getLogger(__name__)
 

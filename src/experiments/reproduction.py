@@ -5,9 +5,10 @@ from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
 from seqlab.data.errors import DataError
-from seqlab.experiments.runner import EPOCH_METRICS, train
-from seqlab.experiments.tracking import load_run
-from seqlab.experiments.validation import logged_config
+from seqlab.experiments.config.validation import logged_config
+from seqlab.experiments.metrics import EPOCH_METRICS
+from seqlab.experiments.tracking.logged_runs import load_run
+from seqlab.experiments.training.runner import train
 
 FINAL_METRICS = ("test_loss", "test_accuracy", "best_epoch")
 

@@ -8,7 +8,7 @@ sweepers can optimise it.
 from omegaconf import DictConfig
 
 from seqlab.experiments.cli import hydra_app
-from seqlab.experiments.runner import train
+from seqlab.experiments.training.runner import train
 
 
 @hydra_app("config")

@@ -1,4 +1,4 @@
-"""A recurrent sequence classifier: shared parameters plus its train and predict functions.
+"""A sequence classifier: shared parameters plus its train and predict functions.
 
 Each function is compiled once, on first use, and then serves every batch of the run; the
 optimiser's hyper-parameters and the dropout rate are shared variables, so changing them never
@@ -14,7 +14,6 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.compile.mode import Mode
 
-from seqlab.models.cells import get_cell
 from seqlab.models.compiling import COMPILE_MODE, announce_compile
 from seqlab.models.dropout import Dropout
 from seqlab.models.losses import cross_entropy, log_softmax, training_loss
@@ -81,7 +80,7 @@ class SequenceClassifier:
         self.label_smoothing = pytensor.shared(np.asarray(label_smoothing, dtype=dtype), name="label_smoothing")
         self.class_weights = pytensor.shared(np.asarray(weights, dtype=dtype), name="class_weights")
         self.dropout = (
-            Dropout(spec.dropout_rates, seed, dtype, spec.variational_dropout) if spec.dropout_rates else None
+            Dropout(spec.dropout_rates, seed, dtype, spec.network.variational_dropout) if spec.dropout_rates else None
         )
         self.inputs = pt.imatrix("tokens") if spec.uses_tokens else pt.tensor3("inputs", dtype=dtype)
         self.mask = pt.matrix("mask", dtype=dtype)
@@ -130,7 +129,7 @@ class SequenceClassifier:
 
     @property
     def _what(self) -> str:
-        return get_cell(self.spec.cell).title
+        return self.spec.title
 
     @property
     def _signature(self) -> str:

@@ -34,3 +34,10 @@ Initializer = Callable[[np.random.Generator, int, int, int, float], np.ndarray]
 
 INPUT_INITIALIZERS: dict[str, Initializer] = {"glorot_uniform": glorot_uniform, "normal": normal}
 RECURRENT_INITIALIZERS: dict[str, Initializer] = {"orthogonal": orthogonal, "normal": normal}
+
+
+def initializer(name: str, std: float, table: dict[str, Initializer] = INPUT_INITIALIZERS) -> Callable:
+    """The initialiser ``name`` of ``table`` with its ``std`` bound: ``(rng, fan_in, fan_out,
+    num_gates) -> (fan_in, num_gates * fan_out)``."""
+    chosen = table[name]
+    return lambda rng, fan_in, fan_out, num_gates=1: chosen(rng, fan_in, fan_out, num_gates, std)

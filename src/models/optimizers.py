@@ -24,7 +24,7 @@ Updates = list[tuple[SharedVariable, TensorVariable]]
 @dataclass(frozen=True)
 class OptimizerSpec:
     """An update rule and its settings (built from a validated ``optimizer`` config by
-    ``seqlab.experiments.builders``, whose schema holds the defaults).
+    ``seqlab.experiments.training.builders``, whose schema holds the defaults).
 
     hyperparams: the rule's own numbers (``momentum``, ``beta1`` …) and every one of
     ``REQUIRED_HYPERPARAMS``: ``lr``, ``weight_decay`` (L2; decoupled for AdamW), ``clip_norm``

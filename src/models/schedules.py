@@ -8,7 +8,7 @@ import numpy as np
 import pytensor.tensor as pt
 
 # plateau: constant in the graph; the trainer lowers the rate when its monitor stops improving
-# (``seqlab.experiments.checkpoint.Progress.reduce_on_plateau``), through ``Optimizer.lr_scale``.
+# (``seqlab.experiments.training.progress.Progress.reduce_on_plateau``), through ``Optimizer.lr_scale``.
 SCHEDULES = ("constant", "step", "cosine", "plateau")
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from rich import progress as rich_progress
 from rich.console import Console
 
@@ -19,9 +19,18 @@ from seqlab.data.dataset import DataSplits
 from seqlab.data.errors import DataError
 from seqlab.data.summary import summarize
 from seqlab.engine import set_blas_threads, set_float_dtype
-from seqlab.experiments.builders import build_classifier, load_data, load_pretrained_embedding, model_inputs
-from seqlab.experiments.checkpoint import (
-    Progress,
+from seqlab.experiments.config.optimizer import OptimizerConfig
+from seqlab.experiments.config.trainer import TrainerConfig
+from seqlab.experiments.config.validation import ConfigError, validate
+from seqlab.experiments.metrics import EPOCH_METRICS
+from seqlab.experiments.mlflow_model import log_model
+from seqlab.experiments.tracking.logged_runs import write_model_files
+from seqlab.experiments.tracking.recorder import RunRecorder
+from seqlab.experiments.tracking.run_inputs import CONFIG_ARTIFACT, log_dataset, log_run_inputs
+from seqlab.experiments.tracking.secrets import redact
+from seqlab.experiments.tracking.store import open_experiment
+from seqlab.experiments.training.builders import build_classifier, load_data, load_pretrained_embedding, model_inputs
+from seqlab.experiments.training.checkpoints import (
     TrainingState,
     check_checkpoint_dir,
     find_checkpoint,
@@ -29,19 +38,9 @@ from seqlab.experiments.checkpoint import (
     resumed_config,
     run_lock,
 )
-from seqlab.experiments.mlflow_model import log_model
-from seqlab.experiments.plots import confusion_matrix, learning_curves, log_figure
-from seqlab.experiments.recorder import RunRecorder
-from seqlab.experiments.secrets import redact
-from seqlab.experiments.sweep import job_run_name, sweep_parent
-from seqlab.experiments.tracking import (
-    CONFIG_ARTIFACT,
-    log_dataset,
-    log_run_inputs,
-    open_experiment,
-    write_model_files,
-)
-from seqlab.experiments.validation import ConfigError, validate
+from seqlab.experiments.training.plots import confusion_matrix, learning_curves, log_figure
+from seqlab.experiments.training.progress import Progress
+from seqlab.experiments.training.sweep import job_run_name, sweep_parent
 from seqlab.models.classifier import SequenceClassifier, TrainStep
 from seqlab.models.network import count_parameters
 
@@ -49,21 +48,19 @@ log = logging.getLogger(__name__)
 _console = Console(stderr=True)
 
 
-EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
-
-
 class TrainingDiverged(RuntimeError):
     """The training loss stopped being a finite number."""
 
 
-def train_epoch(model: SequenceClassifier, splits: DataSplits, cfg: DictConfig, rng, epoch: int) -> TrainStep:
+def train_epoch(
+    model: SequenceClassifier, splits: DataSplits, trainer: TrainerConfig, lr_setting: float, rng, epoch: int
+) -> TrainStep:
     """Run one shuffled pass over the training split (its first ``trainer.limit_batches``
-    minibatches when set).
+    minibatches when set); ``lr_setting`` is ``optimizer.lr``, named when the loss diverges.
 
     Returns the mean loss and accuracy per sequence trained on (each measured by its batch's
     step, before the update) and the learning rate of the epoch's last step.
     """
-    trainer = cfg.trainer
     num_batches = math.ceil(len(splits.train) / trainer.batch_size)
     if trainer.limit_batches is not None:
         num_batches = min(num_batches, trainer.limit_batches)
@@ -84,7 +81,7 @@ def train_epoch(model: SequenceClassifier, splits: DataSplits, cfg: DictConfig, 
             if not math.isfinite(loss):
                 raise TrainingDiverged(
                     f"train loss is {loss} at epoch {epoch}, batch {number}; "
-                    f"try a smaller optimizer.lr (now {cfg.optimizer.lr}) or optimizer.clip_norm"
+                    f"try a smaller optimizer.lr (now {lr_setting}) or optimizer.clip_norm"
                 )
             total_loss += loss * len(batch)
             total_correct += accuracy * len(batch)
@@ -94,33 +91,39 @@ def train_epoch(model: SequenceClassifier, splits: DataSplits, cfg: DictConfig, 
 
 
 def fit(
-    model: SequenceClassifier, splits: DataSplits, cfg: DictConfig, state: TrainingState, run: RunRecorder
+    model: SequenceClassifier,
+    splits: DataSplits,
+    trainer: TrainerConfig,
+    optimizer: OptimizerConfig,
+    state: TrainingState,
+    run: RunRecorder,
 ) -> Progress:
-    """Train from ``state`` on for up to ``cfg.trainer.epochs``, logging per-epoch metrics to
-    ``run`` and writing a checkpoint after each epoch.
+    """Train from ``state`` on for up to ``trainer.epochs``, logging per-epoch metrics to
+    ``run`` and writing a checkpoint after each epoch; ``optimizer``'s schedule may reduce the
+    learning rate on a plateau.
 
     Stops early once ``trainer.monitor`` has not improved for ``trainer.patience`` epochs.
     Returns the progress: last and best epoch, with the best epoch's weights.
     """
-    trainer, progress = cfg.trainer, state.progress
+    progress = state.progress
     for epoch in range(progress.epoch + 1, trainer.epochs + 1):
-        train = train_epoch(model, splits, cfg, state.rng, epoch)
+        train = train_epoch(model, splits, trainer, optimizer.lr, state.rng, epoch)
         metrics = {"train_loss": train.loss, "train_accuracy": train.accuracy}
         if len(splits.validation):
             val = model.evaluate(splits.validation, trainer.eval_batch_size)
             metrics |= {"val_loss": val["loss"], "val_accuracy": val["accuracy"]}
         run.metrics(metrics | {"lr": train.lr}, step=epoch)
         progress.record(epoch, metrics, model.get_weights(), trainer.monitor)
-        schedule = cfg.optimizer.schedule
+        schedule = optimizer.schedule
         if schedule.name == "plateau" and progress.reduce_on_plateau(
-            schedule.patience_epochs, schedule.gamma, schedule.min_lr / cfg.optimizer.lr
+            schedule.patience_epochs, schedule.gamma, schedule.min_lr / optimizer.lr
         ):
             model.optimizer.lr_scale.set_value(np.asarray(progress.lr_scale, dtype=model.dtype))
             log.info(
                 "%s has not improved for %d epochs: lr now %.3g",
                 trainer.monitor,
                 schedule.patience_epochs,
-                cfg.optimizer.lr * progress.lr_scale,
+                optimizer.lr * progress.lr_scale,
             )
         state.save(model)
         log.info("epoch %d/%d  %s", epoch, trainer.epochs, "  ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
@@ -244,7 +247,8 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
                 log.info("pretrained vectors cover %.1f %% of the vocabulary", 100 * coverage)
             state = TrainingState.start(cfg, run.run_id, data_hash, model, checkpoint)
             try:
-                progress = fit(model, splits, cfg, state, run)
+                typed = OmegaConf.to_object(cfg)  # the schema's dataclasses, validated above
+                progress = fit(model, splits, typed.trainer, typed.optimizer, state, run)
             except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (seqlab.experiments.signals.Terminated)
                 if state.progress.epoch > 0:
                     log.warning(

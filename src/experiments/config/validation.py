@@ -6,7 +6,10 @@ from dataclasses import fields, is_dataclass
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab.experiments.schema import Config, TrackingConfig, TrainerConfig, find_violations, schema_of
+from seqlab.experiments.config.legacy import upgrade_logged
+from seqlab.experiments.config.schema import Config, find_violations, schema_of
+from seqlab.experiments.config.tracking import TrackingConfig
+from seqlab.experiments.config.trainer import TrainerConfig
 from seqlab.paths import conf_dir
 
 
@@ -87,10 +90,13 @@ def logged_config(logged: DictConfig, source: str) -> DictConfig:
     """A config read back from a run (``source``: its logged config.yaml or checkpoint) put on
     its schema again, so that it is type-checked and validated like a composed one.
 
-    Runs log their configs resolved, so an interpolation in one was written there afterwards:
-    resolving it could read environment variables (secrets) or files into the new run, and it
-    is refused with a ConfigError naming the keys.
+    Keys renamed since the run was logged are read under their new names
+    (``seqlab.experiments.config.legacy``). Runs log their configs resolved, so an
+    interpolation in one was written there afterwards: resolving it could read environment
+    variables (secrets) or files into the new run, and it is refused with a ConfigError naming
+    the keys.
     """
+    upgrade_logged(logged, source)
     planted = interpolations(logged)
     if planted:
         raise ConfigError(

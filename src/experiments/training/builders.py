@@ -1,6 +1,5 @@
 """Turning a composed config into data and a model (the only place config meets constructors)."""
 
-import dataclasses
 import math
 
 import numpy as np
@@ -9,17 +8,16 @@ from omegaconf import DictConfig, OmegaConf
 from seqlab.data.dataset import DataSplits
 from seqlab.data.registry import build_splits
 from seqlab.data.vectors import aligned_vectors
-from seqlab.experiments.schema import schema_of
-from seqlab.experiments.validation import ConfigError
+from seqlab.experiments.config.schema import schema_of
+from seqlab.experiments.config.validation import ConfigError
+from seqlab.fields import from_values
 from seqlab.models.cells import get_cell
 from seqlab.models.classifier import SequenceClassifier
-from seqlab.models.network import NetworkSpec, init_network_params
+from seqlab.models.encoders import get_encoder
+from seqlab.models.network import NetworkOptions, NetworkSpec, init_network_params
 from seqlab.models.optimizers import OptimizerSpec
 
 INIT_STREAM, SHUFFLE_STREAM, DROPOUT_STREAM, VECTORS_STREAM = 1, 2, 3, 4  # independent streams from cfg.seed
-
-# Model options that say how the embedding starts and trains, not the network's shape.
-EMBEDDING_OPTIONS = ("embedding_vectors", "embedding_freeze")
 
 
 def load_data(cfg: DictConfig) -> DataSplits:
@@ -38,6 +36,12 @@ def model_inputs(cfg: DictConfig, splits: DataSplits) -> DataSplits:
             f"model.embedding_dim={cfg.model.embedding_dim}: an embedding needs token data, "
             f"but data={cfg.data.name} gives real-valued features; set model.embedding_dim=null"
         )
+    encoder = get_encoder(cfg.model.encoder)
+    if splits.vocab_size is not None and not encoder.token_inputs:
+        raise ConfigError(
+            f"model={cfg.model.name}: the {encoder.title} encoder reads real-valued series, "
+            f"but data={cfg.data.name} gives tokens; choose a model that reads them"
+        )
     if cfg.model.embedding_dim is None and splits.vocab_size is not None:
         steps = sum(part.mask.size for part in (splits.train, splits.validation, splits.test))
         size_gb = steps * splits.vocab_size * np.dtype(cfg.trainer.dtype).itemsize / 1e9
@@ -53,19 +57,17 @@ def model_inputs(cfg: DictConfig, splits: DataSplits) -> DataSplits:
 
 def _network_spec(model: dict, num_classes: int, input_size: int, vocab_size: int | None) -> NetworkSpec:
     """A NetworkSpec from a complete ``model`` config (as a dict)."""
-    model = {key: value for key, value in model.items() if key not in EMBEDDING_OPTIONS}
-    for key in ("conv_strides", "conv_dilations"):
-        model[key] = model[key] or [1] * len(model["conv_filters"])
-    model |= {key: tuple(model[key]) for key in ("conv_filters", "conv_kernels", "conv_strides", "conv_dilations")}
-    cell = get_cell(model.pop("name"))
-    options = {f.name: model.pop(f.name) for f in dataclasses.fields(cell.options)}
+    encoder = get_encoder(model["encoder"])
+    cell = get_cell(model["name"]) if encoder.uses_cell else None
     return NetworkSpec(
         num_classes=num_classes,
         input_size=input_size,
         vocab_size=vocab_size,
-        cell=cell.name,
-        cell_options=cell.options(**options),
-        **model,
+        encoder=encoder.name,
+        options=from_values(encoder.options, model),
+        network=from_values(NetworkOptions, model),
+        cell=cell.name if cell is not None else None,
+        cell_options=from_values(cell.options, model) if cell is not None else None,
     )
 
 
@@ -76,11 +78,12 @@ def network_spec(cfg: DictConfig, splits: DataSplits) -> NetworkSpec:
 
 
 def default_network_spec(
-    num_classes: int, input_size: int = 0, vocab_size: int | None = None, cell: str = "elman", **model: object
+    num_classes: int, input_size: int = 0, vocab_size: int | None = None, model: str = "elman", **options: object
 ) -> NetworkSpec:
-    """The network ``model=<cell>`` with the schema's defaults and the ``model`` fields given,
-    for code that builds models without composing a config (tests, benchmarks)."""
-    config = OmegaConf.merge(OmegaConf.structured(schema_of("model", cell)), model)
+    """The network ``model=<model>`` with the schema's defaults and the ``options`` given
+    (``model.<key>`` values; a sub-config such as ``conv`` as a dict), for code that builds
+    models without composing a config (tests, benchmarks)."""
+    config = OmegaConf.merge(OmegaConf.structured(schema_of("model", model)), options)
     return _network_spec(OmegaConf.to_container(config), num_classes, input_size, vocab_size)
 
 

@@ -12,63 +12,25 @@ import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab.experiments.builders import shuffle_rng
-from seqlab.experiments.validation import ConfigError, logged_config
+from seqlab.experiments.config.validation import ConfigError, logged_config
+from seqlab.experiments.training.builders import shuffle_rng
+from seqlab.experiments.training.progress import Progress
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.weights import UnsafeWeightsError, load_pickle, save_pickle
 
 CHECKPOINT_FILE = "checkpoint.pkl"
 LOCK_FILE = ".lock"
 
-# The metric each ``trainer.monitor`` choice improves in: -1 lower is better, +1 higher.
-MONITOR_SIGN = {"val_loss": -1, "val_accuracy": 1, "train_loss": -1, "train_accuracy": 1}
-
 
 class CheckpointWriteError(RuntimeError):
     """A checkpoint could not be written (a full disk, a lost file system); the message says
     what the run kept."""
-
-
-@dataclass
-class Progress:
-    """Where training stands after ``epoch`` finished epochs, and its best epoch so far."""
-
-    epoch: int = 0
-    metrics: dict[str, float] = field(default_factory=dict)
-    best_epoch: int = 0
-    best_metrics: dict[str, float] = field(default_factory=dict)
-    best_weights: dict[str, np.ndarray] = field(default_factory=dict)
-    # Reduce-on-plateau: the multiplier of the learning rate, and the epoch it last changed.
-    lr_scale: float = 1.0
-    lr_changed_epoch: int = 0
-
-    def reduce_on_plateau(self, patience: int, factor: float, min_scale: float) -> bool:
-        """Multiply ``lr_scale`` by ``factor`` (not below ``min_scale``) when the monitor has not
-        improved for ``patience`` epochs, counted since the best epoch and since the last
-        reduction; return whether it changed."""
-        waited = self.epoch - max(self.best_epoch, self.lr_changed_epoch)
-        scale = max(self.lr_scale * factor, min_scale)
-        if waited < patience or scale >= self.lr_scale:
-            return False
-        self.lr_scale, self.lr_changed_epoch = scale, self.epoch
-        return True
-
-    def record(self, epoch: int, metrics: dict[str, float], weights, monitor: str) -> None:
-        """Note epoch ``epoch``'s metrics; keep ``weights`` if ``monitor`` improved on the best."""
-        self.epoch, self.metrics = epoch, metrics
-        sign = MONITOR_SIGN[monitor]
-        if not self.best_metrics or sign * metrics[monitor] > sign * self.best_metrics[monitor]:
-            self.best_epoch, self.best_metrics, self.best_weights = epoch, metrics, weights
-
-    def epochs_without_improvement(self) -> int:
-        """Epochs finished since the best one."""
-        return self.epoch - self.best_epoch
 
 
 @dataclass

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from seqlab.experiments.recorder import RunRecorder
+from seqlab.experiments.tracking.recorder import RunRecorder
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

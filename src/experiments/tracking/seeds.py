@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from seqlab.experiments.queries import BEST_METRICS
+from seqlab.experiments.metrics import BEST_METRICS
 
 # Parameters that vary between the seeds of one configuration: the seeds, and what follows
 # from them (the data's hash and split sizes, when the seed draws the data).

@@ -3,7 +3,7 @@
 A ``RunRecorder`` starts (or resumes) a run, logs its params, metrics, tags, texts, files,
 figures and model, and ends it with a status. The runner, the sweep callback and the plots talk
 to it; nothing else writes to MLflow during training. (Where the store is and how runs are read
-back is ``seqlab.experiments.tracking``.)
+back is ``seqlab.experiments.tracking.logged_runs``.)
 
 A training run is MLflow's active run (``start``: MLflow's model logging needs one); a sweep's
 parent run is not (``create``): its jobs may run in the same process, each as the active run.
@@ -22,8 +22,8 @@ from mlflow.entities import DatasetInput, InputTag
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
-from seqlab.experiments.secrets import redact
 from seqlab.experiments.signals import deferred
+from seqlab.experiments.tracking.secrets import redact
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

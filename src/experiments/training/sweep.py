@@ -20,13 +20,15 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab.experiments.plots import log_figure, metric_against_params
-from seqlab.experiments.queries import BEST_METRICS, comparison_table, find_runs, varied_params
-from seqlab.experiments.recorder import RunRecorder
-from seqlab.experiments.secrets import redact
-from seqlab.experiments.seeds import configuration_params, over_seeds
+from seqlab.experiments.metrics import BEST_METRICS
 from seqlab.experiments.signals import stopped
-from seqlab.experiments.tracking import environment_tags, open_experiment
+from seqlab.experiments.tracking.environment import environment_tags
+from seqlab.experiments.tracking.queries import comparison_table, find_runs, varied_params
+from seqlab.experiments.tracking.recorder import RunRecorder
+from seqlab.experiments.tracking.secrets import redact
+from seqlab.experiments.tracking.seeds import configuration_params, over_seeds
+from seqlab.experiments.tracking.store import open_experiment
+from seqlab.experiments.training.plots import log_figure, metric_against_params
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,8 @@ their options, for ``--help``; ``${seqlab_job:<job number or null>}`` prefixes a
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab.data.identity import data_identity
-from seqlab.experiments.checkpoint import MONITOR_SIGN
+from seqlab.experiments.config.model import model_options
+from seqlab.experiments.metrics import MONITOR_SIGN
 from seqlab.paths import conf_dir, runs_dir
 
 
@@ -22,13 +23,25 @@ def optuna_direction(monitor: str) -> str:
     return "maximize" if MONITOR_SIGN[monitor] > 0 else "minimize"
 
 
+def _options(group: str, options: list[str]) -> str:
+    """A group's options, comma-separated; the model group's by kind: ``elman, gru, lstm
+    (recurrent); fcn, resnet``."""
+    if group != "model":
+        return ", ".join(options)
+    cells = {name for name, (_, cell) in model_options().items() if cell is not None}
+    recurrent = [option for option in options if option in cells]
+    others = [option for option in options if option not in cells]
+    parts = ([f"{', '.join(recurrent)} (recurrent)"] if recurrent else []) + ([", ".join(others)] if others else [])
+    return "; ".join(parts)
+
+
 def config_groups(*names: str) -> str:
     """One line per user-facing config group of ``conf/`` (those in ``names``, or all): e.g.
-    ``model: elman, gru, lstm``."""
+    ``optimizer: adadelta, adagrad, ...``, ``model: elman, gru, lstm (recurrent); fcn, resnet``."""
     root = conf_dir()
     groups = sorted(d for d in root.iterdir() if d.is_dir() and any(d.glob("*.yaml")))
     groups = [d for d in groups if not names or d.name in names]
-    return "\n".join(f"{d.name}: {', '.join(sorted(p.stem for p in d.glob('*.yaml')))}" for d in groups)
+    return "\n".join(f"{d.name}: {_options(d.name, sorted(p.stem for p in d.glob('*.yaml')))}" for d in groups)
 
 
 def job_prefix(job_num: int | None) -> str:

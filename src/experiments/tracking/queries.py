@@ -6,22 +6,9 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from seqlab.experiments.secrets import redact
-from seqlab.experiments.validation import ConfigError
-
-# The metrics of a run's best epoch (selected by ``trainer.monitor`` on validation) and the test
-# metrics of its weights, in the order the table shows them.
-BEST_METRICS = (
-    "best_epoch",
-    "best_val_loss",
-    "best_val_accuracy",
-    "best_train_loss",
-    "best_train_accuracy",
-    "test_loss",
-    "test_accuracy",
-)
-# Per-epoch metrics, whose last value is the run's last epoch's: shown as ``final_<name>``.
-FINAL_METRICS = ("val_loss", "val_accuracy", "train_loss", "train_accuracy")
+from seqlab.experiments.config.validation import ConfigError
+from seqlab.experiments.metrics import BEST_METRICS, FINAL_METRICS
+from seqlab.experiments.tracking.secrets import redact
 
 
 def find_runs(target: str) -> pd.DataFrame:

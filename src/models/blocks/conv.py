@@ -1,0 +1,170 @@
+"""Temporal convolution blocks for series (FCN / LSTM-FCN, Wang et al. 2017, Karim et al.
+2018): Conv1D → batch normalisation → ReLU, over the real steps of padded batches.
+
+A convolution is one matrix product over unfolded windows: the windows of every output step
+are gathered into a (batch × steps, kernel × channels) matrix and multiplied by the kernel
+(kernel × channels, filters), so BLAS does the arithmetic (NumPy's, as the input projections:
+``seqlab.models.numpy_matmul``); PyTensor derives the gradient (the
+transposed products, and one strided slice increment per kernel offset for the inputs).
+Blocks may stride, dilate and add their input (residual). ``ConvStack`` is the block;
+``ConvOptions`` its ``model.conv.*`` options.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.tensor.variable import TensorVariable
+
+from seqlab.fields import counts, in_range
+from seqlab.models.blocks.base import Block
+from seqlab.models.numpy_matmul import numpy_matmul
+
+# The epsilon added to the variance in batch normalisation.
+BATCH_NORM_EPS = 1e-5
+
+
+def conv1d(x: TensorVariable, mask: TensorVariable, W, b, kernel: int, stride: int = 1, dilation: int = 1) -> tuple:
+    """A 'same' convolution of ``x`` (batch, time, channels) over its real steps (``mask``
+    (batch, time)): padded steps count as zeros, as the steps beyond either end do.
+
+    Output step ``t`` sees the inputs ``t * stride + dilation * (j - (kernel - 1) // 2)`` for
+    ``j`` in ``0 .. kernel - 1`` (zeros outside the sequence). W: (kernel * channels, filters),
+    rows ordered by offset then channel; b: (filters,). Returns the outputs (batch, ceil(time /
+    stride), filters), zero where the output mask is, and that mask: an output step is real
+    when the input step at its centre (``t * stride``) is.
+
+    The windows are ``kernel`` strided slices joined along the channels, so the gradient is
+    the transposed product and ``kernel`` slice increments (no scatter over an index array).
+    """
+    batch, time, channels = x.shape[0], x.shape[1], x.shape[2]
+    steps = (time + stride - 1) // stride
+    reach = dilation * (kernel - 1)  # the window's span beyond its first step
+    zeros = pt.zeros((batch, reach, channels), dtype=x.dtype)
+    padded = pt.concatenate([zeros, x * mask[:, :, None], zeros], axis=1)  # step s is padded[:, s + reach]
+    first = reach - dilation * ((kernel - 1) // 2)
+    last = (steps - 1) * stride + 1
+    shifted = [padded[:, first + dilation * j : first + dilation * j + last : stride] for j in range(kernel)]
+    windows = pt.concatenate(shifted, axis=2).reshape((batch * steps, kernel * channels))
+    out_mask = mask[:, ::stride]
+    y = numpy_matmul(windows, W).reshape((batch, steps, W.shape[1])) + b
+    return y * out_mask[:, :, None], out_mask
+
+
+def batch_norm(y, mask, gamma, beta, mean, var, momentum, updates: list | None) -> TensorVariable:
+    """Normalise ``y`` (batch, time, filters) per filter over its real steps (``mask`` (batch,
+    time)), then scale by ``gamma`` and shift by ``beta`` (Ioffe and Szegedy 2015).
+
+    With ``updates`` (a list: training), the statistics are the batch's (mean and biased
+    variance over real steps), and the running ``mean`` and ``var`` (shared variables) get
+    ``(1 - momentum) * running + momentum * batch`` appended to ``updates``; without it
+    (evaluation), the running statistics are used.
+    """
+    m = mask[:, :, None]
+    eps, momentum = (pt.as_tensor_variable(np.asarray(v, dtype=y.dtype)) for v in (BATCH_NORM_EPS, momentum))
+    if updates is None:
+        centre, spread = mean, var
+    else:
+        count = m.sum(axis=(0, 1))
+        centre = (y * m).sum(axis=(0, 1)) / count
+        spread = (((y - centre) * m) ** 2).sum(axis=(0, 1)) / count
+        updates += [(mean, (1 - momentum) * mean + momentum * centre), (var, (1 - momentum) * var + momentum * spread)]
+    return ((y - centre) / pt.sqrt(spread + eps) * gamma + beta) * m
+
+
+@dataclass(frozen=True)
+class ConvOptions:
+    """Convolution blocks (Conv1D → batch norm → ReLU), one per entry of ``filters``."""
+
+    filters: list[int] = counts()
+    kernels: list[int] = counts()  # odd, one per block
+    strides: list[int] = counts()  # one per block; [] is 1 for every block
+    dilations: list[int] = counts()  # one per block; [] is 1 for every block
+    residual: bool = False  # each block adds its input (a 1×1 convolution where the shape changes)
+    momentum: float = in_range(0.1, 0.0, 1.0, closed_high=True)  # of batch norm's running statistics
+
+    def cross_check(self) -> list[tuple[str, Any, str]]:
+        """``(key, value, requirement)`` of each rule across the fields that fails."""
+        found = []
+        blocks = len(self.filters)
+        if len(self.kernels) != blocks:
+            found.append(("kernels", self.kernels, f"needs one kernel per block of conv.filters {self.filters}"))
+        for key in ("strides", "dilations"):
+            if len(getattr(self, key)) not in (0, blocks):
+                found.append((key, getattr(self, key), f"needs [] or one per block of conv.filters {self.filters}"))
+        if any(k < 1 or k % 2 == 0 for k in self.kernels):
+            found.append(("kernels", self.kernels, "kernels must be odd and >= 1"))
+        return found
+
+    def per_block(self, key: str) -> tuple[int, ...]:
+        """``strides`` or ``dilations``, one per block (``[]`` is 1 for every block)."""
+        return tuple(getattr(self, key)) or (1,) * len(self.filters)
+
+
+def conv_norm(params, i: int, x, mask, kernel: int, stride: int, dilation: int, momentum: float, updates):
+    """Convolution ``i`` (parameters ``{i}_W``, ``{i}_b``, ``{i}_gamma``, ``{i}_beta``,
+    ``{i}_mean``, ``{i}_var``) and batch normalisation of ``x`` (batch, time, channels):
+    the normalised outputs (batch, steps, filters), before any activation, and their mask."""
+    y, out_mask = conv1d(x, mask, params[f"{i}_W"], params[f"{i}_b"], kernel, stride, dilation)
+    stats = (params[f"{i}_{name}"] for name in ("gamma", "beta", "mean", "var"))
+    return batch_norm(y, out_mask, *stats, momentum, updates), out_mask
+
+
+def init_conv_norm(params: dict, rng, i: int, channels: int, filters: int, kernel: int, weights: Callable) -> None:
+    """Add convolution ``i``'s parameters to ``params``: ``{i}_W`` (kernel * channels,
+    filters) from ``weights``, ``{i}_b``, batch norm's ``{i}_gamma`` (ones) and ``{i}_beta``,
+    running ``{i}_mean`` (zeros) and ``{i}_var`` (ones), each (filters,)."""
+    params[f"{i}_W"] = weights(rng, kernel * channels, filters)
+    for name, start in (("b", 0.0), ("gamma", 1.0), ("beta", 0.0), ("mean", 0.0), ("var", 1.0)):
+        params[f"{i}_{name}"] = np.full(filters, start)
+
+
+def running_stats(convolutions: int) -> tuple[str, ...]:
+    """Local names of the batch-norm running statistics of ``convolutions`` convolutions."""
+    return tuple(f"{i}_{name}" for i in range(convolutions) for name in ("mean", "var"))
+
+
+@dataclass
+class ConvStack(Block):
+    """``options``' convolution blocks over a sequence: each ``conv_norm`` and a ReLU; with
+    ``options.residual`` each block adds its input before the ReLU (He et al. 2016; Wang et al.
+    2017), through a 1×1 convolution ``{i}_skip`` (channels, filters) where the channels or
+    the steps change. Outputs (batch, steps, last filters) and their mask; strides shorten it.
+
+    weights: the initialiser of the kernels, ``(rng, fan_in, fan_out) -> (fan_in, fan_out)``.
+    """
+
+    options: ConvOptions
+    weights: Callable
+    prefix: str = "conv"
+
+    @property
+    def running_stats(self) -> tuple[str, ...]:
+        return running_stats(len(self.options.filters))
+
+    def init(self, rng, in_features):
+        params: dict[str, np.ndarray] = {}
+        channels = in_features
+        for i, (filters, kernel, stride) in enumerate(
+            zip(self.options.filters, self.options.kernels, self.options.per_block("strides"), strict=True)
+        ):
+            init_conv_norm(params, rng, i, channels, filters, kernel, self.weights)
+            if self.options.residual and (channels != filters or stride > 1):
+                params[f"{i}_skip"] = self.weights(rng, channels, filters)
+            channels = filters
+        return params, channels
+
+    def apply(self, params, x, mask, ctx):
+        o = self.options
+        blocks = zip(o.kernels, o.per_block("strides"), o.per_block("dilations"), strict=True)
+        for i, (kernel, stride, dilation) in enumerate(blocks):
+            y, out_mask = conv_norm(params, i, x, mask, kernel, stride, dilation, o.momentum, ctx.updates)
+            if o.residual:
+                shortcut = x[:, ::stride]
+                if f"{i}_skip" in params:
+                    shortcut = pt.tensordot(shortcut, params[f"{i}_skip"], axes=[[2], [0]])
+                y = y + shortcut * out_mask[:, :, None]
+            x, mask = pt.maximum(y, 0), out_mask
+        return x, mask
