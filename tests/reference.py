@@ -95,12 +95,9 @@ def block_numpy(block, params, x, mask):
         return x, mask
     if kind == "Pooling":
         m = mask[:, :, None]
-        if block.kind == "last":
-            # forward: the state after the last step; backward: after the first
-            hidden = x.shape[2] // block.directions
-            return (
-                x[:, -1] if block.directions == 1 else np.concatenate([x[:, -1, :hidden], x[:, 0, hidden:]], 1)
-            ), None
+        if block.kind == "last":  # forward: the state after the last step; backward: after the first
+            hidden = x.shape[2] // 2
+            return (np.concatenate([x[:, -1, :hidden], x[:, 0, hidden:]], 1) if block.bidirectional else x[:, -1]), None
         if block.kind == "mean":
             return (x * m).sum(axis=1) / m.sum(axis=1), None
         if block.kind == "max":

@@ -8,6 +8,7 @@ written where it is defined; an option dataclass nested in them is a sub-config
 (``model.conv.filters``).
 """
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field, fields, make_dataclass
 from functools import cache
@@ -35,9 +36,10 @@ class ModelConfig:
     def cross_check(self) -> list[tuple[str, Any, str]]:
         """The encoder's and the cell's rules across fields, and the network's own."""
         found = []
-        if self.variational_dropout and self.input_dropout == 0 and getattr(self, "dropout", 0) == 0:
-            masks = "model.input_dropout and model.dropout, which are both 0"
-            found.append(("variational_dropout", True, f"shapes the masks of {masks}"))
+        rates = ["input_dropout", *(["dropout"] if hasattr(self, "dropout") else [])]  # dropout: between layers
+        if self.variational_dropout and all(getattr(self, rate) == 0 for rate in rates):
+            masks = " and ".join(f"model.{rate}" for rate in rates)
+            found.append(("variational_dropout", True, f"shapes the masks of {masks}, which are all 0"))
         if self.embedding_vectors is not None and self.embedding_dim is None:
             found.append(("embedding_vectors", self.embedding_vectors, "needs model.embedding_dim (the vectors' size)"))
         if self.name not in model_options():  # the name field's own rule says so
@@ -74,7 +76,7 @@ def _schema_field(f: dataclasses.Field) -> tuple[str, Any, Any]:
         schema = config_schema(f.type)
         default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.type()
         values = {g.name: getattr(default, g.name) for g in fields(default)}
-        return f.name, schema, field(default_factory=lambda: schema(**values))
+        return f.name, schema, field(default_factory=lambda: schema(**copy.deepcopy(values)))
     if f.default_factory is not dataclasses.MISSING:
         return f.name, f.type, field(default_factory=f.default_factory, metadata=f.metadata)
     return f.name, f.type, field(default=f.default, metadata=f.metadata)

@@ -32,17 +32,17 @@ class Pooling(Block):
 
     'mean' averages and 'max' takes the maximum over real steps; 'attention' sums the steps
     weighted by ``attention_weights`` (parameters ``W`` (features, attention_size), ``b`` and
-    ``v`` (attention_size,), under the prefix ``att_``); 'last' takes the state after the last
-    real step of each of ``directions`` recurrent directions whose outputs stand side by side
-    (a recurrent layer carries its state over padded steps, so the forward direction's is at
-    the last step and the backward direction's at the first).
+    ``v`` (attention_size,), under the prefix ``att_``); 'last' takes a recurrent layer's state
+    after the last real step of each direction, whose outputs stand side by side when
+    ``bidirectional`` (the layer carries its state over padded steps, so the forward
+    direction's is at the last step and the backward direction's at the first).
 
     weights: the initialiser of attention's ``W`` and ``v``.
     """
 
     kind: str
     attention_size: int = 0
-    directions: int = 1
+    bidirectional: bool = False
     weights: Callable | None = None
 
     @property
@@ -57,10 +57,11 @@ class Pooling(Block):
         return {"W": W, "b": b, "v": self.weights(rng, self.attention_size, 1)[:, 0]}, in_features
 
     def apply(self, params, x, mask, ctx):
+        if self.kind == "last" and not self.bidirectional:
+            return x[:, -1], None
         if self.kind == "last":
-            hidden = x.shape[2] // self.directions
-            finals = [x[:, -1, :hidden], *(x[:, 0, d * hidden : (d + 1) * hidden] for d in range(1, self.directions))]
-            return (pt.concatenate(finals, axis=1) if self.directions > 1 else finals[0]), None
+            hidden = x.shape[2] // 2
+            return pt.concatenate([x[:, -1, :hidden], x[:, 0, hidden:]], axis=1), None
         m = mask[:, :, None]
         if self.kind == "mean":
             return (x * m).sum(axis=1) / m.sum(axis=1), None

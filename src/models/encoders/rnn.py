@@ -74,7 +74,7 @@ def blocks(spec) -> list:
         input_weights=weights,
         recurrent_weights=initializer(o.recurrent_init, spec.network.init_std, RECURRENT_INITIALIZERS),
     )
-    pooling = Pooling(o.pooling, o.attention_size, len(rnn.directions), weights)
+    pooling = Pooling(o.pooling, o.attention_size, o.bidirectional, weights)
     if not o.conv.filters:
         return [rnn, pooling]
     conv = ConvStack(o.conv, weights)
