@@ -110,9 +110,7 @@ def test_a_registered_encoder_is_refused_where_it_lacks_something(toy_encoder, s
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    ("encoder", "filters", "dtype"), [("fcn", "[8,8,8]", "float32"), ("resnet", "[8]", "float64")]
-)
+@pytest.mark.parametrize(("encoder", "filters", "dtype"), [("fcn", "[8,8,8]", "float32"), ("resnet", "[8]", "float64")])
 def test_fcn_and_resnet_presets_learn_a_small_ts_archive(encoder, filters, dtype, store_overrides, tmp_path):
     # Multivariate series of unequal lengths (5 to 11 steps), two channels, three classes told apart
     # by their level (so normalised over the data set, not per series).

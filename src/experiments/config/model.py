@@ -17,8 +17,10 @@ from typing import Any
 from omegaconf import MISSING
 
 from seqlab.fields import checked
-from seqlab.models.cells import CELLS, Cell
-from seqlab.models.encoders import ENCODERS, Encoder
+from seqlab.models.cells import CELLS
+from seqlab.models.cells.base import Cell
+from seqlab.models.encoders import ENCODERS
+from seqlab.models.encoders.base import Encoder
 from seqlab.models.network import NetworkOptions
 
 

@@ -6,18 +6,8 @@ Adding a cell: a module defining a ``Cell`` (``seqlab.models.cells.base``), its 
 """
 
 from seqlab.models.cells import elman, gru, lstm
-from seqlab.models.cells.base import Cell
+from seqlab.models.registry import Registry
 
-CELLS: dict[str, Cell] = {cell.name: cell for cell in (elman.CELL, lstm.CELL, gru.CELL)}
-
-
-def register_cell(cell: Cell) -> None:
-    """Make ``cell`` available as ``model=<cell.name>`` (replacing a cell of that name)."""
-    CELLS[cell.name] = cell
-
-
-def get_cell(name: str) -> Cell:
-    """The cell registered as ``name``."""
-    if name not in CELLS:
-        raise ValueError(f"unknown cell {name!r}; known: {sorted(CELLS)}")
-    return CELLS[name]
+CELLS = Registry("cell", (elman.CELL, lstm.CELL, gru.CELL))
+# register_cell(cell): make it available as model=<cell.name>; get_cell(name): the cell of that name.
+register_cell, get_cell = CELLS.register, CELLS.named

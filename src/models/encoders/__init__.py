@@ -7,18 +7,9 @@ entry in ``ENCODERS`` below (or ``register_encoder`` from elsewhere, e.g. a test
 """
 
 from seqlab.models.encoders import fcn, resnet, rnn
-from seqlab.models.encoders.base import Encoder
+from seqlab.models.registry import Registry
 
-ENCODERS: dict[str, Encoder] = {encoder.name: encoder for encoder in (rnn.ENCODER, fcn.ENCODER, resnet.ENCODER)}
-
-
-def register_encoder(encoder: Encoder) -> None:
-    """Make ``encoder`` available as ``model=<encoder.name>`` (replacing an encoder of that name)."""
-    ENCODERS[encoder.name] = encoder
-
-
-def get_encoder(name: str) -> Encoder:
-    """The encoder registered as ``name``."""
-    if name not in ENCODERS:
-        raise ValueError(f"unknown encoder {name!r}; known: {sorted(ENCODERS)}")
-    return ENCODERS[name]
+ENCODERS = Registry("encoder", (rnn.ENCODER, fcn.ENCODER, resnet.ENCODER))
+# register_encoder(encoder): make it available as model=<encoder.name>; get_encoder(name): the
+# encoder of that name.
+register_encoder, get_encoder = ENCODERS.register, ENCODERS.named
