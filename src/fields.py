@@ -54,12 +54,14 @@ def in_range(default: float, low: float, high: float, closed_high: bool = False)
     )
 
 
-def counts(default: tuple[int, ...] = ()) -> Any:
-    """A dataclass field holding a list of whole numbers, each >= 1 (``[]`` by default)."""
-    return field(
-        default_factory=lambda: list(default),
-        metadata={"rule": lambda v: all(n >= 1 for n in v), "requirement": "must all be >= 1"},
-    )
+def counts(default: tuple[int, ...] = (), odd: bool = False) -> Any:
+    """A dataclass field holding a list of whole numbers, each >= 1 and, with ``odd``, odd
+    (convolution kernels, which 'same' convolutions centre); ``[]`` by default."""
+    if odd:
+        rule, requirement = (lambda v: all(n >= 1 and n % 2 == 1 for n in v)), "must all be odd and >= 1"
+    else:
+        rule, requirement = (lambda v: all(n >= 1 for n in v)), "must all be >= 1"
+    return field(default_factory=lambda: list(default), metadata={"rule": rule, "requirement": requirement})
 
 
 def from_values(options: type, values: dict) -> Any:

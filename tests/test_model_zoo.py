@@ -108,6 +108,13 @@ def test_stacked_bidirectional_lstm_with_every_option_learns(store_overrides):
             "model.conv.dilations=[1, 2]: needs [] or one per block of conv.filters [4]",
         ),
         (["model.variational_dropout=true"], "model.variational_dropout=True: shapes the masks of"),
+        (["model.conv.filters=[4]", "model.conv.kernels=[4]"], "model.conv.kernels=[4]: must all be odd and >= 1"),
+        (["model=resnet", "model.conv.kernels=[3,4]"], "model.conv.kernels=[3, 4]: must all be odd and >= 1"),
+        (["model=resnet", "model.conv.filters=[]"], "model.conv.filters=[]: needs at least one entry"),
+        (
+            ["model=fcn", "model.conv.filters=[]", "model.conv.kernels=[]"],
+            "model.conv.filters=[]: needs at least one block",
+        ),
         (["trainer.checkpoint_dir=/dev/null/checkpoints"], "checkpoints cannot be written there"),
     ],
 )

@@ -343,8 +343,9 @@ def test_dropout_is_inverted_seeded_and_uses_its_rate():
 
 @pytest.mark.parametrize("where", ["dropout", "input_dropout", "output_dropout"])
 def test_dropout_acts_in_training_only(where):
-    plain_spec = default_network_spec(CLASSES, FEATURES, model="elman", hidden_size=HIDDEN, num_layers=2)
-    spec = default_network_spec(CLASSES, FEATURES, model="elman", hidden_size=HIDDEN, num_layers=2, **{where: 0.5})
+    options = {"model": "elman", "hidden_size": HIDDEN, "num_layers": 2}
+    plain_spec = default_network_spec(CLASSES, FEATURES, **options)
+    spec = default_network_spec(CLASSES, FEATURES, **options, **{where: 0.5})
     model, plain = (make_model(s, mode="FAST_COMPILE") for s in (spec, plain_spec))
     inputs, mask, labels = random_batch(spec, seed=4)
     np.testing.assert_allclose(model.log_proba(inputs, mask), plain.log_proba(inputs, mask))

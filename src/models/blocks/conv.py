@@ -79,7 +79,7 @@ class ConvOptions:
     """Convolution blocks (Conv1D → batch norm → ReLU), one per entry of ``filters``."""
 
     filters: list[int] = counts()
-    kernels: list[int] = counts()  # odd, one per block
+    kernels: list[int] = counts(odd=True)  # one per block
     strides: list[int] = counts()  # one per block; [] is 1 for every block
     dilations: list[int] = counts()  # one per block; [] is 1 for every block
     residual: bool = False  # each block adds its input (a 1×1 convolution where the shape changes)
@@ -94,8 +94,6 @@ class ConvOptions:
         for key in ("strides", "dilations"):
             if len(getattr(self, key)) not in (0, blocks):
                 found.append((key, getattr(self, key), f"needs [] or one per block of conv.filters {self.filters}"))
-        if any(k < 1 or k % 2 == 0 for k in self.kernels):
-            found.append(("kernels", self.kernels, "kernels must be odd and >= 1"))
         return found
 
     def per_block(self, key: str) -> tuple[int, ...]:
