@@ -4,7 +4,6 @@ deprecation message: on the command line (``model.conv_filters=[16]`` is
 checkpoints), so that every logged run still predicts, reproduces and resumes."""
 
 import logging
-import re
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -26,10 +25,11 @@ def upgrade_overrides(overrides: list[str]) -> list[str]:
     their new names, each renaming logged as a deprecation warning."""
     upgraded = []
     for override in overrides:
-        match = re.fullmatch(r"(\+\+|\+|~)?([\w.]+)(.*)", override, flags=re.DOTALL)
-        if match and match[2] in RENAMED:
-            _warn(match[2], RENAMED[match[2]], "command line")
-            override = f"{match[1] or ''}{RENAMED[match[2]]}{match[3]}"
+        body = override.lstrip("+~")  # as validation and resume read an override's key
+        key = body.split("=", 1)[0]
+        if key in RENAMED:
+            _warn(key, RENAMED[key], "command line")
+            override = override[: len(override) - len(body)] + RENAMED[key] + body[len(key) :]
         upgraded.append(override)
     return upgraded
 
