@@ -1,4 +1,4 @@
-"""The ``seqlab`` command: ``seqlab <train|predict|compare|reproduce> [Hydra arguments]``.
+"""The ``seqlab`` command: ``seqlab <train|predict|compare|reproduce|study> [Hydra arguments]``.
 
 Each subcommand is the Hydra app of its entry point module (``seqlab.experiments.<name>``), with
 the same overrides, ``-m`` sweeps, ``--help``, ``--cfg job`` and ``--hydra-help``. Shell
@@ -15,6 +15,7 @@ COMMANDS = {
     "predict": "classify a split or new texts with a logged run",
     "compare": "compare the runs of a sweep or an experiment",
     "reproduce": "train a logged run again and check every metric",
+    "study": "run a study (configurations x data sets x seeds) and report it; study report: report again",
 }
 
 

@@ -45,9 +45,22 @@ def runs_dir() -> Path:
     return runs_location()[0]
 
 
+def datasets_dir() -> Path:
+    """Where archive data sets downloaded by name are kept: ``$SEQLAB_HOME/datasets`` when
+    ``SEQLAB_HOME`` is set, else the per-user ``~/.cache/seqlab/datasets``
+    (``$XDG_CACHE_HOME/seqlab/datasets``), shared by every project of the user."""
+    if os.environ.get(HOME_VARIABLE):
+        return Path(os.environ[HOME_VARIABLE]).resolve() / "datasets"
+    return _user_cache() / "datasets"
+
+
+def _user_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "seqlab"
+
+
 def cache_dir() -> Path:
     """Where compiled code is cached (see the module docstring)."""
     runs, reason = runs_location()
     if reason != "current directory":
         return runs / ".cache"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "seqlab"
+    return _user_cache()

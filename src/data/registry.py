@@ -8,6 +8,7 @@ file loaders have it already.
 
 from collections.abc import Callable
 
+from seqlab.data.archives import load_named_archive
 from seqlab.data.dataset import DataSplits, Task, split_dataset
 from seqlab.data.first_symbol import first_symbol_task
 from seqlab.data.majority import majority_task
@@ -66,11 +67,16 @@ SOURCES: dict[str, Source] = {
     "sentiment": generated_texts(sentiment_texts, "sentiment"),
     "text_table": load_text_table,
     "archive": load_archive,
+    "ucr": load_named_archive,
 }
 
 
-def build_splits(name: str, **options) -> DataSplits:
-    """Build the splits of source ``name`` from its config ``options``."""
+def build_splits(name: str, source: str | None = None, **options) -> DataSplits:
+    """Build the splits of source ``name`` from its config ``options``; a config that names its
+    ``source`` apart (``data=ucr``, whose ``name`` is the archive data set's) is read by that
+    source, with ``name`` among its options."""
+    if source is not None:
+        name, options = source, {"name": name, **options}
     if name not in SOURCES:
         raise ValueError(f"unknown data source {name!r}; known: {sorted(SOURCES)}")
     return SOURCES[name](**options)

@@ -5,8 +5,7 @@
 import functools
 import logging
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import hydra
@@ -14,15 +13,13 @@ from hydra.core.plugins import Plugins
 from omegaconf import DictConfig
 
 from hydra_plugins.seqlab_optuna_sweeper.optuna_sweeper import OptunaSweeper
+from hydra_plugins.seqlab_study_sweeper.study_sweeper import StudySweeper
 from seqlab import engine
-from seqlab.data.errors import DataError
 from seqlab.experiments.config.legacy import upgrade_overrides
 from seqlab.experiments.config.resolvers import register_resolvers
 from seqlab.experiments.config.schema import register_schemas
-from seqlab.experiments.config.validation import ConfigError
 from seqlab.experiments.signals import stop_cleanly
-from seqlab.experiments.training.checkpoints import CheckpointWriteError
-from seqlab.models.weights import UnsafeWeightsError
+from seqlab.experiments.user_errors import exit_on_user_error
 from seqlab.paths import cache_dir, runs_location
 
 log = logging.getLogger(__name__)
@@ -30,28 +27,15 @@ log = logging.getLogger(__name__)
 # The configs ship inside the package (conf/ of the checkout is the package seqlab.conf).
 CONFIG_PATH = "pkg://seqlab.conf"
 
-# A bad config value, data file, weights or checkpoint file, run id, experiment or tracking server,
-# or a disk that refuses a checkpoint: one message each, no traceback.
-USER_ERRORS = (ConfigError, DataError, UnsafeWeightsError, LookupError, CheckpointWriteError)
-
-
-@contextmanager
-def exit_on_user_error(status: int = 2) -> Iterator[None]:
-    """Log a ``USER_ERRORS`` exception's message and exit with ``status``."""
-    try:
-        yield
-    except USER_ERRORS as error:
-        log.error("%s", error)
-        sys.exit(status)
-
 
 def register_configs() -> None:
     """Tell Hydra what it must know before composing a config: the schemas, the resolvers and
-    seqlab's Optuna sweeper (registered by hand too, as Hydra's plugin scan does not see the
-    ``hydra_plugins`` package of an editable install). Idempotent."""
+    seqlab's Optuna and study sweepers (registered by hand too, as Hydra's plugin scan does not
+    see the ``hydra_plugins`` package of an editable install). Idempotent."""
     register_schemas()
     register_resolvers()
     Plugins.instance().register(OptunaSweeper)
+    Plugins.instance().register(StudySweeper)
 
 
 def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], Any]]:

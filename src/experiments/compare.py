@@ -3,7 +3,7 @@
 Reads the runs of one sweep (its parent run's id) or of one experiment (name or id) with
 ``mlflow.search_runs``, and prints the parameters that vary between them against their best
 epoch's, test and final metrics, sorted by a validation metric (``sort_by``); the same table
-is written as CSV.
+is written as CSV. Runs over seeds are summarised per configuration, within each data set.
 """
 
 import logging
@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 from seqlab.experiments.cli import hydra_app
 from seqlab.experiments.config.validation import validate
 from seqlab.experiments.tracking.queries import comparison_table, find_runs, monitored_metric, varied_params
-from seqlab.experiments.tracking.seeds import configuration_params, over_seeds, paired_comparison
+from seqlab.experiments.tracking.seeds import configuration_params, dataset_params, over_seeds, paired_comparison
 from seqlab.experiments.tracking.store import use_tracking_store
 from seqlab.paths import runs_dir
 
@@ -53,25 +53,33 @@ def main(cfg: DictConfig) -> None:
 
 def print_over_seeds(table: pd.DataFrame, params: list[str], sort_by: str, paired_metric: str, output: Path) -> None:
     """Print (and write next to ``output``) each configuration's results over seeds, best first
-    by ``sort_by``; with two or more, the paired tests of the two best on ``paired_metric``."""
-    summary = over_seeds(table, params, sort_by)
+    by ``sort_by``, within each data set when the runs differ in their data (``dataset_params``:
+    never pooled or paired across data sets); with two or more configurations on a data set,
+    the paired tests of its two best on ``paired_metric``."""
+    datasets, configurations = dataset_params(params), configuration_params(params)
+    summary = over_seeds(table, datasets + configurations, sort_by)
     metrics = [c.removesuffix("_mean") for c in summary.columns if c.endswith("_mean")]
     summary.to_csv(output.with_name(f"{output.stem}_seeds.csv"), index=False)
-    shown = summary[[*params, "n"]].copy()
+    shown = summary[[*configurations, "n"]].copy()
     for metric in metrics:
         mean, std, ci = (summary[f"{metric}_{part}"] for part in ("mean", "std", "ci95"))
         shown[metric] = [f"{m:.4g} ± {s:.2g} (CI ±{c:.2g})" for m, s, c in zip(mean, std, ci, strict=True)]
     print(f"\nOver seeds: mean ± std (half-width of the 95 % CI of the mean) and n, best first by {sort_by}:")
-    print(shown.to_string(index=False))
-    if len(summary) < 2:
-        return
-    first, second = (summary.iloc[i][params].to_dict() for i in (0, 1))
-    result = paired_comparison(table, params, first, second, paired_metric)
-    print(
-        f"\nPaired over seeds {result['seeds']}: {paired_metric} of {first} minus {second}: "
-        f"mean difference {result['mean_difference']:.4g}; Wilcoxon signed-rank p = {result['wilcoxon_p']:.4g}, "
-        f"paired t-test p = {result['paired_t_p']:.4g}"
-    )
+    blocks = summary.groupby(datasets, sort=False, dropna=False).groups.values() if datasets else [summary.index]
+    for rows in blocks:
+        if datasets:
+            print(f"\ndata set {' '.join(f'{p}={summary.loc[rows[0], p]}' for p in datasets)}:")
+        print(shown.loc[rows].to_string(index=False))
+        if len(rows) < 2:
+            continue
+        first, second = (summary.loc[rows[i], datasets + configurations].to_dict() for i in (0, 1))
+        result = paired_comparison(table, datasets + configurations, first, second, paired_metric)
+        names = [{p: pair[p] for p in configurations} for pair in (first, second)]
+        print(
+            f"Paired over seeds {result['seeds']}: {paired_metric} of {names[0]} minus {names[1]}: "
+            f"mean difference {result['mean_difference']:.4g}; Wilcoxon signed-rank p = {result['wilcoxon_p']:.4g}, "
+            f"paired t-test p = {result['paired_t_p']:.4g}"
+        )
 
 
 if __name__ == "__main__":

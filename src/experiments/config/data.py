@@ -192,13 +192,9 @@ class TextTableDataConfig(DataConfig, TextOptions):
 
 
 @dataclass
-class ArchiveDataConfig(DataConfig):
-    """A UCR (.tsv) or UEA (.ts) dataset: its TRAIN and TEST files."""
+class ArchiveOptions:
+    """How a UCR/UEA data set is read: its validation split, encoding, normalisation, missing values."""
 
-    name: str = fixed_name("archive", "data", SOURCES)
-    train_path: str = MISSING
-    test_path: str = MISSING
-    validation_path: str | None = None  # null: val_fraction of TRAIN is held out
     val_fraction: float = validation_share(0.2)  # held out of TRAIN, seeded, stratified; 0: all of TRAIN
     encoding: str = text_encoding("utf-8")
     # none | series | dataset (statistics of the training split)
@@ -206,3 +202,26 @@ class ArchiveDataConfig(DataConfig):
     # missing values (NaN, '?'): refuse | drop (the series) | fill (interpolate): seqlab.data.missing
     missing: str = one_of("refuse", MISSING_POLICIES)
     max_len: int | None = checked(None, lambda v: v is None or v > 0, "must be > 0 or null")
+
+
+@dataclass
+class ArchiveDataConfig(DataConfig, ArchiveOptions):
+    """A UCR (.tsv) or UEA (.ts) dataset: its TRAIN and TEST files."""
+
+    name: str = fixed_name("archive", "data", SOURCES)
+    train_path: str = MISSING
+    test_path: str = MISSING
+    validation_path: str | None = None  # null: val_fraction of TRAIN is held out
+
+
+@dataclass
+class UcrDataConfig(DataConfig, ArchiveOptions):
+    """A UCR/UEA archive data set by name (``seqlab.data.archives``): downloaded once into the
+    cache, or read from a local copy of the archive."""
+
+    name: str = MISSING  # the data set's name in the archive, as spelt there: GunPoint, BasicMotions
+    source: str = fixed_name("ucr", "data", SOURCES)
+    # A folder holding the archive (<root>/<name>/<name>_TRAIN.ts ...): read from there, nothing downloaded.
+    root: str | None = None
+    # Where <name>.zip is downloaded from (timeseriesclassification.com, as aeon's load_classification).
+    base_url: str = "https://timeseriesclassification.com/aeon-toolkit"

@@ -1,9 +1,11 @@
-"""The schemas of ``conf/predict.yaml``, ``conf/compare.yaml`` and ``conf/reproduce.yaml``."""
+"""The schemas of ``conf/predict.yaml``, ``conf/compare.yaml``, ``conf/reproduce.yaml`` and
+``conf/study_report.yaml``."""
 
 from dataclasses import dataclass
 
 from omegaconf import MISSING
 
+from seqlab.experiments.config.study import StudyReportConfig
 from seqlab.experiments.config.tracking import TrackingConfig
 from seqlab.fields import one_of, positive
 
@@ -47,4 +49,5 @@ ENTRY_POINT_SCHEMAS = {
     "predict_schema": PredictConfig,
     "compare_schema": CompareConfig,
     "reproduce_schema": ReproduceConfig,
+    "study_report_schema": StudyReportConfig,
 }

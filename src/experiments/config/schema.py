@@ -20,6 +20,7 @@ from seqlab.experiments.config import data as data_schemas
 from seqlab.experiments.config import optimizer as optimizer_schemas
 from seqlab.experiments.config.entry_points import ENTRY_POINT_SCHEMAS
 from seqlab.experiments.config.model import ModelConfig, model_schemas
+from seqlab.experiments.config.study import StudyConfig
 from seqlab.experiments.config.tracking import TrackingConfig
 from seqlab.experiments.config.trainer import TrainerConfig
 
@@ -32,6 +33,8 @@ class Config:
     trainer: TrainerConfig = MISSING
     tracking: TrackingConfig = MISSING
     seed: int = 0
+    # Set by ``seqlab study`` only (conf/study.yaml); a study's cells are trained without it.
+    study: StudyConfig | None = None
 
 
 GROUP_SCHEMAS = {
@@ -45,6 +48,7 @@ GROUP_SCHEMAS = {
     "data/sentiment": data_schemas.SentimentDataConfig,
     "data/text_table": data_schemas.TextTableDataConfig,
     "data/archive": data_schemas.ArchiveDataConfig,
+    "data/ucr": data_schemas.UcrDataConfig,
     "optimizer/sgd": optimizer_schemas.SGDConfig,
     "optimizer/adagrad": optimizer_schemas.AdagradConfig,
     "optimizer/rmsprop": optimizer_schemas.RMSpropConfig,
@@ -77,6 +81,7 @@ def register_schemas() -> None:
         store.store(group=f"schema/{group}", name=option, node=node)
     store.store(group="schema/trainer", name="default", node=TrainerConfig)
     store.store(group="schema/tracking", name="default", node=TrackingConfig)
+    store.store(group="schema/study", name="default", node=StudyConfig)
     for name, node in ENTRY_POINT_SCHEMAS.items():
         store.store(name=name, node=node)
 

@@ -58,7 +58,7 @@ def unknown_keys(node: DictConfig, prefix: str = "") -> list[tuple[str, object, 
     for key, value in node.items_ex(resolve=False):
         if key not in names:
             found.append((f"{prefix}{key}", value, f"unknown key: {schema.__name__} has no such field"))
-        elif isinstance(value, DictConfig):
+        elif isinstance(value, DictConfig) and node.get(key) is not None:
             found += unknown_keys(value, f"{prefix}{key}.")
     return found
 
@@ -104,7 +104,7 @@ def logged_config(logged: DictConfig, source: str) -> DictConfig:
             "added later and could read environment variables or files: refusing to resolve them"
         )
     skeleton = Config(
-        data=schema_of("data", logged.data.name)(),
+        data=schema_of("data", logged.data.get("source") or logged.data.name)(),
         model=schema_of("model", logged.model.name)(),
         optimizer=schema_of("optimizer", logged.optimizer.name)(),
         trainer=TrainerConfig(),

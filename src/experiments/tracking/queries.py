@@ -10,6 +10,10 @@ from seqlab.experiments.config.validation import ConfigError
 from seqlab.experiments.metrics import BEST_METRICS, FINAL_METRICS
 from seqlab.experiments.tracking.secrets import redact
 
+# The metrics of a run as tables show them: its best epoch's and test metrics, then its last
+# epoch's as ``final_<name>``, by their ``mlflow.search_runs`` column.
+RESULT_METRICS = {f"metrics.{m}": m for m in BEST_METRICS} | {f"metrics.{m}": f"final_{m}" for m in FINAL_METRICS}
+
 
 def find_runs(target: str) -> pd.DataFrame:
     """The runs of sweep ``target`` (a parent run id), else of experiment ``target`` (name or
@@ -62,7 +66,7 @@ def comparison_table(runs: pd.DataFrame, sort_by: str | None = None) -> pd.DataF
     by their test results is selecting on the test set."""
     if runs.empty:
         raise LookupError("no runs to compare")
-    columns = {f"metrics.{m}": m for m in BEST_METRICS} | {f"metrics.{m}": f"final_{m}" for m in FINAL_METRICS}
+    columns = RESULT_METRICS
     metrics = [name for column, name in columns.items() if column in runs.columns]
     sort_by = sort_by or monitored_metric(runs)
     if sort_by.startswith("test_"):

@@ -92,6 +92,15 @@ class RunRecorder:
         run = MlflowClient().create_run(experiment_id, run_name=run_name, tags=tags | process_tags())
         return cls(run.info.run_id, active=False)
 
+    @classmethod
+    def reopen(cls, run_id: str, tags: dict[str, str]) -> "RunRecorder":
+        """Make the ended run ``run_id`` RUNNING again, recorded by this process (a study's
+        parent, which every ``seqlab study`` of the study continues), with ``tags`` added."""
+        recorder = cls(run_id, active=False)
+        recorder.client.update_run(run_id, status="RUNNING")
+        recorder.tags(tags | process_tags())
+        return recorder
+
     @staticmethod
     def fail_orphans(experiment_id: str) -> list[str]:
         """Mark FAILED, with a note, every run of the experiment left RUNNING by a process of
@@ -155,6 +164,11 @@ class RunRecorder:
                 for dataset, context in inputs
             ],
         )
+
+    @_whole
+    def folder(self, path: Path, artifact_path: str) -> None:
+        """Log the files of the local folder ``path`` under ``artifact_path``."""
+        self.client.log_artifacts(self.run_id, str(path), artifact_path)
 
     @_whole
     def figure(self, figure: "Figure", name: str) -> None:

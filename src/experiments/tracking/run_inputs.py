@@ -24,8 +24,8 @@ ENVIRONMENT_ARTIFACT = "environment.txt"
 
 def flatten_config(cfg: DictConfig) -> dict[str, object]:
     """Flatten a resolved config to dotted keys: ``{"model.hidden_size": 32, ...}``, with
-    credentials in URIs hidden."""
-    container = OmegaConf.to_container(cfg, resolve=True)
+    credentials in URIs hidden; a section that is not set (a training run's ``study``) is left out."""
+    container = {k: v for k, v in OmegaConf.to_container(cfg, resolve=True).items() if v is not None}
     flat = pd.json_normalize(container, sep=".").iloc[0].to_dict()
     return {key: redact(value) if isinstance(value, str) else value for key, value in flat.items()}
 

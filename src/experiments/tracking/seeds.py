@@ -1,6 +1,8 @@
 """Results over seeds: runs that differ only in their seed are one configuration, reported as
 mean, standard deviation, 95 % confidence interval and n; two configurations are compared
-with paired tests over the seeds they share. Used by ``seqlab compare`` and sweeps."""
+with paired tests over the seeds they share. Runs on different data sets are never pooled or
+paired across them: the data set is a blocking factor (``dataset_params``). Used by
+``seqlab compare`` and sweeps."""
 
 import math
 
@@ -12,11 +14,27 @@ from seqlab.experiments.metrics import BEST_METRICS
 # Parameters that vary between the seeds of one configuration: the seeds, and what follows
 # from them (the data's hash and split sizes, when the seed draws the data).
 SEED_PARAMS = ("seed", "data.seed")
+# The run tags of the config (tracking.tags.*): a study's cells carry their configuration, data
+# set, seed and digest there; only the data set's tells runs apart beyond their other parameters.
+TAG_PARAMS = "tracking.tags."
+DATASET_TAG_PARAM = "tracking.tags.dataset"
+
+
+def dataset_params(params: list[str]) -> list[str]:
+    """The parameters among ``params`` that tell data sets apart: the data source and its options
+    (``choice.data``, ``data.*`` but the seed) and a study's data set tag."""
+    return [
+        p
+        for p in params
+        if p == "choice.data" or p == DATASET_TAG_PARAM or (p.startswith("data.") and p not in SEED_PARAMS)
+    ]
 
 
 def configuration_params(params: list[str]) -> list[str]:
-    """The parameters among ``params`` that tell configurations apart (not seeds)."""
-    return [p for p in params if p not in SEED_PARAMS and not p.startswith("dataset.")]
+    """The parameters among ``params`` that tell configurations apart: not the seeds, the data
+    sets (``dataset_params``), what the data gives (``dataset.*``) or run tags."""
+    data = set(dataset_params(params))
+    return [p for p in params if p not in SEED_PARAMS and p not in data and not p.startswith(("dataset.", TAG_PARAMS))]
 
 
 def aggregate(table: pd.DataFrame, params: list[str], metrics: list[str]) -> pd.DataFrame:
@@ -49,6 +67,14 @@ def over_seeds(table: pd.DataFrame, params: list[str], metric: str) -> pd.DataFr
     return summary.sort_values(f"{metric}_mean", ascending=metric.endswith("loss"), kind="stable")
 
 
+def same(column: pd.Series, value: object) -> pd.Series:
+    """Where ``column`` holds ``value``, a parameter's value as logged; a missing value (the
+    parameter of another model: an Elman RNN has no ``model.update_bias``) matches a missing one."""
+    if pd.isna(value):
+        return column.isna()
+    return column.astype(object).map(str) == str(value)
+
+
 def paired_comparison(
     table: pd.DataFrame, params: list[str], first: dict, second: dict, metric: str
 ) -> dict[str, object]:
@@ -61,7 +87,7 @@ def paired_comparison(
     finished = table[table["status"] == "FINISHED"]
 
     def by_seed(values: dict) -> pd.Series:
-        chosen = np.logical_and.reduce([finished[p].astype(str) == str(v) for p, v in values.items()])
+        chosen = np.logical_and.reduce([same(finished[p], v) for p, v in values.items()])
         return finished[chosen].set_index("seed")[metric]
 
     a, b = by_seed(first), by_seed(second)

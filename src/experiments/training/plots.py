@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
-def _pyplot():
+def pyplot():
     """matplotlib's pyplot, drawing off-screen; imported on first use, since importing it
     is slow and most start-ups need neither."""
     import matplotlib
@@ -30,7 +30,7 @@ def learning_curves(history: pd.DataFrame) -> "Figure":
     there is a validation split, ``val_loss``, ``val_accuracy`` (all-NaN columns are left out).
     """
     history = history.dropna(axis=1, how="all")
-    fig, (loss, accuracy) = _pyplot().subplots(1, 2, figsize=(10, 4))
+    fig, (loss, accuracy) = pyplot().subplots(1, 2, figsize=(10, 4))
     history.filter(["train_loss", "val_loss"]).plot(ax=loss, marker=".")
     loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     history.filter(["train_accuracy", "val_accuracy"]).plot(ax=accuracy, marker=".")
@@ -47,7 +47,7 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, names: tuple[s
         dropna=False,
     ).to_numpy()
     size = 2 + 0.6 * len(names)
-    fig, ax = _pyplot().subplots(figsize=(size + 1, size))
+    fig, ax = pyplot().subplots(figsize=(size + 1, size))
     image = ax.imshow(counts, cmap="Blues")
     fig.colorbar(image, ax=ax)
     ax.set(
@@ -69,11 +69,12 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, names: tuple[s
 
 def metric_against_params(table: pd.DataFrame, metric: str, params: list[str]) -> "Figure":
     """One panel per swept parameter: ``metric`` of every run against that parameter's value
-    (numeric axis when every value is a number, else one position per value)."""
-    fig, axes = _pyplot().subplots(1, len(params), figsize=(4 * len(params), 3.5), squeeze=False)
+    (numeric axis when every value is a number, else one position per value; a run without
+    the parameter, as an Elman RNN has no ``model.update_bias``, at "(not set)")."""
+    fig, axes = pyplot().subplots(1, len(params), figsize=(4 * len(params), 3.5), squeeze=False)
     for ax, param in zip(axes[0], params, strict=True):
         values = pd.to_numeric(table[param], errors="coerce")
-        x = values if values.notna().all() else table[param].astype(str)
+        x = values if values.notna().all() else table[param].astype(object).fillna("(not set)").astype(str)
         ax.scatter(x, table[metric])
         if values.notna().all() and values.min() > 0 and values.max() / values.min() >= 100:
             ax.set_xscale("log")
@@ -85,4 +86,4 @@ def metric_against_params(table: pd.DataFrame, metric: str, params: list[str]) -
 def log_figure(run: RunRecorder, figure: "Figure", name: str) -> None:
     """Log ``figure`` as ``plots/<name>.png`` of ``run``, then free it."""
     run.figure(figure, name)
-    _pyplot().close(figure)
+    pyplot().close(figure)

@@ -224,7 +224,7 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
     splits = model_inputs(cfg, data)
     resumed_run = checkpoint.run_id if checkpoint is not None else None
     parent = sweep_parent() if checkpoint is None else None
-    run_tags = (tags or {}) | ({"sweep_id": parent} if parent else {})
+    run_tags = dict(cfg.tracking.tags) | (tags or {}) | ({"sweep_id": parent} if parent else {})
     with ExitStack() as locks:
         if resumed_run is not None:  # before the run is made RUNNING again: a second resume is refused
             locks.enter_context(run_lock(cfg.trainer.checkpoint_dir, resumed_run))

@@ -26,8 +26,9 @@ from seqlab.experiments.tracking.environment import environment_tags
 from seqlab.experiments.tracking.queries import comparison_table, find_runs, varied_params
 from seqlab.experiments.tracking.recorder import RunRecorder
 from seqlab.experiments.tracking.secrets import redact
-from seqlab.experiments.tracking.seeds import configuration_params, over_seeds
+from seqlab.experiments.tracking.seeds import configuration_params, dataset_params, over_seeds
 from seqlab.experiments.tracking.store import open_experiment
+from seqlab.experiments.tracking.studies import STUDY, STUDY_PARENT, find_study_parent
 from seqlab.experiments.training.plots import log_figure, metric_against_params
 
 log = logging.getLogger(__name__)
@@ -98,20 +99,26 @@ class SweepCallback(Callback):
         self.parent: RunRecorder | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        """Create store, experiment and parent run; write the parent id to the sweep folder."""
+        """Create store, experiment and parent run (a study's is reopened when it exists);
+        write the parent id to the sweep folder."""
         experiment_id = open_experiment(config.tracking)
         sweep_dir = Path(config.hydra.sweep.dir)
-        self.parent = RunRecorder.create(
-            experiment_id,
-            run_name=f"sweep {sweep_dir.name}",
-            tags={
-                **environment_tags(),
-                "sweep_dir": str(sweep_dir),
-                "hydra_overrides": redact(" ".join(config.hydra.overrides.task)),
-                "hydra_sweeper": config.hydra.sweeper._target_,
-                "hydra_launcher": config.hydra.launcher._target_,
-            },
-        )
+        tags = {
+            **environment_tags(),
+            "sweep_dir": str(sweep_dir),
+            "hydra_overrides": redact(" ".join(config.hydra.overrides.task)),
+            "hydra_sweeper": config.hydra.sweeper._target_,
+            "hydra_launcher": config.hydra.launcher._target_,
+        }
+        study = config.get("study")
+        previous = find_study_parent(experiment_id, study.name) if study else None
+        if previous is not None:
+            self.parent = RunRecorder.reopen(previous, tags)
+        elif study:
+            tags |= {STUDY: study.name, STUDY_PARENT: "true"}
+            self.parent = RunRecorder.create(experiment_id, run_name=f"study {study.name}", tags=tags)
+        else:
+            self.parent = RunRecorder.create(experiment_id, run_name=f"sweep {sweep_dir.name}", tags=tags)
         self.parent.tags({"sweep_id": self.parent.run_id})
         sweep_dir.mkdir(parents=True, exist_ok=True)
         (sweep_dir / PARENT_FILE).write_text(self.parent.run_id)
@@ -131,8 +138,11 @@ class SweepCallback(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """Log the sweep's comparison table and plot to the parent and close it: FINISHED
-        when every child finished, else FAILED."""
+        when every child finished, else FAILED (a study's parent: FINISHED, see below)."""
         if self.parent is None:
+            return
+        if config.get("study"):  # its sweeper returns once every cell has finished, and writes its report
+            self.parent.end("FINISHED")
             return
         runs = find_runs(self.parent.run_id)
         metric = f"best_{config.trainer.monitor}"
@@ -162,7 +172,7 @@ class SweepCallback(Callback):
         self.parent.tags({"best_child_run_id": best["run_id"]})
         self.parent.metrics({m: best[m] for m in BEST_METRICS if m in table.columns and pd.notna(best[m])})
         if "seed" in params:
-            summary = over_seeds(table, configuration_params(params), metric)
+            summary = over_seeds(table, dataset_params(params) + configuration_params(params), metric)
             self.parent.text(summary.to_csv(index=False), "sweep_seeds.csv")
             top = summary.iloc[0]
             aggregates = [c for c in summary.columns if c.endswith(("_mean", "_std", "_ci95"))]

@@ -1,0 +1,1 @@
+"""seqlab's study sweeper for Hydra (``hydra/sweeper=seqlab_study``, used by ``seqlab study``)."""
