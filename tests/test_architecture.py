@@ -10,6 +10,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from seqlab.experiments.config.schema import schema_of
+from seqlab.experiments.config.study import StudyConfig
 from seqlab.experiments.config.tracking import TrackingConfig
 from seqlab.experiments.config.trainer import TrainerConfig
 from seqlab.paths import conf_dir
@@ -59,6 +60,10 @@ def test_no_module_imports_an_entry_point():
         ("seqlab.experiments.config", "seqlab.experiments.training"),
         ("seqlab.experiments.config", "seqlab.experiments.tracking"),
         ("seqlab.experiments.tracking", "seqlab.experiments.training"),
+        # studies run on the three wings; none of them knows studies
+        ("seqlab.experiments.config", "seqlab.experiments.studies"),
+        ("seqlab.experiments.tracking", "seqlab.experiments.studies"),
+        ("seqlab.experiments.training", "seqlab.experiments.studies"),
         # blocks are what encoders and networks are made of, never the other way round
         ("seqlab.models.blocks", "seqlab.models.encoders"),
         ("seqlab.models.blocks", "seqlab.models.network"),
@@ -93,7 +98,7 @@ def test_no_measured_timing_in_code():
 
 def test_config_files_only_select_a_schema_and_override_its_defaults():
     # Defaults are written once, in the schema: a value a group file repeats would go stale.
-    fixed = {"trainer": TrainerConfig, "tracking": TrackingConfig}
+    fixed = {"trainer": TrainerConfig, "tracking": TrackingConfig, "study": StudyConfig}
     repeated = []
     for path in sorted(conf_dir().glob("*/*.yaml")):
         group = path.parent.name
@@ -101,7 +106,8 @@ def test_config_files_only_select_a_schema_and_override_its_defaults():
             continue
         values = yaml.safe_load(path.read_text()) or {}
         values.pop("defaults", None)
-        name = compose_config([f"{group}={path.stem}"])[group].get("name")
+        node = compose_config([f"{group}={path.stem}"])[group]
+        name = OmegaConf.select(node, "source") or OmegaConf.select(node, "name", throw_on_missing=False)
         schema = fixed.get(group) or schema_of(group, name)
         defaults = OmegaConf.to_container(OmegaConf.structured(schema))
         repeated += [f"{path.name}: {key}" for key, value in values.items() if defaults.get(key) == value]

@@ -16,7 +16,13 @@ from omegaconf import DictConfig
 from seqlab.experiments.cli import hydra_app
 from seqlab.experiments.config.validation import validate
 from seqlab.experiments.tracking.queries import comparison_table, find_runs, monitored_metric, varied_params
-from seqlab.experiments.tracking.seeds import configuration_params, dataset_params, over_seeds, paired_comparison
+from seqlab.experiments.tracking.seeds import (
+    DATASET_TAG_PARAM,
+    configuration_params,
+    dataset_params,
+    over_seeds,
+    paired_comparison,
+)
 from seqlab.experiments.tracking.store import use_tracking_store
 from seqlab.paths import runs_dir
 
@@ -47,8 +53,15 @@ def main(cfg: DictConfig) -> None:
         print(TABLE_KEY)
         params = varied_params(runs)
         if "seed" in params:
-            print_over_seeds(table, configuration_params(params), sort_by, cfg.paired_metric, output)
+            print_over_seeds(table, params, sort_by, cfg.paired_metric, output)
     log.info("%d runs; table written to %s", len(table), output)
+
+
+def dataset_label(values: pd.Series) -> str:
+    """A data set by name: a study's data set tag, else the data options it sets."""
+    if DATASET_TAG_PARAM in values:
+        return str(values[DATASET_TAG_PARAM])
+    return " ".join(f"{key}={value}" for key, value in values.items() if pd.notna(value))
 
 
 def print_over_seeds(table: pd.DataFrame, params: list[str], sort_by: str, paired_metric: str, output: Path) -> None:
@@ -68,7 +81,7 @@ def print_over_seeds(table: pd.DataFrame, params: list[str], sort_by: str, paire
     blocks = summary.groupby(datasets, sort=False, dropna=False).groups.values() if datasets else [summary.index]
     for rows in blocks:
         if datasets:
-            print(f"\ndata set {' '.join(f'{p}={summary.loc[rows[0], p]}' for p in datasets)}:")
+            print(f"\ndata set {dataset_label(summary.loc[rows[0], datasets])}:")
         print(shown.loc[rows].to_string(index=False))
         if len(rows) < 2:
             continue
