@@ -106,7 +106,7 @@ def test_config_files_only_select_a_schema_and_override_its_defaults():
             continue
         values = yaml.safe_load(path.read_text()) or {}
         values.pop("defaults", None)
-        node = compose_config([f"{group}={path.stem}"])[group]
+        node = compose_config([f"{'+' if group == 'study' else ''}{group}={path.stem}"])[group]
         name = OmegaConf.select(node, "source") or OmegaConf.select(node, "name", throw_on_missing=False)
         schema = fixed.get(group) or schema_of(group, name)
         defaults = OmegaConf.to_container(OmegaConf.structured(schema))

@@ -154,6 +154,16 @@ def test_an_installed_wheel_trains_searches_compares_and_predicts_in_any_directo
     assert (work / "runs" / "predictions" / f"{run_id}-test.csv").is_file()
     assert (work / "runs" / "optuna.db").is_file() and not (PROJECT_ROOT / "project").exists()
 
+    # The shipped demo study, then again: the second trains nothing and reports the same.
+    run([seqlab, "study", "study=demo", "trainer.progress=false"], work, env)
+    cells = mlflow.search_runs(experiment_names=["seqlab"])
+    again = run([seqlab, "study", "study=demo", "trainer.progress=false"], work, env)
+    assert "12 of 12 cells done, 0 to run" in again.stdout + again.stderr
+    assert len(mlflow.search_runs(experiment_names=["seqlab"])) == len(cells) == 13  # 12 cells and the study
+    (parent,) = cells[cells["tags.study_parent"] == "true"]["run_id"]
+    logged = {a.path for a in MlflowClient().list_artifacts(parent, "report")}
+    assert {"report/results.csv", "report/table.tex", "report/critical_difference.png"} <= logged
+
 
 LOAD_AND_PREDICT = """
 import sys
