@@ -85,7 +85,8 @@ class StudySweeper(Sweeper):
         self._report(study, parent)
 
     def _report(self, study: DictConfig, parent: RunRecorder) -> None:
-        try:
-            write_report(study, parent.run_id, report_dir(study.name))
-        except LookupError as nothing:  # no cell has finished yet
-            log.warning("%s", nothing)
+        with exit_on_user_error():  # a baselines file that cannot be read, say: the cells are kept
+            try:
+                write_report(study, parent.run_id, report_dir(study.name))
+            except LookupError as nothing:  # no cell has finished yet
+                log.warning("%s", nothing)

@@ -46,8 +46,10 @@ def study_results(parent_run_id: str, study: str) -> tuple[pd.DataFrame, pd.Data
     (the newest), with ``dataset``, ``configuration``, ``seed``, ``run_id`` and every result
     metric (``RESULT_METRICS``); and the cells without one."""
     parent = MlflowClient().get_run(parent_run_id)
-    cells = pd.read_csv(io.StringIO(mlflow.artifacts.load_text(f"runs:/{parent_run_id}/{CELLS_ARTIFACT}")))
-    cells[[DATASET, CONFIGURATION]] = cells[[DATASET, CONFIGURATION]].astype(str)
+    cells = pd.read_csv(
+        io.StringIO(mlflow.artifacts.load_text(f"runs:/{parent_run_id}/{CELLS_ARTIFACT}")),
+        dtype={DATASET: str, CONFIGURATION: str, CELL_DIGEST: str},
+    )
     runs = study_cell_runs(parent.info.experiment_id, study)
     finished = runs[runs["status"] == "FINISHED"] if not runs.empty else runs
     columns = {"run_id": "run_id", f"tags.{CELL_DIGEST}": CELL_DIGEST} | {
