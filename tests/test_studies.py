@@ -58,7 +58,12 @@ def toy_archive(folder, name: str = "Toy", seed: int = 0) -> None:
 
 def study_command(tmp_path, *extra: str, report: bool = False) -> list[str]:
     """``seqlab study`` (or ``seqlab study report``) of the small study into the store under ``tmp_path``."""
-    cells = [] if report else ["trainer.progress=false", f"trainer.checkpoint_dir={tmp_path / 'checkpoints'}"]
+    cells = [
+        "trainer.progress=false",
+        f"trainer.checkpoint_dir={tmp_path / 'checkpoints'}",
+        f"hydra.sweep.dir={tmp_path / 'hydra'}",
+    ]
+    cells = [] if report else cells
     return [
         sys.executable,
         "-m",
@@ -292,3 +297,20 @@ def test_an_archive_data_set_by_name_downloads_once_and_a_truncated_zip_leaves_n
     assert np.array_equal(local.test.labels, splits.test.labels)
     with pytest.raises(DataError, match=r"cannot be downloaded .*set data.root"):
         build_splits("Gone", **options)
+
+
+@pytest.mark.slow
+def test_a_reproduced_cell_is_not_a_cell_of_the_study(study):
+    # Runs after the tests above read the study's runs: it adds one to the store.
+    tmp_path = study["path"]
+    results = pd.read_csv(parent_report(tmp_path, "results.csv"))
+    reproduced = run_cli(
+        "seqlab.experiments.reproduce",
+        f"run_id={results['run_id'][0]}",
+        f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",
+        f"hydra.run.dir={tmp_path / 'reproduce'}",
+    )
+    assert reproduced.returncode == 0, reproduced.stderr
+    again = subprocess.run(study_command(tmp_path), cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900)
+    assert "12 of 12 cells done, 0 to run" in again.stdout + again.stderr
+    assert list(pd.read_csv(parent_report(tmp_path, "results.csv"))["run_id"]) == list(results["run_id"])

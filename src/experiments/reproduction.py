@@ -8,6 +8,7 @@ from seqlab.data.errors import DataError
 from seqlab.experiments.config.validation import logged_config
 from seqlab.experiments.metrics import EPOCH_METRICS
 from seqlab.experiments.tracking.logged_runs import load_run
+from seqlab.experiments.tracking.studies import REPRODUCES
 from seqlab.experiments.training.runner import train
 
 FINAL_METRICS = ("test_loss", "test_accuracy", "best_epoch")
@@ -38,7 +39,7 @@ def reproduce(run_id: str, tracking: DictConfig) -> tuple[str, pd.DataFrame]:
     """
     cfg = logged_config(load_run(run_id).config, f"the logged config of run {run_id}")
     cfg.tracking.uri, cfg.tracking.artifact_root = tracking.uri, tracking.artifact_root
-    again = train(cfg, tags={"reproduces": run_id})["run_id"]
+    again = train(cfg, tags={REPRODUCES: run_id})["run_id"]
     table = compare_runs(run_id, again)
     hashes = [MlflowClient().get_run(r).data.params["dataset.hash"] for r in (run_id, again)]
     if hashes[0] != hashes[1]:

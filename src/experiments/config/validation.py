@@ -81,7 +81,7 @@ def interpolations(node: DictConfig, prefix: str = "") -> list[str]:
     for key, value in node.items_ex(resolve=False):
         if OmegaConf.is_interpolation(node, key):
             found.append(f"{prefix}{key}")
-        elif isinstance(value, DictConfig):
+        elif isinstance(value, DictConfig) and node.get(key) is not None:
             found += interpolations(value, f"{prefix}{key}.")
     return found
 

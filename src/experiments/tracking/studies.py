@@ -11,6 +11,8 @@ CONFIGURATION, DATASET, SEED, CELL_DIGEST = "configuration", "dataset", "seed", 
 CELL_TAGS = (CONFIGURATION, DATASET, SEED, CELL_DIGEST)
 # The parent's record of the cells a study was last run with (their tags), read by its report.
 CELLS_ARTIFACT = "cells.csv"
+# The tag of a run of ``seqlab reproduce``: the id of the run it trains again.
+REPRODUCES = "reproduces"
 
 
 def find_study_parent(experiment_id: str, study: str) -> str | None:
@@ -25,10 +27,12 @@ def find_study_parent(experiment_id: str, study: str) -> str | None:
 
 def study_cell_runs(experiment_id: str, study: str) -> pd.DataFrame:
     """Every cell run of study ``study`` in experiment ``experiment_id``, as
-    ``mlflow.search_runs`` gives them, newest first."""
+    ``mlflow.search_runs`` gives them, newest first; not its parent, nor the runs of
+    ``seqlab reproduce`` (tagged ``reproduces``), which carry a cell's tags but are not the study's."""
     runs = mlflow.search_runs(
         [experiment_id], filter_string=f"tags.{STUDY} = '{study}'", order_by=["attributes.start_time DESC"]
     )
     if runs.empty:
         return runs
-    return runs[runs.get(f"tags.{STUDY_PARENT}", pd.Series(index=runs.index, dtype=object)) != "true"]
+    absent = pd.Series(index=runs.index, dtype=object)
+    return runs[(runs.get(f"tags.{STUDY_PARENT}", absent) != "true") & runs.get(f"tags.{REPRODUCES}", absent).isna()]
