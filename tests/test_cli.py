@@ -162,7 +162,7 @@ def test_sigterm_to_a_parallel_sweep_stops_its_jobs_and_marks_every_run_killed(t
         )
         try:
             deadline = time.monotonic() + 300
-            while len(list((tmp_path / "checkpoints").glob("*/checkpoint.pkl"))) < 2:  # both jobs are training
+            while len(list((tmp_path / "checkpoints").glob("*/checkpoint.safetensors"))) < 2:  # both jobs are training
                 assert launcher.poll() is None and time.monotonic() < deadline, "the sweep never got both jobs going"
                 time.sleep(0.1)
             workers = psutil.Process(launcher.pid).children(recursive=True)
@@ -180,7 +180,7 @@ def test_sigterm_to_a_parallel_sweep_stops_its_jobs_and_marks_every_run_killed(t
     assert list(jobs["status"]) == ["KILLED", "KILLED"], output
     for run_id in jobs["run_id"]:
         assert f"resume with trainer.resume={run_id}" in output
-        assert (tmp_path / "checkpoints" / run_id / "checkpoint.pkl").is_file()
+        assert (tmp_path / "checkpoints" / run_id / "checkpoint.safetensors").is_file()
     assert "Traceback" not in output, output
 
 

@@ -93,10 +93,11 @@ def test_a_full_disk_during_a_checkpoint_fails_the_run_and_keeps_the_last_checkp
     run_id = folder.name
     assert str(error.value) == (
         f"run {run_id}: the checkpoint of epoch 2 could not be written to {folder} (No space left on device); "
-        f"kept: the metrics of epochs 1-2 in MLflow and the checkpoint of epoch 1 at {folder / 'checkpoint.pkl'} "
+        f"kept: the metrics of epochs 1-2 in MLflow and the checkpoint of epoch 1 at "
+        f"{folder / 'checkpoint.safetensors'} "
         f"(once there is room, resume with trainer.resume={run_id})"
     )
-    assert sorted(p.name for p in folder.iterdir()) == ["checkpoint.pkl"], "no temp file, no lock left"
+    assert sorted(p.name for p in folder.iterdir()) == ["checkpoint.safetensors"], "no temp file, no lock left"
     client = MlflowClient(store["uri"])
     assert client.get_run(run_id).info.status == "FAILED"
     earlier = client.get_run(default_run["metrics"]["run_id"])

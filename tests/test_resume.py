@@ -18,7 +18,7 @@ from seqlab.experiments.tracking.logged_runs import WEIGHTS_ARTIFACT
 from seqlab.experiments.training.checkpoints import load_checkpoint, run_lock
 from seqlab.experiments.training.runner import train
 from seqlab.models.classifier import SequenceClassifier
-from seqlab.models.weights import UnsafeWeightsError, load_pickle, load_weights, save_pickle
+from seqlab.models.weights import WeightsFileError, load_tree, load_weights, save_tree
 from tests.conftest import PROJECT_ROOT, compose_config, run_cli
 
 SMALL_RUN = [
@@ -44,7 +44,7 @@ def wait_for_checkpoint(process: subprocess.Popen, folder, epoch: int):
     """Poll ``folder`` until a checkpoint of at least ``epoch`` finished epochs appears."""
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        for path in folder.glob("*/checkpoint.pkl"):
+        for path in folder.glob("*/checkpoint.safetensors"):
             checkpoint = load_checkpoint(path)
             if checkpoint.progress.epoch >= epoch:
                 return checkpoint
@@ -95,10 +95,10 @@ def test_a_stopped_run_resumes_to_the_metrics_of_an_uninterrupted_run(
     output = (tmp_path / "train.log").read_text()
     assert process.returncode == exit_code, output
     client = MlflowClient(store["uri"])
-    killed_at = load_checkpoint(checkpoints / checkpoint.run_id / "checkpoint.pkl").progress.epoch
+    killed_at = load_checkpoint(checkpoints / checkpoint.run_id / "checkpoint.safetensors").progress.epoch
     assert killed_at < EPOCHS, "the run finished before it was stopped"
     assert client.get_run(checkpoint.run_id).info.status == status
-    assert not list(checkpoints.glob("*/.checkpoint.pkl.*")), "no half-written checkpoint is left"
+    assert not list(checkpoints.glob("*/.checkpoint.safetensors.*")), "no half-written checkpoint is left"
     if stop != signal.SIGKILL:
         assert f"resume with trainer.resume={checkpoint.run_id}" in output and "Traceback" not in output, output
 
@@ -135,7 +135,7 @@ def test_resuming_a_run_without_checkpoint_names_it(store_overrides):
 def test_resuming_from_a_file_that_is_no_checkpoint_names_it(store_overrides, tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("not a checkpoint\n")
-    with pytest.raises(UnsafeWeightsError, match=r"notes.txt: not a file written by seqlab"):
+    with pytest.raises(WeightsFileError, match=r"notes.txt: not a safetensors file written by seqlab"):
         train(compose_config(store_overrides + [f"trainer.resume={text}"]))
 
 
@@ -144,9 +144,9 @@ def test_resuming_on_changed_data_is_refused(store_overrides, tmp_path, monkeypa
     overrides = store_overrides + SMALL_RUN + ["trainer.epochs=2", f"trainer.checkpoint_dir={checkpoints}"]
     monkeypatch.setattr("seqlab.experiments.training.checkpoints.TrainingState.discard", lambda self: None)
     run_id = train(compose_config(overrides))["run_id"]
-    checkpoint = checkpoints / run_id / "checkpoint.pkl"
-    state = load_pickle(checkpoint)
-    save_pickle(state | {"data_hash": "0" * 64}, checkpoint)
+    checkpoint = checkpoints / run_id / "checkpoint.safetensors"
+    state = load_tree(checkpoint)
+    save_tree(state | {"data_hash": "0" * 64}, checkpoint)
     with pytest.raises(DataError, match=f"the data of run {run_id} .*hash 0000"):
         train(compose_config(store_overrides + [f"trainer.checkpoint_dir={checkpoints}", f"trainer.resume={run_id}"]))
 

@@ -99,7 +99,7 @@ def test_a_team_server_on_postgresql_takes_a_parallel_sweep_and_independent_runs
             "trainer.epochs=2",
             "trainer.progress=false",
             f"trainer.checkpoint_dir={tmp_path / 'checkpoints'}",
-            "tracking.log_model=false",  # weights.pkl and the rest still go through the server
+            "tracking.log_model=false",  # the weights and the rest still go through the server
         ]
         rates = ["0.05", "0.1", "0.2", "0.4"]
         commands = [
@@ -133,8 +133,8 @@ def test_a_team_server_on_postgresql_takes_a_parallel_sweep_and_independent_runs
         for run in jobs + singles:
             assert [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")] == [1, 2]
             assert {"test_accuracy", "best_epoch"} <= set(run.data.metrics)
-            assert {"weights.pkl", "config.yaml"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert any((tmp_path / "art").rglob("weights.pkl")), "artifacts went through the server (--serve-artifacts)"
+            assert {"weights.safetensors", "config.yaml"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert any((tmp_path / "art").rglob("weights.safetensors")), "artifacts went through the server (--serve-artifacts)"
 
 
 def test_an_unreachable_server_fails_before_training(store_overrides, monkeypatch):

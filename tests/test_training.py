@@ -53,7 +53,7 @@ def test_run_is_recorded_in_mlflow(default_run, store):
     assert row["tags.git_dirty"] in ("true", "false") and row["tags.pytensor_blas_ldflags"]
     assert "threads" in row["tags.blas_libraries"]
     artifacts = {a.path for a in MlflowClient().list_artifacts(run_id)}
-    assert {"weights.pkl", "config.yaml", "environment.txt", "dataset.json"} <= artifacts
+    assert {WEIGHTS_ARTIFACT, "config.yaml", "environment.txt", "dataset.json"} <= artifacts
     environment = mlflow.artifacts.load_text(f"runs:/{run_id}/environment.txt")
     assert f"pytensor=={pytensor.__version__}" in environment.splitlines()
     logged = OmegaConf.load(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="config.yaml"))
@@ -172,7 +172,7 @@ def test_pretrained_vectors_start_the_embedding_and_stay_when_frozen(store_overr
     cfg = compose_config(common + ["model.embedding_dim=4", "model.embedding_freeze=true"])
     run_id = train(cfg)["run_id"]
     vocabulary = list(load_data(cfg).vocabulary)
-    embedding = load_weights(Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="weights.pkl")))[
+    embedding = load_weights(Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=WEIGHTS_ARTIFACT)))[
         "embedding"
     ]
     for word, token in [("the", "the"), ("Acting", "acting"), ("plot", "plot")]:  # "acting" by its lower case

@@ -1,6 +1,6 @@
 """Predict entry point: ``seqlab predict run_id=<id> [split=test | texts=[...]]``.
 
-Rebuilds a logged run's model from its ``config.yaml`` and ``weights.pkl`` and classifies either
+Rebuilds a logged run's model from its ``config.yaml`` and weights and classifies either
 one split of its (regenerated or reloaded) data, or new texts mapped through the run's logged
 vocabulary. Predictions carry the original label names the run logged.
 """

@@ -10,11 +10,12 @@ from contextlib import contextmanager
 from seqlab.data.errors import DataError
 from seqlab.experiments.config.validation import ConfigError
 from seqlab.experiments.training.checkpoints import CheckpointWriteError
-from seqlab.models.weights import UnsafeWeightsError
+from seqlab.models.legacy_pickle import UnsafePickleError
+from seqlab.models.weights import WeightsFileError
 
 log = logging.getLogger(__name__)
 
-USER_ERRORS = (ConfigError, DataError, UnsafeWeightsError, LookupError, CheckpointWriteError)
+USER_ERRORS = (ConfigError, DataError, WeightsFileError, UnsafePickleError, LookupError, CheckpointWriteError)
 
 
 @contextmanager

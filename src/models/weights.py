@@ -1,52 +1,42 @@
-"""Saving and loading ``weights.pkl`` and checkpoints: pickles of NumPy arrays in plain containers.
+"""Arrays on disk without pickle: a model's weights and a run's checkpoints as safetensors files.
 
-Unpickling can run arbitrary code, so loading goes through an unpickler that admits only what
-these files hold (dicts, lists, strings, numbers and NumPy arrays) and refuses everything else
-by name. Saving is atomic: a reader (or a run killed mid-write) never sees half a file.
+A safetensors file holds named arrays and a header of strings, and loading one runs no code; any
+framework's safetensors reader (PyTorch, JAX, NumPy) opens seqlab's weights. Besides flat
+weights, a file can hold a *tree*: nested dicts and lists of arrays, numbers, strings and None (a
+checkpoint), stored as its arrays under their paths plus the tree's JSON, with each array
+replaced by ``{"$array": path, "shape": shape}``, in the header. Saving is atomic: a reader (or a run killed
+mid-write) never sees half a file.
+
+Files written before safetensors (``weights.pkl``, ``checkpoint.pkl``) are read once through
+``seqlab.models.legacy_pickle``.
 """
 
+import json
 import os
-import pickle
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safetensors import SafetensorError, safe_open
+from safetensors.numpy import save
 
-_ALLOWED_GLOBALS = {
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-}
+from seqlab.models import legacy_pickle
 
-
-class UnsafeWeightsError(pickle.UnpicklingError):
-    """A weights or checkpoint file asked to load something other than arrays and containers."""
+TREE_KEY = "seqlab.tree"
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    def __init__(self, file, source: Path):
-        super().__init__(file)
-        self.source = source
-
-    def find_class(self, module: str, name: str):
-        if (module, name) not in _ALLOWED_GLOBALS:
-            raise UnsafeWeightsError(
-                f"{self.source}: refusing to load {module}.{name}; a weights or checkpoint file "
-                "may only hold NumPy arrays, numbers and strings in dicts and lists"
-            )
-        return super().find_class(module, name)
+class WeightsFileError(ValueError):
+    """A weights or checkpoint file that is not what seqlab wrote (the message names it)."""
 
 
-def save_pickle(obj: Any, path: Path) -> None:
-    """Pickle ``obj`` (containers of arrays, numbers, strings) to ``path`` atomically."""
+def _write_atomically(content: bytes, path: Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(descriptor, "wb") as f:
-            pickle.dump(obj, f)
+            f.write(content)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -55,30 +45,76 @@ def save_pickle(obj: Any, path: Path) -> None:
         raise
 
 
-def load_pickle(path: Path) -> Any:
-    """Load a file written by ``save_pickle``; raise UnsafeWeightsError on anything that is not
-    a container of arrays, numbers and strings."""
-    with open(path, "rb") as f:
-        try:
-            return _RestrictedUnpickler(f, path).load()
-        except UnsafeWeightsError:
-            raise
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as error:
-            raise UnsafeWeightsError(
-                f"{path}: not a file written by seqlab ({type(error).__name__}: {error})"
-            ) from None
+def save_arrays(arrays: dict[str, np.ndarray], path: Path, metadata: dict[str, str] | None = None) -> None:
+    """Write ``arrays`` (name -> array) and the strings ``metadata`` to the safetensors file ``path``."""
+    contiguous = {name: np.ascontiguousarray(value) for name, value in arrays.items()}
+    _write_atomically(save(contiguous, metadata=metadata), path)
+
+
+def load_arrays(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Read a safetensors file: its arrays by name and its metadata; raise WeightsFileError
+    naming ``path`` when it is not one."""
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            return {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 (a safe_open is no dict), dict(f.metadata() or {})
+    except (SafetensorError, OSError) as error:
+        raise WeightsFileError(f"{path}: not a safetensors file written by seqlab ({error})") from None
 
 
 def save_weights(weights: dict[str, np.ndarray], path: Path) -> None:
-    """Pickle ``weights`` (name -> array) to ``path``."""
-    save_pickle({name: np.asarray(value) for name, value in weights.items()}, path)
+    """Write ``weights`` (parameter name -> array) to the safetensors file ``path``."""
+    save_arrays({name: np.asarray(value) for name, value in weights.items()}, path, {"format": "seqlab.weights"})
 
 
 def load_weights(path: Path) -> dict[str, np.ndarray]:
-    """Load a ``weights.pkl`` written by ``save_weights``; raise UnsafeWeightsError on anything else."""
-    weights = load_pickle(path)
-    if not isinstance(weights, dict) or not all(
-        isinstance(k, str) and isinstance(v, np.ndarray) for k, v in weights.items()
-    ):
-        raise UnsafeWeightsError(f"{path}: expected a dict of NumPy arrays by name")
-    return weights
+    """Read weights written by ``save_weights`` (or a ``weights.pkl`` of an older run)."""
+    if Path(path).suffix == ".pkl":
+        weights = legacy_pickle.load(path)
+        if not isinstance(weights, dict) or not all(
+            isinstance(k, str) and isinstance(v, np.ndarray) for k, v in weights.items()
+        ):
+            raise WeightsFileError(f"{path}: expected a dict of NumPy arrays by name")
+        return weights
+    return load_arrays(path)[0]
+
+
+def _split_tree(tree: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
+    """``tree`` with each array replaced by ``{"$array": its path}``, the arrays put in ``arrays``."""
+    if isinstance(tree, np.ndarray):
+        arrays[path] = tree
+        return {"$array": path, "shape": list(tree.shape)}  # safetensors reads a 0-d array back as 1-d
+    if isinstance(tree, dict):
+        return {str(key): _split_tree(value, f"{path}/{key}", arrays) for key, value in tree.items()}
+    if isinstance(tree, list | tuple):
+        return [_split_tree(value, f"{path}/{i}", arrays) for i, value in enumerate(tree)]
+    if isinstance(tree, np.generic):
+        return tree.item()
+    return tree
+
+
+def _join_tree(tree: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(tree, dict):
+        if set(tree) == {"$array", "shape"}:
+            return arrays[tree["$array"]].reshape(tree["shape"])
+        return {key: _join_tree(value, arrays) for key, value in tree.items()}
+    if isinstance(tree, list):
+        return [_join_tree(value, arrays) for value in tree]
+    return tree
+
+
+def save_tree(tree: dict[str, Any], path: Path) -> None:
+    """Write ``tree`` (nested dicts and lists of arrays, numbers, strings, None) to ``path``."""
+    arrays: dict[str, np.ndarray] = {}
+    skeleton = _split_tree(tree, "", arrays)
+    save_arrays(arrays, path, {"format": "seqlab.tree", TREE_KEY: json.dumps(skeleton)})
+
+
+def load_tree(path: Path) -> Any:
+    """Read a tree written by ``save_tree`` (lists come back as lists, tuples too), or the
+    pickled tree of an older run's ``.pkl`` file."""
+    if Path(path).suffix == ".pkl":
+        return legacy_pickle.load(path)
+    arrays, metadata = load_arrays(path)
+    if TREE_KEY not in metadata:
+        raise WeightsFileError(f"{path}: a safetensors file without seqlab's tree (not a checkpoint)")
+    return _join_tree(json.loads(metadata[TREE_KEY]), arrays)

@@ -36,7 +36,7 @@ class TrainerConfig:
     class_weights: str = one_of("none", ("none", "balanced"))
     # Stop after this many epochs without improvement of the monitor; null trains every epoch.
     patience: int | None = checked(None, lambda v: v is None or v > 0, "must be > 0 or null")
-    # <checkpoint_dir>/<run id>/checkpoint.pkl is rewritten after every epoch (deleted when the
+    # <checkpoint_dir>/<run id>/checkpoint.safetensors is rewritten after every epoch (deleted when the
     # run finishes); a killed run goes on with trainer.resume=<run id or checkpoint path>.
     checkpoint_dir: str = "${seqlab_runs:}/checkpoints"
     resume: str | None = None

@@ -20,7 +20,8 @@ from seqlab.experiments.tracking.run_inputs import CONFIG_ARTIFACT, config_yaml
 from seqlab.experiments.tracking.secrets import redact
 from seqlab.models.weights import load_weights, save_weights
 
-WEIGHTS_ARTIFACT = "weights.pkl"
+WEIGHTS_ARTIFACT = "weights.safetensors"
+OLD_WEIGHTS_ARTIFACT = "weights.pkl"  # logged before safetensors
 LABELS_ARTIFACT = "labels.json"
 INPUTS_ARTIFACT = "inputs.json"
 VOCABULARY_ARTIFACT = "vocabulary.json"
@@ -29,7 +30,7 @@ NORMALIZER_ARTIFACT = "normalizer.json"
 
 def write_model_files(folder: Path, cfg: DictConfig, weights: dict[str, np.ndarray], data: DataSplits) -> list[Path]:
     """Write what a classifier needs (``MODEL_FILES``) into ``folder``: the resolved config,
-    ``weights.pkl``, ``labels.json`` (class names by index), ``inputs.json`` (the kind of raw
+    ``weights.safetensors``, ``labels.json`` (class names by index), ``inputs.json`` (the kind of raw
     inputs: text, symbols or series, and the features per step of a series) and, when the data has them,
     ``vocabulary.json`` (token of each id) and ``normalizer.json``; return their paths.
     ``read_logged_run`` reads them back."""
@@ -65,6 +66,7 @@ class LoggedRun(NamedTuple):
 MODEL_FILES = (
     CONFIG_ARTIFACT,
     WEIGHTS_ARTIFACT,
+    OLD_WEIGHTS_ARTIFACT,
     LABELS_ARTIFACT,
     INPUTS_ARTIFACT,
     VOCABULARY_ARTIFACT,
@@ -97,7 +99,8 @@ def read_logged_run(folder: Path) -> LoggedRun:
     vocabulary, normalizer = folder / VOCABULARY_ARTIFACT, folder / NORMALIZER_ARTIFACT
     # On its schema: settings added since the run was logged take their defaults.
     config = logged_config(OmegaConf.load(folder / CONFIG_ARTIFACT), str(folder / CONFIG_ARTIFACT))
-    weights = load_weights(folder / WEIGHTS_ARTIFACT)
+    weights_file = folder / WEIGHTS_ARTIFACT
+    weights = load_weights(weights_file if weights_file.exists() else folder / OLD_WEIGHTS_ARTIFACT)
     input_kind, input_features = _inputs(folder, config, weights)
     return LoggedRun(
         config=config,

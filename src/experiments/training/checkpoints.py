@@ -3,7 +3,8 @@
 A checkpoint holds the run id and resolved config, the model's training state (parameters,
 optimiser state, dropout generator), the minibatch-order generator, the best epoch so far with
 its weights, and the data hash. It is rewritten atomically after every epoch under
-``trainer.checkpoint_dir/<run id>/`` and loaded through the restricted unpickler.
+``trainer.checkpoint_dir/<run id>/checkpoint.safetensors`` (``seqlab.models.weights.save_tree``);
+the ``checkpoint.pkl`` of a run checkpointed by an older seqlab still resumes.
 """
 
 import fcntl
@@ -22,9 +23,10 @@ from seqlab.experiments.config.validation import ConfigError, logged_config
 from seqlab.experiments.training.builders import shuffle_rng
 from seqlab.experiments.training.progress import Progress
 from seqlab.models.classifier import SequenceClassifier
-from seqlab.models.weights import UnsafeWeightsError, load_pickle, save_pickle
+from seqlab.models.weights import WeightsFileError, load_tree, save_tree
 
-CHECKPOINT_FILE = "checkpoint.pkl"
+CHECKPOINT_FILE = "checkpoint.safetensors"
+OLD_CHECKPOINT_FILE = "checkpoint.pkl"  # written before safetensors
 LOCK_FILE = ".lock"
 
 
@@ -56,7 +58,7 @@ def checkpoint_path(checkpoint_dir: str, run_id: str) -> Path:
 
 def save_checkpoint(checkpoint: Checkpoint, path: Path) -> None:
     """Write ``checkpoint`` to ``path`` atomically."""
-    save_pickle(asdict(checkpoint), path)
+    save_tree(asdict(checkpoint), path)
 
 
 # Overrides a resume may give besides its own: how long it trains (applied), and where and how
@@ -132,7 +134,11 @@ def check_checkpoint_dir(directory: str) -> None:
 
 def find_checkpoint(resume: str, checkpoint_dir: str) -> Path:
     """The checkpoint ``trainer.resume`` names: a file, a run's folder, or a run id."""
-    for candidate in (Path(resume), Path(resume) / CHECKPOINT_FILE, checkpoint_path(checkpoint_dir, resume)):
+    folders = (Path(resume), checkpoint_path(checkpoint_dir, resume).parent)
+    candidates = [Path(resume)] + [
+        folder / name for folder in folders for name in (CHECKPOINT_FILE, OLD_CHECKPOINT_FILE)
+    ]
+    for candidate in candidates:
         if candidate.is_file():
             return candidate
     raise ConfigError(
@@ -142,11 +148,12 @@ def find_checkpoint(resume: str, checkpoint_dir: str) -> Path:
 
 
 def load_checkpoint(path: Path) -> Checkpoint:
-    """Read a checkpoint written by ``save_checkpoint``; refuse anything else."""
-    state = load_pickle(path)
+    """Read a checkpoint written by ``save_checkpoint`` (or an older seqlab's ``checkpoint.pkl``);
+    refuse anything else."""
+    state = load_tree(path)
     names = {f.name for f in fields(Checkpoint)}
     if not isinstance(state, dict) or set(state) != names:
-        raise UnsafeWeightsError(f"{path}: not a seqlab checkpoint (expected keys {sorted(names)})")
+        raise WeightsFileError(f"{path}: not a seqlab checkpoint (expected keys {sorted(names)})")
     return Checkpoint(**state | {"progress": Progress(**state["progress"])})
 
 
