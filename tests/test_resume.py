@@ -17,7 +17,6 @@ from seqlab.experiments.config.validation import ConfigError
 from seqlab.experiments.tracking.logged_runs import WEIGHTS_ARTIFACT
 from seqlab.experiments.training.checkpoints import load_checkpoint, run_lock
 from seqlab.experiments.training.runner import train
-from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.weights import WeightsFileError, load_tree, load_weights, save_tree
 from tests.conftest import PROJECT_ROOT, compose_config, run_cli
 
@@ -155,11 +154,11 @@ def test_early_stopping_keeps_the_best_epochs_weights(store, store_overrides, mo
     val_losses = iter([0.9, 0.5, 0.6, 0.7, 0.8])
     snapshots = []
 
-    def scripted_evaluate(self, dataset, batch_size):
-        snapshots.append(self.get_weights())
-        return {"loss": next(val_losses, 0.0), "accuracy": 0.5}
+    def scripted_evaluate(model, dataset, batch_size, split):
+        snapshots.append(model.get_weights())
+        return {f"{split}_loss": next(val_losses, 0.0), f"{split}_accuracy": 0.5}
 
-    monkeypatch.setattr(SequenceClassifier, "evaluate", scripted_evaluate)
+    monkeypatch.setattr("seqlab.experiments.training.runner.evaluate", scripted_evaluate)
     cfg = compose_config(store_overrides + SMALL_RUN[1:] + ["trainer.patience=2", "trainer.epochs=10"])
     metrics = train(cfg)
 

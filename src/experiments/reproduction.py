@@ -6,19 +6,17 @@ from omegaconf import DictConfig
 
 from seqlab.data.errors import DataError
 from seqlab.experiments.config.validation import logged_config
-from seqlab.experiments.metrics import EPOCH_METRICS
+from seqlab.experiments.metrics import BEST_METRICS, EPOCH_METRICS
 from seqlab.experiments.tracking.logged_runs import load_run
 from seqlab.experiments.tracking.studies import REPRODUCES
 from seqlab.experiments.training.runner import train
-
-FINAL_METRICS = ("test_loss", "test_accuracy", "best_epoch")
 
 
 def _metrics(run_id: str) -> pd.Series:
     client = MlflowClient()
     values = {
         (key, m.step): m.value
-        for key in (*EPOCH_METRICS, "lr", *FINAL_METRICS)
+        for key in (*EPOCH_METRICS, "lr", *BEST_METRICS)
         for m in client.get_metric_history(run_id, key)
     }
     return pd.Series(values, dtype=float).rename_axis(["metric", "step"])

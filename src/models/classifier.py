@@ -148,13 +148,6 @@ class SequenceClassifier:
         """Log class probabilities (num_sequences, classes) of ``dataset``, in batches."""
         return np.concatenate([self.log_proba(b.inputs, b.mask) for b in dataset.batches(batch_size)])
 
-    def evaluate(self, dataset: Sequences, batch_size: int) -> dict[str, float]:
-        """Return mean cross-entropy ``loss`` and ``accuracy`` on ``dataset``."""
-        log_probs = self.predict_log_proba(dataset, batch_size)
-        picked = log_probs[np.arange(len(dataset)), dataset.labels]
-        accuracy = np.mean(log_probs.argmax(axis=1) == dataset.labels)
-        return {"loss": float(-picked.mean()), "accuracy": float(accuracy)}
-
     def get_weights(self) -> dict[str, np.ndarray]:
         """Copy the current parameters out as NumPy arrays by name."""
         return {name: shared.get_value() for name, shared in self.params.items()}

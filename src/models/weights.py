@@ -56,7 +56,8 @@ def load_arrays(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     naming ``path`` when it is not one."""
     try:
         with safe_open(str(path), framework="numpy") as f:
-            return {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 (a safe_open is no dict), dict(f.metadata() or {})
+            names = f.keys()  # a safe_open is no dict: it cannot be iterated
+            return {name: f.get_tensor(name) for name in names}, dict(f.metadata() or {})
     except (SafetensorError, OSError) as error:
         raise WeightsFileError(f"{path}: not a safetensors file written by seqlab ({error})") from None
 

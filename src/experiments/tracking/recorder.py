@@ -26,6 +26,7 @@ from seqlab.experiments.signals import deferred
 from seqlab.experiments.tracking.secrets import redact
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.figure import Figure
     from mlflow.data.dataset import Dataset
 
@@ -147,6 +148,14 @@ class RunRecorder:
     @_whole
     def json(self, value: Any, artifact_file: str) -> None:
         self.client.log_dict(self.run_id, value, artifact_file)
+
+    @_whole
+    def table(self, table: "pd.DataFrame", artifact_file: str) -> None:
+        """Log ``table`` as the JSON table ``artifact_file`` (``{"columns": [...], "data": [[...]]}``,
+        shown by the MLflow UI's artifact view)."""
+        with warnings.catch_warnings():  # MLflow's own use of pandas, not seqlab's
+            warnings.filterwarnings("ignore", message=".*select_dtypes.*")
+            self.client.log_table(self.run_id, table, artifact_file)
 
     @_whole
     def files(self, paths: list[Path]) -> None:

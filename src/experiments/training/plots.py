@@ -23,46 +23,41 @@ def pyplot():
     return plt
 
 
-def learning_curves(history: pd.DataFrame) -> "Figure":
-    """Loss and accuracy per epoch, on the training and the validation split.
+def learning_curves(history: pd.DataFrame, best_epoch: int) -> "Figure":
+    """Loss and accuracy per epoch, on the training and the validation split, with the epoch
+    the run kept (``best_epoch``) marked.
 
     history: one row per epoch (index), columns ``train_loss``, ``train_accuracy`` and, when
     there is a validation split, ``val_loss``, ``val_accuracy`` (all-NaN columns are left out).
     """
+    from matplotlib.ticker import MaxNLocator
+
     history = history.dropna(axis=1, how="all")
     fig, (loss, accuracy) = pyplot().subplots(1, 2, figsize=(10, 4))
     history.filter(["train_loss", "val_loss"]).plot(ax=loss, marker=".")
     loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     history.filter(["train_accuracy", "val_accuracy"]).plot(ax=accuracy, marker=".")
     accuracy.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1.02))
+    for ax in (loss, accuracy):
+        ax.axvline(best_epoch, color="grey", linestyle="--", linewidth=1, label=f"kept: epoch {best_epoch}")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend()
     fig.tight_layout()
     return fig
 
 
-def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, names: tuple[str, ...]) -> "Figure":
-    """Counts of each (true, predicted) class pair, as an annotated heat map."""
-    counts = pd.crosstab(
-        pd.Categorical(np.asarray(names)[labels], categories=names),
-        pd.Categorical(np.asarray(names)[predictions], categories=names),
-        dropna=False,
-    ).to_numpy()
-    size = 2 + 0.6 * len(names)
+def confusion_matrix(counts: pd.DataFrame, split: str) -> "Figure":
+    """``metrics.confusion``'s counts (true classes by predicted) as an annotated heat map
+    (scikit-learn's ``ConfusionMatrixDisplay``)."""
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    size = 2 + 0.6 * len(counts)
     fig, ax = pyplot().subplots(figsize=(size + 1, size))
-    image = ax.imshow(counts, cmap="Blues")
-    fig.colorbar(image, ax=ax)
-    ax.set(
-        xticks=range(len(names)),
-        yticks=range(len(names)),
-        xlabel="predicted",
-        ylabel="true",
-        title=f"test split, accuracy {np.trace(counts) / counts.sum():.3f}",
+    ConfusionMatrixDisplay(counts.to_numpy(), display_labels=list(counts.index)).plot(
+        ax=ax, cmap="Blues", xticks_rotation=45, values_format="d"
     )
-    ax.set_xticklabels(names, rotation=45, ha="right")
-    ax.set_yticklabels(names)
-    for (row, column), count in np.ndenumerate(counts):
-        ax.text(
-            column, row, str(count), ha="center", va="center", color="white" if count > counts.max() / 2 else "black"
-        )
+    values = counts.to_numpy()
+    ax.set(title=f"{split} split, accuracy {np.trace(values) / values.sum():.3f}")
     fig.tight_layout()
     return fig
 

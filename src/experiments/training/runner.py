@@ -15,14 +15,14 @@ from omegaconf import DictConfig, OmegaConf
 from rich import progress as rich_progress
 from rich.console import Console
 
-from seqlab.data.dataset import DataSplits
+from seqlab.data.dataset import DataSplits, SequenceDataset
 from seqlab.data.errors import DataError
 from seqlab.data.summary import summarize
 from seqlab.engine import set_blas_threads, set_float_dtype
 from seqlab.experiments.config.optimizer import OptimizerConfig
 from seqlab.experiments.config.trainer import TrainerConfig
 from seqlab.experiments.config.validation import ConfigError, validate
-from seqlab.experiments.metrics import EPOCH_METRICS
+from seqlab.experiments.metrics import EPOCH_METRICS, confusion, measure, per_class, per_class_metrics
 from seqlab.experiments.mlflow_model import log_model
 from seqlab.experiments.tracking.logged_runs import write_model_files
 from seqlab.experiments.tracking.recorder import RunRecorder
@@ -90,6 +90,12 @@ def train_epoch(
     return TrainStep(total_loss / seen, total_correct / seen, lr)
 
 
+def evaluate(model: SequenceClassifier, dataset: SequenceDataset, batch_size: int, split: str) -> dict[str, float]:
+    """Every metric of the registry (``seqlab.experiments.metrics``) of ``model`` on ``dataset``,
+    named ``<split>_<metric>``."""
+    return measure(dataset.labels, model.predict_log_proba(dataset, batch_size), split)
+
+
 def fit(
     model: SequenceClassifier,
     splits: DataSplits,
@@ -110,8 +116,7 @@ def fit(
         train = train_epoch(model, splits, trainer, optimizer.lr, state.rng, epoch)
         metrics = {"train_loss": train.loss, "train_accuracy": train.accuracy}
         if len(splits.validation):
-            val = model.evaluate(splits.validation, trainer.eval_batch_size)
-            metrics |= {"val_loss": val["loss"], "val_accuracy": val["accuracy"]}
+            metrics |= evaluate(model, splits.validation, trainer.eval_batch_size, "val")
         run.metrics(metrics | {"lr": train.lr}, step=epoch)
         progress.record(epoch, metrics, model.get_weights(), trainer.monitor)
         schedule = optimizer.schedule
@@ -133,12 +138,21 @@ def fit(
     return progress
 
 
-def log_plots(run: RunRecorder, model: SequenceClassifier, splits: DataSplits, batch_size: int) -> None:
-    """Log the run's learning curves and its model's confusion matrix on the test split."""
-    history = pd.DataFrame({key: run.metric_history(key) for key in EPOCH_METRICS}).sort_index()
-    log_figure(run, learning_curves(history.rename_axis("epoch")), "learning_curves")
-    predictions = model.predict_log_proba(splits.test, batch_size).argmax(axis=1)
-    log_figure(run, confusion_matrix(splits.test.labels, predictions, splits.label_names), "confusion_matrix")
+def record_class_results(run: RunRecorder, model: SequenceClassifier, splits: DataSplits, batch_size: int) -> None:
+    """Log the per-class metrics of ``model`` (the kept weights) on the validation and test
+    splits, as metrics and as ``metrics/<split>_per_class.json`` tables, with their confusion
+    matrices as ``metrics/<split>_confusion_matrix.json`` and the test split's drawn."""
+    for split, dataset in (("val", splits.validation), ("test", splits.test)):
+        if not len(dataset):
+            continue
+        predictions = model.predict_log_proba(dataset, batch_size).argmax(axis=1)
+        classes = per_class(dataset.labels, predictions, splits.label_names)
+        run.metrics(per_class_metrics(classes, split))
+        run.table(classes.reset_index(), f"metrics/{split}_per_class.json")
+        counts = confusion(dataset.labels, predictions, splits.label_names)
+        run.table(counts.reset_index(), f"metrics/{split}_confusion_matrix.json")
+        if split == "test":
+            log_figure(run, confusion_matrix(counts, split), "confusion_matrix")
 
 
 def _hydra_tags() -> dict[str, str]:
@@ -169,20 +183,21 @@ def record_results(
     progress: Progress,
 ) -> dict[str, float]:
     """Evaluate the best epoch's weights on the test split and record the run's results: final
-    metrics, the model's files (logged and packaged as the pyfunc model from one local folder)
-    and plots. Returns the best epoch's metrics with ``test_loss`` and ``test_accuracy``."""
+    and per-class metrics, the model's files (logged and packaged as the pyfunc model from one
+    local folder) and plots. Returns the best epoch's metrics with the ``test_<metric>``s."""
     model.set_weights(progress.best_weights)
-    test = model.evaluate(splits.test, cfg.trainer.eval_batch_size)
-    test_metrics = {"test_loss": test["loss"], "test_accuracy": test["accuracy"]}
+    test_metrics = evaluate(model, splits.test, cfg.trainer.eval_batch_size, "test")
     best = {"best_epoch": progress.best_epoch} | {f"best_{k}": v for k, v in progress.best_metrics.items()}
     run.metrics(test_metrics | best)
     with tempfile.TemporaryDirectory() as tmp:  # the model's files, logged and packaged from here
         files = write_model_files(Path(tmp), cfg, progress.best_weights, data)
         run.files([f for f in files if f.name != CONFIG_ARTIFACT])  # config.yaml is logged already
-        log_plots(run, model, splits, cfg.trainer.eval_batch_size)
+        history = pd.DataFrame({key: run.metric_history(key) for key in EPOCH_METRICS}).sort_index()
+        log_figure(run, learning_curves(history.rename_axis("epoch"), progress.best_epoch), "learning_curves")
+        record_class_results(run, model, splits, cfg.trainer.eval_batch_size)
         if cfg.tracking.log_model:
             log_model(run, Path(tmp))
-    log.info("best epoch %d: test_loss=%.4f  test_accuracy=%.4f", progress.best_epoch, test["loss"], test["accuracy"])
+    log.info("best epoch %d: %s", progress.best_epoch, "  ".join(f"{k}={v:.4f}" for k, v in test_metrics.items()))
     return progress.best_metrics | test_metrics
 
 

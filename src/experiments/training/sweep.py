@@ -20,7 +20,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab.experiments.metrics import BEST_METRICS
+from seqlab.experiments.metrics import PRIMARY_TEST_METRIC
 from seqlab.experiments.signals import stopped
 from seqlab.experiments.tracking.environment import environment_tags
 from seqlab.experiments.tracking.queries import comparison_table, find_runs, varied_params
@@ -156,9 +156,11 @@ class SweepCallback(Callback):
             self.parent.end("FINISHED" if finished else "FAILED")
 
     def _log_comparison(self, runs: pd.DataFrame, metric: str) -> None:
-        """Log to the parent: the comparison table and plot, the metrics of the best child by
-        validation (``best_child_run_id``) as its own, and when the sweep varies the seed, the
-        best configuration's mean, std and 95 % CI over seeds (``sweep_seeds.csv``: all of them)."""
+        """Log to the parent: the comparison table (``sweep_runs.csv``: every metric of every
+        child) and plot; as the parent's own metrics, only what compares sweeps: the selection
+        ``metric`` and ``test_accuracy`` of the best child by validation (``best_child_run_id``)
+        and, when the sweep varies the seed, the best configuration's mean and 95 % CI of both
+        over seeds (``sweep_seeds.csv``: every statistic of every configuration)."""
         table = comparison_table(runs, sort_by=metric)
         self.parent.text(table.to_csv(index=False), "sweep_runs.csv")
         params = varied_params(runs)
@@ -170,10 +172,11 @@ class SweepCallback(Callback):
             return
         best = finished.iloc[0]
         self.parent.tags({"best_child_run_id": best["run_id"]})
-        self.parent.metrics({m: best[m] for m in BEST_METRICS if m in table.columns and pd.notna(best[m])})
+        shown = [m for m in dict.fromkeys((metric, PRIMARY_TEST_METRIC)) if m in table.columns]
+        self.parent.metrics({m: best[m] for m in shown if pd.notna(best[m])})
         if "seed" in params:
             summary = over_seeds(table, dataset_params(params) + configuration_params(params), metric)
             self.parent.text(summary.to_csv(index=False), "sweep_seeds.csv")
             top = summary.iloc[0]
-            aggregates = [c for c in summary.columns if c.endswith(("_mean", "_std", "_ci95"))]
-            self.parent.metrics({c: top[c] for c in aggregates if pd.notna(top[c])} | {"n_seeds": top["n"]})
+            aggregates = [f"{m}_{stat}" for m in shown for stat in ("mean", "ci95")]
+            self.parent.metrics({c: top[c] for c in aggregates if pd.notna(top.get(c))} | {"n_seeds": top["n"]})

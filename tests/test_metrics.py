@@ -1,0 +1,94 @@
+"""The metric registry: what a run logs per split and per class equals scikit-learn on the
+run's own predictions; the confusion matrix is logged as data; every registered metric can
+select the best epoch."""
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from sklearn import metrics as sk
+
+from seqlab.experiments.classify import predict_split
+from seqlab.experiments.metrics import BEST_METRICS, EPOCH_METRICS, METRICS, MONITOR_SIGN, PER_CLASS, sign
+from seqlab.experiments.training.runner import train
+from tests.conftest import compose_config
+
+# Three classes in proportions 6:3:1 (train and test), told apart by the level of a noisy series.
+CLASS_SIZES = {"calm": 60, "wavy": 30, "rare": 10}
+
+
+def write_imbalanced_archive(folder, seed: int = 0) -> dict[str, str]:
+    """A UCR-format TRAIN/TEST pair of three imbalanced classes; returns the data overrides."""
+    rng = np.random.default_rng(seed)
+    paths = {}
+    for part in ("TRAIN", "TEST"):
+        rows = []
+        for level, (name, size) in enumerate(CLASS_SIZES.items()):
+            series = level + rng.normal(0, 0.6, size=(size, 16))
+            rows += [[name, *values] for values in series]
+        path = folder / f"Imbalanced_{part}.tsv"
+        pd.DataFrame(rows).sample(frac=1, random_state=seed).to_csv(path, sep="\t", header=False, index=False)
+        paths[part] = path
+    return {"data": "archive", "data.train_path": str(paths["TRAIN"]), "data.test_path": str(paths["TEST"])}
+
+
+@pytest.fixture(scope="module")
+def imbalanced_run(store, store_overrides, tmp_path_factory) -> dict:
+    overrides = write_imbalanced_archive(tmp_path_factory.mktemp("imbalanced"))
+    cfg = compose_config(
+        store_overrides
+        + [f"{k}={v}" for k, v in overrides.items()]
+        + ["model=gru", "model.hidden_size=8", "trainer.epochs=12", "trainer.batch_size=16"]
+        + ["optimizer=adam", "optimizer.lr=0.02", "trainer.progress=false", "data.val_fraction=0.3"]
+    )
+    return {"metrics": train(cfg), "store": store}
+
+
+def test_every_logged_metric_equals_scikit_learn_on_the_runs_predictions(imbalanced_run):
+    run_id = imbalanced_run["metrics"]["run_id"]
+    mlflow.set_tracking_uri(imbalanced_run["store"]["uri"])
+    logged = MlflowClient().get_run(run_id).data.metrics
+    names = list(CLASS_SIZES)
+    for split, prefix in (("test", "test"), ("validation", "val")):
+        table = predict_split(run_id, split, batch_size=64)
+        truth, predicted = table["label_name"], table["predicted_name"]
+        expected = {
+            "accuracy": sk.accuracy_score(truth, predicted),
+            "balanced_accuracy": sk.balanced_accuracy_score(truth, predicted),
+            "macro_f1": sk.f1_score(truth, predicted, average="macro", zero_division=0),
+            "weighted_f1": sk.f1_score(truth, predicted, average="weighted", zero_division=0),
+        }
+        metric_prefix = "test" if split == "test" else "best_val"
+        for name, value in expected.items():
+            assert logged[f"{metric_prefix}_{name}"] == pytest.approx(value, abs=1e-12), (split, name)
+        per_class = sk.precision_recall_fscore_support(truth, predicted, labels=names, zero_division=0)
+        for stat, values in zip(PER_CLASS, per_class, strict=True):
+            for name, value in zip(names, values, strict=True):
+                assert logged[f"{prefix}_{stat}/{name}"] == pytest.approx(value, abs=1e-12), (split, stat, name)
+        logged_table = mlflow.artifacts.load_dict(f"runs:/{run_id}/metrics/{prefix}_confusion_matrix.json")
+        confusion = pd.DataFrame(logged_table["data"], columns=logged_table["columns"])
+        counts = confusion.set_index("true").loc[names, names].to_numpy()
+        np.testing.assert_array_equal(counts, sk.confusion_matrix(truth, predicted, labels=names))
+    assert logged["test_macro_f1"] > 0.6, "the run learned the minority classes, not only the majority"
+
+
+def test_the_registry_names_every_epoch_and_best_metric_with_a_direction():
+    assert set(MONITOR_SIGN) == set(EPOCH_METRICS)
+    assert {f"test_{m}" for m in METRICS} <= set(BEST_METRICS)
+    assert sign("best_val_macro_f1") == 1 and sign("final_train_loss") == -1 and sign("test_loss") == -1
+
+
+def test_a_run_selects_its_epoch_on_a_registered_metric(store_overrides, tmp_path):
+    overrides = write_imbalanced_archive(tmp_path, seed=1)
+    cfg = compose_config(
+        store_overrides
+        + [f"{k}={v}" for k, v in overrides.items()]
+        + ["model=gru", "model.hidden_size=8", "trainer.epochs=12", "trainer.batch_size=16"]
+        + ["optimizer=adam", "optimizer.lr=0.02", "trainer.progress=false", "data.val_fraction=0.3"]
+        + ["trainer.monitor=val_balanced_accuracy"]
+    )
+    metrics = train(cfg)
+    history = MlflowClient().get_metric_history(metrics["run_id"], "val_balanced_accuracy")
+    best = max(history, key=lambda m: (m.value, -m.step))
+    assert metrics["best_epoch"] == best.step and metrics["val_balanced_accuracy"] == best.value
