@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import requests
 from hydra import compose, initialize_config_dir
@@ -73,6 +75,47 @@ def default_run(store_overrides) -> dict:
     """The default experiment, trained once per session into the temporary store."""
     cfg = compose_config(store_overrides + ["trainer.progress=false"])
     return {"cfg": cfg, "metrics": train(cfg)}
+
+
+# Three classes in proportions 6:3:1 (train and test), told apart by the level of a noisy series.
+CLASS_SIZES = {"calm": 60, "wavy": 30, "rare": 10}
+
+
+def write_imbalanced_archive(folder, seed: int = 0) -> dict[str, str]:
+    """A UCR-format TRAIN/TEST pair of three imbalanced classes; returns the data overrides."""
+    rng = np.random.default_rng(seed)
+    paths = {}
+    for part in ("TRAIN", "TEST"):
+        rows = []
+        for level, (name, size) in enumerate(CLASS_SIZES.items()):
+            series = level + rng.normal(0, 0.6, size=(size, 16))
+            rows += [[name, *values] for values in series]
+        path = folder / f"Imbalanced_{part}.tsv"
+        pd.DataFrame(rows).sample(frac=1, random_state=seed).to_csv(path, sep="\t", header=False, index=False)
+        paths[part] = path
+    return {"data": "archive", "data.train_path": str(paths["TRAIN"]), "data.test_path": str(paths["TEST"])}
+
+
+# A small GRU that learns those classes in seconds.
+IMBALANCED_RUN = [
+    "model=gru",
+    "model.hidden_size=8",
+    "trainer.epochs=12",
+    "trainer.batch_size=16",
+    "optimizer=adam",
+    "optimizer.lr=0.02",
+    "trainer.progress=false",
+    "data.val_fraction=0.3",
+]
+
+
+@pytest.fixture(scope="session")
+def imbalanced_run(store, store_overrides, tmp_path_factory) -> dict:
+    """A run on three imbalanced classes of series, trained once per session: its metrics,
+    the store, and the overrides of its data (the TRAIN/TEST files)."""
+    data = write_imbalanced_archive(tmp_path_factory.mktemp("imbalanced"))
+    cfg = compose_config(store_overrides + [f"{k}={v}" for k, v in data.items()] + IMBALANCED_RUN)
+    return {"metrics": train(cfg), "store": store, "data": data}
 
 
 def free_port() -> int:

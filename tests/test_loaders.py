@@ -18,7 +18,7 @@ from seqlab.data.registry import build_splits
 from seqlab.data.sentiment import sentiment_texts
 from seqlab.data.text import tokenize
 from seqlab.data.ucr import read_uea_ts
-from seqlab.experiments.classify import predict_texts
+from seqlab.experiments.classify import predict_file, predict_texts
 from seqlab.experiments.config.validation import ConfigError, validate
 from seqlab.experiments.tracking.store import use_tracking_store
 from seqlab.experiments.training.runner import train
@@ -368,7 +368,7 @@ def test_training_beats_the_majority_baseline(source, data_files, store_override
 
 
 @pytest.mark.slow
-def test_predict_maps_new_texts_through_the_logged_vocabulary(data_files, store, store_overrides):
+def test_predict_maps_new_texts_through_the_logged_vocabulary(data_files, store, store_overrides, tmp_path):
     cfg = compose_config(
         store_overrides
         + [
@@ -388,6 +388,11 @@ def test_predict_maps_new_texts_through_the_logged_vocabulary(data_files, store,
     table = predict_texts(run_id, ["The plot was great.", "this film is DULL", "zzz unknown words"], 16)
     assert list(table["predicted_name"][:2]) == ["positive", "negative"]
     assert table.filter(like="proba_").columns.tolist() == ["proba_negative", "proba_positive"]
+    lines = tmp_path / "reviews.txt"
+    lines.write_text("The plot was great.\n\nthis film is DULL\n")
+    from_file = predict_file(run_id, str(lines), 16)
+    assert from_file["line"].tolist() == [1, 3], "blank lines are skipped, lines keep their numbers"
+    assert from_file["predicted_name"].tolist() == ["positive", "negative"]
 
 
 @pytest.mark.parametrize(

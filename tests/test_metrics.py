@@ -12,37 +12,7 @@ from sklearn import metrics as sk
 from seqlab.experiments.classify import predict_split
 from seqlab.experiments.metrics import BEST_METRICS, EPOCH_METRICS, METRICS, MONITOR_SIGN, PER_CLASS, sign
 from seqlab.experiments.training.runner import train
-from tests.conftest import compose_config
-
-# Three classes in proportions 6:3:1 (train and test), told apart by the level of a noisy series.
-CLASS_SIZES = {"calm": 60, "wavy": 30, "rare": 10}
-
-
-def write_imbalanced_archive(folder, seed: int = 0) -> dict[str, str]:
-    """A UCR-format TRAIN/TEST pair of three imbalanced classes; returns the data overrides."""
-    rng = np.random.default_rng(seed)
-    paths = {}
-    for part in ("TRAIN", "TEST"):
-        rows = []
-        for level, (name, size) in enumerate(CLASS_SIZES.items()):
-            series = level + rng.normal(0, 0.6, size=(size, 16))
-            rows += [[name, *values] for values in series]
-        path = folder / f"Imbalanced_{part}.tsv"
-        pd.DataFrame(rows).sample(frac=1, random_state=seed).to_csv(path, sep="\t", header=False, index=False)
-        paths[part] = path
-    return {"data": "archive", "data.train_path": str(paths["TRAIN"]), "data.test_path": str(paths["TEST"])}
-
-
-@pytest.fixture(scope="module")
-def imbalanced_run(store, store_overrides, tmp_path_factory) -> dict:
-    overrides = write_imbalanced_archive(tmp_path_factory.mktemp("imbalanced"))
-    cfg = compose_config(
-        store_overrides
-        + [f"{k}={v}" for k, v in overrides.items()]
-        + ["model=gru", "model.hidden_size=8", "trainer.epochs=12", "trainer.batch_size=16"]
-        + ["optimizer=adam", "optimizer.lr=0.02", "trainer.progress=false", "data.val_fraction=0.3"]
-    )
-    return {"metrics": train(cfg), "store": store}
+from tests.conftest import CLASS_SIZES, IMBALANCED_RUN, compose_config, write_imbalanced_archive
 
 
 def test_every_logged_metric_equals_scikit_learn_on_the_runs_predictions(imbalanced_run):
@@ -84,8 +54,7 @@ def test_a_run_selects_its_epoch_on_a_registered_metric(store_overrides, tmp_pat
     cfg = compose_config(
         store_overrides
         + [f"{k}={v}" for k, v in overrides.items()]
-        + ["model=gru", "model.hidden_size=8", "trainer.epochs=12", "trainer.batch_size=16"]
-        + ["optimizer=adam", "optimizer.lr=0.02", "trainer.progress=false", "data.val_fraction=0.3"]
+        + IMBALANCED_RUN
         + ["trainer.monitor=val_balanced_accuracy"]
     )
     metrics = train(cfg)

@@ -22,7 +22,9 @@ from seqlab.data.text_table import read_table
 MISSING_MARKERS = ("?", "nan", "NaN", "NAN")
 
 
-def _number(text: str, path, line: int, what: str) -> float:
+def number(text: str, path, line: int, what: str) -> float:
+    """The number ``text`` of ``path``'s line ``line`` (NaN for a ``MISSING_MARKERS`` text);
+    DataError naming the file, the line and ``what`` (``value 3``) when it is no number."""
     if text in MISSING_MARKERS:
         return np.nan
     try:
@@ -39,7 +41,7 @@ def read_ucr_tsv(path: str | Path, encoding: str = "utf-8") -> RawSplit:
     sequences, labels = [], []
     for row, line in zip(table.itertuples(index=False), lines, strict=True):
         label, *cells = (str(cell).strip() for cell in row)
-        values = np.array([_number(c, path, line, f"value {i + 1}") if c else np.nan for i, c in enumerate(cells)])
+        values = np.array([number(c, path, line, f"value {i + 1}") if c else np.nan for i, c in enumerate(cells)])
         real = np.flatnonzero(~np.isnan(values))
         if len(real) == 0:
             raise DataError(path, "the series has no values", line)
@@ -72,7 +74,7 @@ def read_uea_ts(path: str | Path, encoding: str = "utf-8") -> RawSplit:
         if not dimensions:
             raise DataError(path, "a case needs values and a label separated by ':'", line)
         series = [
-            [_number(v.strip(), path, line, f"dimension {d + 1}") for v in dim.split(",")]
+            [number(v.strip(), path, line, f"dimension {d + 1}") for v in dim.split(",")]
             for d, dim in enumerate(dimensions)
         ]
         if len({len(s) for s in series}) != 1:

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 
 from seqlab.data.dataset import DataSplits
+from seqlab.data.inputs import read_inputs
+from seqlab.data.raw import RawSplit
 from seqlab.engine import set_float_dtype
 from seqlab.experiments.encoding import encode
 from seqlab.experiments.tracking.logged_runs import LoggedRun, load_run
@@ -39,10 +41,11 @@ class RunClassifier:
         table.insert(0, "prediction", proba.argmax(axis=1))
         return table
 
-    def classify_raw(self, values: list, batch_size: int) -> pd.DataFrame:
-        """Classify new raw texts, symbol sequences or series (see ``encoding.encode``)."""
+    def classify_raw(self, values: list, batch_size: int, origin: RawSplit | None = None) -> pd.DataFrame:
+        """Classify new raw texts, symbol sequences or series (see ``encoding.encode``), read
+        from the file ``origin`` describes when given."""
         run = self.run
-        dataset = encode(values, run)
+        dataset = encode(values, run, origin)
         vocab_size = len(run.vocabulary) if run.vocabulary is not None else None
         data = DataSplits(dataset, dataset, dataset, run.label_names, run.input_kind, vocab_size, run.vocabulary)
         return self.classify(data, batch_size)
@@ -62,6 +65,21 @@ def predict_split(run_id: str, split: str, batch_size: int) -> pd.DataFrame:
     table = RunClassifier(run).classify(dataclasses.replace(data, test=dataset), batch_size)
     table.insert(0, "label_name", np.array(run.label_names)[dataset.labels])
     table.insert(0, "label", dataset.labels)
+    return table
+
+
+def predict_file(run_id: str, path: str, batch_size: int) -> pd.DataFrame:
+    """Classify the sequences of the file ``path`` (``seqlab.data.inputs.read_inputs``: texts,
+    symbol sequences or series, whichever run ``run_id`` classifies).
+
+    Returns one row per sequence: its ``line`` in the file, ``label_name`` when the file gives
+    labels, then ``prediction``, ``predicted_name`` and ``proba_<name>`` columns."""
+    run = load_run(run_id)
+    raw = read_inputs(path, run.input_kind)
+    table = RunClassifier(run).classify_raw(list(raw.sequences), batch_size, origin=raw)
+    if any(label is not None for label in raw.labels):
+        table.insert(0, "label_name", [str(label) for label in raw.labels])
+    table.insert(0, "line", raw.lines)
     return table
 
 

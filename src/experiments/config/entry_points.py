@@ -12,11 +12,13 @@ from seqlab.fields import one_of, positive
 
 @dataclass
 class PredictConfig:
-    """``seqlab predict run_id=<id>``: classify a split of a run's data, or
-    new ``texts`` with a run trained on text."""
+    """``seqlab predict run_id=<id>``: classify a split of a run's data, the sequences of an
+    ``input`` file, or new ``texts`` with a run trained on text."""
 
     run_id: str = MISSING
     split: str = one_of("test", ("train", "validation", "test"))
+    # A file of new sequences (seqlab.data.inputs): text lines, symbols, or series (.ts, .tsv, .csv).
+    input: str | None = None
     texts: list[str] | None = None
     batch_size: int = positive(500)
     output: str | None = None
