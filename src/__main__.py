@@ -1,4 +1,5 @@
-"""The ``seqlab`` command: ``seqlab <train|predict|compare|reproduce|study> [Hydra arguments]``.
+"""The ``seqlab`` command: ``seqlab <train|predict|compare|reproduce|study|ui> [Hydra arguments]``,
+``seqlab --version``.
 
 Each subcommand is the Hydra app of its entry point module (``seqlab.experiments.<name>``), with
 the same overrides, ``-m`` sweeps, ``--help``, ``--cfg job`` and ``--hydra-help``. Shell
@@ -7,6 +8,7 @@ and then the chosen app's overrides.
 """
 
 import importlib
+import importlib.metadata
 import os
 import sys
 
@@ -16,6 +18,7 @@ COMMANDS = {
     "compare": "compare the runs of a sweep or an experiment",
     "reproduce": "train a logged run again and check every metric",
     "study": "run a study (configurations x data sets x seeds) and report it; study report: report again",
+    "ui": "open the MLflow UI on the store runs go to (http://127.0.0.1:5000)",
 }
 
 
@@ -51,9 +54,15 @@ def main() -> None:
         rest = argv
     elif argv and argv[0] in COMMANDS:
         command, rest = argv[0], argv[1:]
-    else:
+    elif argv[:1] in (["--version"], ["-V"]):
+        print(f"seqlab {importlib.metadata.version('seqlab')}")
+        sys.exit(0)
+    elif argv[:1] in ([], ["--help"], ["-h"]):
         sys.stdout.write(usage())
-        sys.exit(0 if argv[:1] in ([], ["--help"], ["-h"]) else 2)
+        sys.exit(0)
+    else:
+        sys.stderr.write(f"seqlab: unknown command {argv[0]!r}; the commands are {', '.join(COMMANDS)}\n\n{usage()}")
+        sys.exit(2)
     sys.argv = [sys.argv[0], *rest]
     importlib.import_module(f"seqlab.experiments.{command}").main()
 

@@ -69,6 +69,9 @@ def import_pytensor() -> None:
     names one; leave the environment as it was. A no-op once PyTensor is imported."""
     if "pytensor" in sys.modules:
         return
+    # PyTensor reports its config parsing and every C module it compiles at INFO, under loggers
+    # named by file path; keep run logs to what matters (its warnings), from the import on.
+    logging.getLogger("pytensor").setLevel(logging.WARNING)
     before = os.environ.get("PYTENSOR_FLAGS")
     if "base_compiledir" not in _user_flags():
         flags = f"base_compiledir={cache_dir() / 'pytensor'}"
@@ -80,8 +83,6 @@ def import_pytensor() -> None:
             os.environ.pop("PYTENSOR_FLAGS", None)
         else:
             os.environ["PYTENSOR_FLAGS"] = before
-    # PyTensor reports every C module it compiles at INFO; keep run logs to what matters.
-    logging.getLogger("pytensor").setLevel(logging.WARNING)
 
 
 def mkl_library() -> Path | None:

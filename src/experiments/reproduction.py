@@ -37,6 +37,7 @@ def reproduce(run_id: str, tracking: DictConfig) -> tuple[str, pd.DataFrame]:
     """
     cfg = logged_config(load_run(run_id).config, f"the logged config of run {run_id}")
     cfg.tracking.uri, cfg.tracking.artifact_root = tracking.uri, tracking.artifact_root
+    cfg.tracking.run_name = f"reproduce of {MlflowClient().get_run(run_id).info.run_name}"
     again = train(cfg, tags={REPRODUCES: run_id})["run_id"]
     table = compare_runs(run_id, again)
     hashes = [MlflowClient().get_run(r).data.params["dataset.hash"] for r in (run_id, again)]

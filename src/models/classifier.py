@@ -6,6 +6,7 @@ recompiles.
 """
 
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import nullcontext
 from functools import cached_property
 from typing import NamedTuple, Protocol
 
@@ -87,6 +88,7 @@ class SequenceClassifier:
         self.labels = pt.ivector("labels")
         self.logits = network_logits(spec, self.params, self.inputs, self.mask)
         self.loss = cross_entropy(self.logits, self.labels)
+        self.steps_taken = 0  # by train_batch in this process
 
     @cached_property
     def train_step(self) -> Callable[..., list[np.ndarray]]:
@@ -107,7 +109,7 @@ class SequenceClassifier:
         if self.dropout is not None:
             updates += self.dropout.updates
         correct = pt.eq(logits.argmax(axis=-1), self.labels).sum()
-        with announce_compile(f"{self._what} train step", f"train_step {self._signature}"):
+        with announce_compile(f"{self._what} train step"):
             return pytensor.function(
                 [self.inputs, self.mask, self.labels],
                 [loss, correct, lr],
@@ -119,7 +121,7 @@ class SequenceClassifier:
     @cached_property
     def log_proba(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
         """Compiled ``(inputs, mask) -> log class probabilities (batch, classes)``, no dropout."""
-        with announce_compile(f"{self._what} prediction", f"log_proba {self._signature}"):
+        with announce_compile(f"{self._what} prediction"):
             return pytensor.function(
                 [self.inputs, self.mask],
                 log_softmax(self.logits),
@@ -131,17 +133,13 @@ class SequenceClassifier:
     def _what(self) -> str:
         return self.spec.title
 
-    @property
-    def _signature(self) -> str:
-        """What shapes the compiled graphs: network, update rule, schedule, dtype, versions."""
-        spec = self.optimizer.spec if self.optimizer is not None else None
-        rule = (spec.name, spec.nesterov, spec.schedule) if spec is not None else None
-        return f"{self.spec!r} {rule} {self.dtype} pytensor {pytensor.__version__}"
-
     def train_batch(self, batch: Sequences) -> "TrainStep":
         """Apply one optimiser step on ``batch``; return its loss and accuracy before the step
-        and the learning rate used."""
-        loss, correct, lr = self.train_step(batch.inputs, batch.mask, batch.labels)
+        and the learning rate used. The first step also compiles its Ops' kernels (the float32
+        LSTM's Numba loops): announced when that takes a while."""
+        with announce_compile(f"{self._what} first training step") if self.steps_taken == 0 else nullcontext():
+            loss, correct, lr = self.train_step(batch.inputs, batch.mask, batch.labels)
+        self.steps_taken += 1
         return TrainStep(float(loss), float(correct) / len(batch), float(lr))
 
     def predict_log_proba(self, dataset: Sequences, batch_size: int) -> np.ndarray:

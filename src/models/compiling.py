@@ -1,5 +1,5 @@
-"""How seqlab compiles: PyTensor's compile mode, and a line before a compile that is new to this
-machine's compile cache with its time after, so that a first run is not silent for a minute.
+"""How seqlab compiles: PyTensor's compile mode, and notices of compiles that take a while (one
+after a second, the time at the end), so that a first run is not silent for a minute.
 
 Mode: the C backend (``CVM``); PyTensor 3's default, Numba, spends seconds in the first call of
 every function in every new process, even with a warm cache. One rewrite is left out:
@@ -7,12 +7,11 @@ every function in every new process, even with a warm cache. One rewrite is left
 product is needed too, so with gradient clipping each weight gradient was computed twice.
 """
 
-import hashlib
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytensor
 from pytensor.compile.mode import get_mode
@@ -23,6 +22,8 @@ log = logging.getLogger(__name__)
 EXCLUDED_REWRITES = ("local_dot22_to_dot22scalar",)
 COMPILE_MODE = get_mode("CVM").excluding(*EXCLUDED_REWRITES)
 COMPILE_MODE_DESCRIPTION = f"CVM excluding {', '.join(EXCLUDED_REWRITES)}"
+# A compile (or first step) that takes longer than this is announced while it runs.
+SLOW_S = 1.0
 
 
 def compiled_modules() -> int:
@@ -31,23 +32,19 @@ def compiled_modules() -> int:
 
 
 @contextmanager
-def announce_compile(what: str, signature: str) -> Iterator[None]:
-    """Wrap the compile of ``what`` (e.g. "LSTM train step"), whose graph ``signature`` (a string
-    naming everything that shapes the graph) says whether this compile cache has seen it: log a
-    line before the first compile of a signature and its time after; stay quiet otherwise."""
-    compile_dir = Path(pytensor.config.compiledir)
-    marker = compile_dir / "seqlab-graphs" / hashlib.sha256(signature.encode()).hexdigest()[:24]
-    first_time = not marker.exists()
-    if first_time:
-        log.info("compiling the %s (first time for this configuration; cached under %s)", what, compile_dir)
+def announce_compile(what: str) -> Iterator[None]:
+    """Time the compile of ``what`` (e.g. "LSTM train step"): a notice once it has taken longer
+    than ``SLOW_S`` (a long compile is never silent), and after it, when it compiled a C module
+    or took that long, its time and its new C modules; nothing when the compile cache had it all."""
     start, modules = time.perf_counter(), compiled_modules()
-    yield
-    if first_time:
-        log.info(
-            "compiled the %s in %.1f s (%d new C modules)",
-            what,
-            time.perf_counter() - start,
-            compiled_modules() - modules,
-        )
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.touch()
+    notice = threading.Timer(SLOW_S, log.info, ("compiling the %s ...", what))
+    notice.daemon = True
+    notice.start()
+    try:
+        yield
+    finally:
+        notice.cancel()
+    elapsed, new = time.perf_counter() - start, compiled_modules() - modules
+    if new or elapsed > SLOW_S:
+        cached = f"{new} new C modules, cached in {pytensor.config.compiledir}" if new else "from the compile cache"
+        log.info("compiled the %s in %.1f s (%s)", what, elapsed, cached)

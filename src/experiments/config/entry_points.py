@@ -1,5 +1,5 @@
-"""The schemas of ``conf/predict.yaml``, ``conf/compare.yaml``, ``conf/reproduce.yaml`` and
-``conf/study_report.yaml``."""
+"""The schemas of ``conf/predict.yaml``, ``conf/compare.yaml``, ``conf/reproduce.yaml``,
+``conf/study_report.yaml`` and ``conf/ui.yaml``."""
 
 from dataclasses import dataclass
 
@@ -7,7 +7,7 @@ from omegaconf import MISSING
 
 from seqlab.experiments.config.study import StudyReportConfig
 from seqlab.experiments.config.tracking import TrackingConfig
-from seqlab.fields import one_of, positive
+from seqlab.fields import checked, one_of, positive
 
 
 @dataclass
@@ -47,9 +47,19 @@ class ReproduceConfig:
     tracking: TrackingConfig = MISSING
 
 
+@dataclass
+class UiConfig:
+    """``seqlab ui``: the MLflow UI on the store ``tracking`` names, served on ``host:port``."""
+
+    host: str = "127.0.0.1"
+    port: int = checked(5000, lambda v: 0 < v < 65536, "must be a TCP port, 1-65535")
+    tracking: TrackingConfig = MISSING
+
+
 ENTRY_POINT_SCHEMAS = {
     "predict_schema": PredictConfig,
     "compare_schema": CompareConfig,
     "reproduce_schema": ReproduceConfig,
     "study_report_schema": StudyReportConfig,
+    "ui_schema": UiConfig,
 }

@@ -197,6 +197,12 @@ class RunRecorder:
             warnings.filterwarnings("ignore", message=".*An input example was not provided")
             mlflow.pyfunc.log_model(name=name, **log_model_args)
 
+    @_whole
+    def register_model(self, model: str, name: str) -> str:
+        """Register the run's logged model ``model`` in the model registry as ``name``; return
+        the new version."""
+        return mlflow.register_model(f"runs:/{self.run_id}/{model}", name).version
+
     def end(self, status: str) -> None:
         """End the run with ``status`` (FINISHED, FAILED or KILLED) unless it has ended."""
         if self.active:

@@ -4,6 +4,7 @@ import itertools
 import logging
 import math
 import tempfile
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -13,17 +14,17 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from rich import progress as rich_progress
-from rich.console import Console
 
 from seqlab.data.dataset import DataSplits, SequenceDataset
 from seqlab.data.errors import DataError
 from seqlab.data.summary import summarize
 from seqlab.engine import set_blas_threads, set_float_dtype
+from seqlab.experiments import terminal
 from seqlab.experiments.config.optimizer import OptimizerConfig
 from seqlab.experiments.config.trainer import TrainerConfig
 from seqlab.experiments.config.validation import ConfigError, validate
 from seqlab.experiments.metrics import EPOCH_METRICS, confusion, measure, per_class, per_class_metrics
-from seqlab.experiments.mlflow_model import log_model
+from seqlab.experiments.mlflow_model import MODEL_NAME, log_model
 from seqlab.experiments.tracking.logged_runs import write_model_files
 from seqlab.experiments.tracking.recorder import RunRecorder
 from seqlab.experiments.tracking.run_inputs import CONFIG_ARTIFACT, log_dataset, log_run_inputs
@@ -40,54 +41,88 @@ from seqlab.experiments.training.checkpoints import (
 )
 from seqlab.experiments.training.plots import confusion_matrix, learning_curves, log_figure
 from seqlab.experiments.training.progress import Progress
-from seqlab.experiments.training.sweep import job_run_name, sweep_parent
+from seqlab.experiments.training.sweep import job_run_name, run_name, sweep_parent
 from seqlab.models.classifier import SequenceClassifier, TrainStep
 from seqlab.models.network import count_parameters
 
 log = logging.getLogger(__name__)
-_console = Console(stderr=True)
 
 
 class TrainingDiverged(RuntimeError):
     """The training loss stopped being a finite number."""
 
 
+def batches_per_epoch(splits: DataSplits, trainer: TrainerConfig) -> int:
+    """Minibatches in an epoch: all of the training split's, or ``trainer.limit_batches``."""
+    num_batches = math.ceil(len(splits.train) / trainer.batch_size)
+    return num_batches if trainer.limit_batches is None else min(num_batches, trainer.limit_batches)
+
+
 def train_epoch(
-    model: SequenceClassifier, splits: DataSplits, trainer: TrainerConfig, lr_setting: float, rng, epoch: int
+    model: SequenceClassifier,
+    splits: DataSplits,
+    trainer: TrainerConfig,
+    lr_setting: float,
+    rng,
+    epoch: int,
+    advance: Callable[[float], None],
 ) -> TrainStep:
     """Run one shuffled pass over the training split (its first ``trainer.limit_batches``
-    minibatches when set); ``lr_setting`` is ``optimizer.lr``, named when the loss diverges.
+    minibatches when set); ``lr_setting`` is ``optimizer.lr``, named when the loss diverges;
+    ``advance(mean loss so far)`` is called after every batch (the progress bar).
 
     Returns the mean loss and accuracy per sequence trained on (each measured by its batch's
     step, before the update) and the learning rate of the epoch's last step.
     """
-    num_batches = math.ceil(len(splits.train) / trainer.batch_size)
-    if trainer.limit_batches is not None:
-        num_batches = min(num_batches, trainer.limit_batches)
+    num_batches = batches_per_epoch(splits, trainer)
     batches = splits.train.batches(trainer.batch_size, rng, trainer.bucket_by_length)
     total_loss, total_correct, lr, seen = 0.0, 0.0, math.nan, 0
-    with rich_progress.Progress(
-        *rich_progress.Progress.get_default_columns(),
-        rich_progress.TextColumn("train_loss={task.fields[loss]:.4f}"),
-        console=_console,
-        transient=True,
-        disable=not (trainer.progress and _console.is_terminal),
-    ) as bar:
-        task = bar.add_task(f"epoch {epoch}/{trainer.epochs}", total=num_batches, loss=math.nan)
-        for number, batch in enumerate(itertools.islice(batches, num_batches), start=1):
-            loss, accuracy, lr = model.train_batch(batch)
-            if number == 1:  # after the compile: what start-up costs (benchmarks.train_step --startup)
-                log.debug("epoch %d: first training step done", epoch)
-            if not math.isfinite(loss):
-                raise TrainingDiverged(
-                    f"train loss is {loss} at epoch {epoch}, batch {number}; "
-                    f"try a smaller optimizer.lr (now {lr_setting}) or optimizer.clip_norm"
-                )
-            total_loss += loss * len(batch)
-            total_correct += accuracy * len(batch)
-            seen += len(batch)
-            bar.update(task, advance=1, loss=total_loss / seen)
+    for number, batch in enumerate(itertools.islice(batches, num_batches), start=1):
+        loss, accuracy, lr = model.train_batch(batch)
+        if not math.isfinite(loss):
+            raise TrainingDiverged(
+                f"train loss is {loss} at epoch {epoch}, batch {number}; "
+                f"try a smaller optimizer.lr (now {lr_setting}) or optimizer.clip_norm"
+            )
+        total_loss += loss * len(batch)
+        total_correct += accuracy * len(batch)
+        seen += len(batch)
+        advance(total_loss / seen)
     return TrainStep(total_loss / seen, total_correct / seen, lr)
+
+
+def progress_bar(trainer: TrainerConfig) -> rich_progress.Progress:
+    """The run's bar on the terminal's console (``seqlab.experiments.terminal``): epoch x/N,
+    the batches of the whole run with its elapsed time and ETA, the epoch's running train loss
+    and ``status`` (last validation metric, best so far, patience left). Off unless
+    ``trainer.progress`` and the console is a terminal."""
+    console = terminal.console()
+    return rich_progress.Progress(
+        rich_progress.TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"),
+        rich_progress.BarColumn(),
+        rich_progress.TaskProgressColumn(),
+        rich_progress.TimeElapsedColumn(),
+        rich_progress.TextColumn("eta"),
+        rich_progress.TimeRemainingColumn(),
+        rich_progress.TextColumn("train_loss={task.fields[loss]:.4f} {task.fields[status]}"),
+        console=console,
+        transient=True,
+        disable=not (trainer.progress and console.is_terminal),
+    )
+
+
+def bar_status(progress: Progress, trainer: TrainerConfig) -> str:
+    """The bar's summary of the epochs so far: the monitor's last value, its best (and the
+    epoch of it) and, with early stopping, the epochs of patience left."""
+    if not progress.best_metrics:
+        return ""
+    monitor = trainer.monitor
+    status = (
+        f"{monitor}={progress.metrics[monitor]:.4f} best={progress.best_metrics[monitor]:.4f}@{progress.best_epoch}"
+    )
+    if trainer.patience is not None:
+        status += f" patience {trainer.patience - progress.epochs_without_improvement()}/{trainer.patience}"
+    return status
 
 
 def evaluate(model: SequenceClassifier, dataset: SequenceDataset, batch_size: int, split: str) -> dict[str, float]:
@@ -112,29 +147,50 @@ def fit(
     Returns the progress: last and best epoch, with the best epoch's weights.
     """
     progress = state.progress
-    for epoch in range(progress.epoch + 1, trainer.epochs + 1):
-        train = train_epoch(model, splits, trainer, optimizer.lr, state.rng, epoch)
-        metrics = {"train_loss": train.loss, "train_accuracy": train.accuracy}
-        if len(splits.validation):
-            metrics |= evaluate(model, splits.validation, trainer.eval_batch_size, "val")
-        run.metrics(metrics | {"lr": train.lr}, step=epoch)
-        progress.record(epoch, metrics, model.get_weights(), trainer.monitor)
-        schedule = optimizer.schedule
-        if schedule.name == "plateau" and progress.reduce_on_plateau(
-            schedule.patience_epochs, schedule.gamma, schedule.min_lr / optimizer.lr
-        ):
-            model.optimizer.lr_scale.set_value(np.asarray(progress.lr_scale, dtype=model.dtype))
-            log.info(
-                "%s has not improved for %d epochs: lr now %.3g",
-                trainer.monitor,
-                schedule.patience_epochs,
-                optimizer.lr * progress.lr_scale,
+    num_batches = batches_per_epoch(splits, trainer)
+    with progress_bar(trainer) as bar:
+        task = bar.add_task(
+            "train",
+            total=trainer.epochs * num_batches,
+            completed=progress.epoch * num_batches,
+            epoch=progress.epoch + 1,
+            epochs=trainer.epochs,
+            loss=math.nan,
+            status=bar_status(progress, trainer),
+        )
+        for epoch in range(progress.epoch + 1, trainer.epochs + 1):
+            bar.update(task, epoch=epoch)
+            train = train_epoch(
+                model,
+                splits,
+                trainer,
+                optimizer.lr,
+                state.rng,
+                epoch,
+                lambda loss: bar.update(task, advance=1, loss=loss),
             )
-        state.save(model)
-        log.info("epoch %d/%d  %s", epoch, trainer.epochs, "  ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
-        if trainer.patience is not None and progress.epochs_without_improvement() >= trainer.patience:
-            log.info("early stop: %s has not improved for %d epochs", trainer.monitor, trainer.patience)
-            break
+            metrics = {"train_loss": train.loss, "train_accuracy": train.accuracy}
+            if len(splits.validation):
+                metrics |= evaluate(model, splits.validation, trainer.eval_batch_size, "val")
+            run.metrics(metrics | {"lr": train.lr}, step=epoch)
+            progress.record(epoch, metrics, model.get_weights(), trainer.monitor)
+            schedule = optimizer.schedule
+            if schedule.name == "plateau" and progress.reduce_on_plateau(
+                schedule.patience_epochs, schedule.gamma, schedule.min_lr / optimizer.lr
+            ):
+                model.optimizer.lr_scale.set_value(np.asarray(progress.lr_scale, dtype=model.dtype))
+                log.info(
+                    "%s has not improved for %d epochs: lr now %.3g",
+                    trainer.monitor,
+                    schedule.patience_epochs,
+                    optimizer.lr * progress.lr_scale,
+                )
+            state.save(model)
+            bar.update(task, completed=epoch * num_batches, status=bar_status(progress, trainer))
+            log.info("epoch %d/%d  %s", epoch, trainer.epochs, "  ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+            if trainer.patience is not None and progress.epochs_without_improvement() >= trainer.patience:
+                log.info("early stop: %s has not improved for %d epochs", trainer.monitor, trainer.patience)
+                break
     return progress
 
 
@@ -197,7 +253,9 @@ def record_results(
         record_class_results(run, model, splits, cfg.trainer.eval_batch_size)
         if cfg.tracking.log_model:
             log_model(run, Path(tmp))
-    log.info("best epoch %d: %s", progress.best_epoch, "  ".join(f"{k}={v:.4f}" for k, v in test_metrics.items()))
+        if cfg.tracking.register_model:
+            version = run.register_model(MODEL_NAME, cfg.tracking.register_model)
+            log.info("model registered as %s version %s", cfg.tracking.register_model, version)
     return progress.best_metrics | test_metrics
 
 
@@ -243,8 +301,8 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
     with ExitStack() as locks:
         if resumed_run is not None:  # before the run is made RUNNING again: a second resume is refused
             locks.enter_context(run_lock(cfg.trainer.checkpoint_dir, resumed_run))
-        run_name = cfg.tracking.run_name or job_run_name()
-        with RunRecorder.start(experiment_id, run_name, parent, run_tags, resume=resumed_run) as run:
+        name = None if resumed_run else cfg.tracking.run_name or job_run_name() or run_name(cfg)
+        with RunRecorder.start(experiment_id, name, parent, run_tags, resume=resumed_run) as run:
             if checkpoint is None:
                 locks.enter_context(run_lock(cfg.trainer.checkpoint_dir, run.run_id))
                 log_run_inputs(run, cfg, _hydra_tags(), _group_choices())
@@ -277,4 +335,17 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
                 raise
             metrics = record_results(run, cfg, model, data, splits, progress)
         state.discard()
+    log.info(last_line(run.run_id, cfg.trainer, progress, metrics))
     return metrics | {"best_epoch": progress.best_epoch, "run_id": run.run_id}
+
+
+def last_line(run_id: str, trainer: DictConfig, progress: Progress, metrics: dict[str, float]) -> str:
+    """The run's last log line: where it stopped and why, the epoch it kept (by
+    ``trainer.monitor``) and that epoch's test metrics."""
+    why = "early stop" if progress.epoch < trainer.epochs else "last epoch"
+    monitor = trainer.monitor
+    tests = "  ".join(f"{k}={v:.4f}" for k, v in metrics.items() if k.startswith("test_"))
+    return (
+        f"run {run_id}: stopped at epoch {progress.epoch}/{trainer.epochs} ({why}); kept epoch "
+        f"{progress.best_epoch} ({monitor}={progress.best_metrics[monitor]:.4f}): {tests}"
+    )

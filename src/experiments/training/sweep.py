@@ -20,6 +20,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from seqlab.experiments.config.model import model_options
 from seqlab.experiments.metrics import PRIMARY_TEST_METRIC
 from seqlab.experiments.signals import stopped
 from seqlab.experiments.tracking.environment import environment_tags
@@ -70,12 +71,22 @@ def sweep_parent() -> str | None:
     return path.read_text().strip()
 
 
-def swept_keys(config: DictConfig) -> list[str]:
-    """The keys a sweep varies: those of its sweep overrides (``optimizer.lr=0.01,0.1``,
-    ``seed=range(5)``) and of its sweeper's search space (``hydra.sweeper.params``)."""
+def swept_space(config: DictConfig) -> dict[str, str]:
+    """What a sweep varies, key by key as it was given: its sweep overrides
+    (``optimizer.lr: 0.01,0.1``, ``seed: range(5)``) and its sweeper's search space
+    (``hydra.sweeper.params``)."""
     overrides = OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
+    space = {o.get_key_element(): o.input_line.split("=", 1)[1] for o in overrides if o.is_sweep_override()}
     searched = OmegaConf.select(config, "hydra.sweeper.params") or {}
-    return list(dict.fromkeys([o.get_key_element() for o in overrides if o.is_sweep_override()] + list(searched)))
+    return space | {key: str(value) for key, value in searched.items() if key not in space}
+
+
+def run_name(cfg: DictConfig) -> str:
+    """A single run's name from what it trains: model, hidden size (for a recurrent one),
+    optimiser and seed, e.g. ``gru-h64-adam-s0``."""
+    _, cell = model_options()[cfg.model.name]
+    size = [f"h{cfg.model.hidden_size}"] if cell is not None else []
+    return "-".join([cfg.model.name, *size, cfg.optimizer.name, f"s{cfg.seed}"])
 
 
 def job_run_name() -> str | None:
@@ -118,11 +129,14 @@ class SweepCallback(Callback):
             tags |= {STUDY: study.name, STUDY_PARENT: "true"}
             self.parent = RunRecorder.create(experiment_id, run_name=f"study {study.name}", tags=tags)
         else:
-            self.parent = RunRecorder.create(experiment_id, run_name=f"sweep {sweep_dir.name}", tags=tags)
+            space = swept_space(config)
+            name = " ".join(f"{key}={values}" for key, values in space.items()) or sweep_dir.name
+            self.parent = RunRecorder.create(experiment_id, run_name=f"sweep {name}", tags=tags)
+            self.parent.params(space)
         self.parent.tags({"sweep_id": self.parent.run_id})
         sweep_dir.mkdir(parents=True, exist_ok=True)
         (sweep_dir / PARENT_FILE).write_text(self.parent.run_id)
-        (sweep_dir / SWEPT_FILE).write_text("\n".join(swept_keys(config)))
+        (sweep_dir / SWEPT_FILE).write_text("\n".join(swept_space(config)))
         atexit.register(self._end_abandoned)
         log.info("sweep parent run %s in %s", self.parent.run_id, self.parent.tracking_uri)
 
