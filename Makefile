@@ -28,4 +28,4 @@ test: $(INSTALLED)
 
 # The MLflow UI on the embedded store: http://127.0.0.1:5000
 ui: $(INSTALLED)
-	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///runs/mlflow.db --host 127.0.0.1 --port 5000
+	$(VENV)/bin/seqlab ui

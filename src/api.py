@@ -29,6 +29,7 @@ from seqlab.experiments.classify import RunClassifier
 from seqlab.experiments.cli import register_configs
 from seqlab.experiments.config.legacy import upgrade_overrides
 from seqlab.experiments.config.validation import validate
+from seqlab.experiments.metrics import EPOCH_METRICS
 from seqlab.experiments.tracking.logged_runs import LoggedRun, load_run
 from seqlab.experiments.tracking.queries import comparison_table, find_runs, monitored_metric
 from seqlab.experiments.tracking.store import use_tracking_store
@@ -66,8 +67,9 @@ def _strip_hydra(cfg: DictConfig) -> DictConfig:
 
 @dataclass(frozen=True)
 class TrainResult:
-    """A finished training run: its MLflow ``run_id``, its ``metrics`` (the best epoch's and
-    its test metrics, ``best_epoch``) and the ``config`` it trained with."""
+    """A finished training run: its MLflow ``run_id``, its ``metrics`` as MLflow has them (the
+    best epoch's ``best_<metric>``, its ``test_<metric>``, ``best_epoch``) and the ``config`` it
+    trained with."""
 
     run_id: str
     metrics: dict[str, float]
@@ -93,7 +95,8 @@ def train(overrides: Sequence[str] = ()) -> TrainResult:
     finally:
         HydraConfig.instance().cfg = None
     run_id = metrics.pop("run_id")
-    return TrainResult(run_id, metrics, cfg)
+    logged = {f"best_{name}" if name in EPOCH_METRICS else name: value for name, value in metrics.items()}
+    return TrainResult(run_id, logged, cfg)
 
 
 class Model:
