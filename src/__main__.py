@@ -14,7 +14,7 @@ import sys
 
 COMMANDS = {
     "train": "train a model (add -m for a sweep or an Optuna search)",
-    "predict": "classify a split or new texts with a logged run",
+    "predict": "classify a split, a file (input=) or new texts with a logged run",
     "compare": "compare the runs of a sweep or an experiment",
     "reproduce": "train a logged run again and check every metric",
     "study": "run a study (configurations x data sets x seeds) and report it; study report: report again",

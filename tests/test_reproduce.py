@@ -7,6 +7,7 @@ from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
 from seqlab.experiments.config.validation import ConfigError
+from seqlab.experiments.metrics import BEST_METRICS, EPOCH_METRICS
 from seqlab.experiments.reproduction import reproduce
 from seqlab.experiments.tracking.run_inputs import CONFIG_ARTIFACT
 from seqlab.experiments.tracking.store import use_tracking_store
@@ -24,7 +25,8 @@ def test_reproduce_matches_every_metric_exactly(default_run, store):
     again, table = reproduce(run_id, tracking(store))
     assert again != run_id
     assert MlflowClient().get_run(again).data.tags["reproduces"] == run_id
-    assert len(table) == 5 * epochs + 3, "4 metrics and lr per epoch; test_loss, test_accuracy, best_epoch"
+    per_epoch = len(EPOCH_METRICS) + 1  # and lr
+    assert len(table) == per_epoch * epochs + len(BEST_METRICS), "every epoch metric and lr per epoch; best and test"
     assert table["equal"].all(), table[~table["equal"]]
 
 

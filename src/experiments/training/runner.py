@@ -79,6 +79,8 @@ def train_epoch(
     total_loss, total_correct, lr, seen = 0.0, 0.0, math.nan, 0
     for number, batch in enumerate(itertools.islice(batches, num_batches), start=1):
         loss, accuracy, lr = model.train_batch(batch)
+        if number == 1:  # after the compile: what start-up costs (benchmarks.train_step --startup)
+            log.debug("epoch %d: first training step done", epoch)
         if not math.isfinite(loss):
             raise TrainingDiverged(
                 f"train loss is {loss} at epoch {epoch}, batch {number}; "
