@@ -40,8 +40,8 @@ def test_reproduce_reports_the_metrics_that_differ(default_run, store, monkeypat
     monkeypatch.setattr(SequenceClassifier, "train_batch", slightly_off)
     _, table = reproduce(default_run["metrics"]["run_id"], tracking(store))
     differing = table[~table["equal"]]
-    assert set(differing.index.get_level_values("metric")) == {"train_loss"}
-    assert len(differing) == default_run["cfg"].trainer.epochs
+    assert set(differing.index.get_level_values("metric")) == {"train_loss", "best_train_loss"}
+    assert len(differing) == default_run["cfg"].trainer.epochs + 1
 
 
 def test_reproduce_refuses_a_logged_config_with_a_planted_environment_lookup(default_run, store, monkeypatch):
