@@ -1,22 +1,10 @@
 """Turning per-split lists of raw sequences and labels (``seqlab.data.raw``) into DataSplits."""
 
-import numpy as np
-
 from seqlab.data.dataset import DataSplits, SequenceDataset
 from seqlab.data.errors import DataError
 from seqlab.data.labels import LabelEncoder
 from seqlab.data.padding import pad_sequences
-from seqlab.data.raw import SPLITS, RawSplit
-
-
-def _check_finite(sequence: np.ndarray, path: str, line: int) -> None:
-    """Raise DataError naming the first NaN or infinite value of a (length[, channels]) series."""
-    if sequence.dtype.kind != "f" or np.isfinite(sequence).all():
-        return
-    position = np.argwhere(~np.isfinite(sequence))[0]
-    multichannel = sequence.ndim > 1 and sequence.shape[1] > 1
-    where = f"step {position[0] + 1}" + (f", channel {position[1] + 1}" if multichannel else "")
-    raise DataError(path, f"{sequence[tuple(position)]} at {where}: series must be finite numbers", line)
+from seqlab.data.raw import SPLITS, RawSplit, check_finite
 
 
 def assemble(
@@ -39,7 +27,7 @@ def assemble(
         for sequence, line in zip(raw[name].sequences, raw[name].lines, strict=True):
             if len(sequence) == 0:
                 raise DataError(raw[name].path, "empty sequence (no tokens or values)", line)
-            _check_finite(np.asarray(sequence), raw[name].path, line)
+        check_finite(raw[name])
     if len(set(raw["train"].labels)) < 2:
         labels = sorted(set(raw["train"].labels))
         raise DataError(raw["train"].path, f"the training split has one class only ({labels}): nothing to learn")

@@ -3,7 +3,7 @@ have them, or fill them in.
 
 A missing value is a NaN: ``?`` or ``NaN`` in a ``.ts`` file, ``NaN`` or an empty cell inside a
 UCR ``.tsv`` row (trailing ones there are the padding of a shorter series, not missing). An
-infinite value is never missing: it is refused wherever it is (``seqlab.data.assemble``).
+infinite value is never missing: it is refused where the file has it (``seqlab.data.raw.check_finite``).
 """
 
 import logging

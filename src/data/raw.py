@@ -31,6 +31,19 @@ class RawSplit:
         )
 
 
+def check_finite(raw: RawSplit) -> None:
+    """Raise DataError naming the file, line, step (and channel), and value of the first NaN or
+    infinite value of ``raw``'s (length[, channels]) series; token sequences pass."""
+    for sequence, line in zip(raw.sequences, raw.lines, strict=True):
+        sequence = np.asarray(sequence)
+        if sequence.dtype.kind != "f" or np.isfinite(sequence).all():
+            continue
+        position = np.argwhere(~np.isfinite(sequence))[0]
+        multichannel = sequence.ndim > 1 and sequence.shape[1] > 1
+        where = f"step {position[0] + 1}" + (f", channel {position[1] + 1}" if multichannel else "")
+        raise DataError(raw.path, f"{sequence[tuple(position)]} at {where}: series must be finite numbers", line)
+
+
 def check_channels(splits: dict[str, RawSplit]) -> None:
     """Raise DataError naming the file and line of the first series whose channels differ from
     the training split's first series (splits read from different files must agree)."""

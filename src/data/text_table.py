@@ -5,6 +5,9 @@ random, or one file per split (a missing validation file is held out of train)."
 import csv
 import io
 import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -12,16 +15,36 @@ import pandas as pd
 
 from seqlab.data.dataset import DataSplits
 from seqlab.data.errors import DataError
-from seqlab.data.files import read_text
+from seqlab.data.files import data_file, read_text
 from seqlab.data.raw import RawSplit, hold_out
 from seqlab.data.text_splits import text_splits
 
 SPLIT_NAMES = {"train": "train", "validation": "validation", "val": "validation", "dev": "validation", "test": "test"}
 
 
+# Names ``data.sep`` may give a separator by (a tab is hard to type on a command line).
+SEPARATOR_NAMES = {"tab": "\t", "\\t": "\t"}
+
+
+def named_separator(sep: str | None) -> str | None:
+    """``data.sep`` as the character it names (``tab`` and ``\\t`` are a tab)."""
+    return SEPARATOR_NAMES.get(sep, sep) if sep is not None else None
+
+
 def separator(path: Path, sep: str | None) -> str:
-    """``sep`` if given, else a tab for .tsv/.tab files and a comma otherwise."""
-    return sep or ("\t" if path.suffix.lower() in (".tsv", ".tab") else ",")
+    """``sep`` if given (``named_separator``), else a tab for .tsv/.tab files and a comma otherwise."""
+    return named_separator(sep) or ("\t" if path.suffix.lower() in (".tsv", ".tab") else ",")
+
+
+@contextmanager
+def unlimited_fields() -> Iterator[None]:
+    """Let Python's csv module read fields of any length while the block runs (its default
+    limit, 128 KiB, is shorter than many documents)."""
+    limit = csv.field_size_limit(sys.maxsize)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(limit)
 
 
 def read_table(
@@ -52,10 +75,11 @@ def _record_lines(text: str, sep: str) -> list[int]:
     """The line on which each CSV record of ``text`` starts."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     starts, next_start = [], 1
-    for record in reader:
-        if record:  # pandas skips blank lines too
-            starts.append(next_start)
-        next_start = reader.line_num + 1
+    with unlimited_fields():
+        for record in reader:
+            if record:  # pandas skips blank lines too
+                starts.append(next_start)
+            next_start = reader.line_num + 1
     return starts
 
 
@@ -72,7 +96,8 @@ def guess_format(path: Path, text: str, sep: str | None, columns: tuple[str, str
     if first.startswith(FASTTEXT_LABEL):
         return "fasttext"
     table_sep = separator(path, sep)
-    header = next(csv.reader([first], delimiter=table_sep), [])
+    with unlimited_fields():
+        header = next(csv.reader([first], delimiter=table_sep), [])
     if set(columns) <= {cell.strip() for cell in header}:
         return "csv"
     words = first.split(None, 1)
@@ -88,8 +113,12 @@ def _format_error(path: Path, text: str, fmt: str, sep: str | None, columns, exp
 
 
 def _label_and_text(line: str, sep: str | None) -> tuple[str, str]:
-    """``label<sep>text`` split at the first ``sep`` (at the first run of whitespace when None)."""
-    parts = line.strip().split(sep, 1)
+    """``label<sep>text`` split at the first ``sep`` (at the first run of whitespace when
+    None); a line that starts with the separator has an empty label."""
+    line = line.rstrip("\r\n")
+    if sep is None and line[:1].isspace():
+        return "", line.strip()
+    parts = line.split(named_separator(sep), 1)
     return parts[0].strip(), parts[1] if len(parts) > 1 else ""
 
 
@@ -114,11 +143,17 @@ def _line_records(path: Path, text: str, fmt: str, sep: str | None, columns) -> 
             if line.startswith(FASTTEXT_LABEL) or header:
                 raise _format_error(path, text, fmt, sep, columns, "'label<sep>text' lines with no header", number)
             label, body = _label_and_text(line, sep)
+            if not label:
+                raise DataError(
+                    path, f"no label before the text {body.strip()[:40]!r} (the line starts with the separator)", number
+                )
         if not body.strip():
             raise DataError(path, f"no text after the label {label!r}", number)
         texts.append(body.strip())
         labels.append(label)
         lines.append(number)
+    if not texts:
+        raise DataError(path, "the file has no lines of text: no examples")
     return RawSplit(texts, labels, str(path), lines)
 
 
@@ -151,6 +186,8 @@ def read_texts(
         if column not in table.columns:
             expected = f"a header row with the column {column!r} (the header has {list(table.columns)})"
             raise _format_error(path, read_text(path, encoding), fmt, sep, columns, expected, 1)
+    if table.empty:
+        raise DataError(path, f"the file has a header row ({', '.join(table.columns)}) and no records: no examples")
     raw = RawSplit(list(table[text_column]), list(table[label_column]), str(path), lines)
     if not split_column:
         return raw, None
@@ -178,17 +215,20 @@ def load_text_table(
     val_fraction: float,
     test_fraction: float,
     seed: int,
+    max_file_mb: float | None = None,
     **text_options,
 ) -> DataSplits:
     """Texts and labels in ``format`` (``TEXT_FORMATS``) and ``encoding``: from ``path``, whose
     ``split_column`` (train, validation/val/dev, test) gives the splits, or without one, seeded
     ``test_fraction`` and ``val_fraction`` shares are held out; or from ``train_path`` and
     ``test_path``, with ``validation_path`` when given. A validation split with no examples is
-    held out of train (``val_fraction``). Hold-outs are seeded and stratified by label.
+    held out of train (``val_fraction``). Hold-outs are seeded and stratified by label. A file
+    larger than ``max_file_mb`` MiB is refused before it is read.
     ``text_options`` go to ``text_splits`` (tokenizer and vocabulary, built on the training
     split only)."""
 
     def read(file: str, split_column: str | None = None) -> tuple[RawSplit, list[str] | None]:
+        data_file(file, max_file_mb)
         return read_texts(file, format, encoding, sep, text_column, label_column, split_column)
 
     if path is None:

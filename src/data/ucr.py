@@ -15,7 +15,7 @@ from seqlab.data.errors import DataError
 from seqlab.data.files import data_file, read_text
 from seqlab.data.missing import handle_missing
 from seqlab.data.normalize import normalize_splits
-from seqlab.data.raw import RawSplit, check_channels, hold_out
+from seqlab.data.raw import RawSplit, check_channels, check_finite, hold_out
 from seqlab.data.text_table import read_table
 
 # The texts a file may use for a missing value (a NaN; see seqlab.data.missing).
@@ -148,19 +148,22 @@ def load_archive(
     max_len: int | None,
     missing: str,
     encoding: str,
+    max_file_mb: float | None = None,
 ) -> DataSplits:
     """TRAIN and TEST files of one dataset (format from the extension: .tsv UCR, .ts UEA) in
     ``encoding``, with missing values handled by ``missing`` (``seqlab.data.missing``); the
     validation split is ``validation_path``'s file, else a seeded, stratified ``val_fraction``
-    of TRAIN."""
+    of TRAIN. Infinite values are refused where the file has them, before anything is
+    normalised; a file larger than ``max_file_mb`` MiB before it is read."""
     paths = {"train": train_path, "test": test_path} | ({"validation": validation_path} if validation_path else {})
     raw = {}
     for split, path in paths.items():
-        path = data_file(path)
+        path = data_file(path, max_file_mb)
         suffix = path.suffix.lower().lstrip(".")
         if suffix not in READERS:
             raise DataError(path, f"unknown archive format {suffix!r}; expected .tsv (UCR) or .ts (UEA)")
         raw[split] = handle_missing(READERS[suffix](path, encoding), missing)
+        check_finite(raw[split])
     if "validation" not in raw:
         raw["train"], raw["validation"] = hold_out(raw["train"], val_fraction, seed, "validation")
     check_channels(raw)

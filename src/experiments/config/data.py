@@ -10,7 +10,7 @@ from seqlab.data.missing import MISSING_POLICIES
 from seqlab.data.normalize import NORMALIZATIONS
 from seqlab.data.registry import SOURCES
 from seqlab.data.text import PUNCTUATION_MODES
-from seqlab.data.text_table import TEXT_FORMATS
+from seqlab.data.text_table import SEPARATOR_NAMES, TEXT_FORMATS
 from seqlab.fields import checked, fixed_name, in_range, non_negative, one_of, positive
 
 
@@ -165,8 +165,13 @@ class TextTableDataConfig(DataConfig, TextOptions):
     text_column: str = "text"  # csv only
     label_column: str = "label"  # csv only
     split_column: str | None = None  # csv with path only: train/validation/test; null = random split
-    # csv: null = from the extension (.tsv/.tab: tab, else comma); lines: null = whitespace
-    sep: str | None = None
+    # csv: null = from the extension (.tsv/.tab: tab, else comma); lines: null = whitespace.
+    # One character; a tab as tab or \t (data.sep=tab).
+    sep: str | None = checked(
+        None, lambda v: v is None or v in SEPARATOR_NAMES or len(v) == 1, "must be one character, tab (or \\t), or null"
+    )
+    # A file larger than this (MiB) is refused before it is read: a wrong file given by mistake.
+    max_file_mb: float = positive(1024.0)
     # seeded, stratified by label; when no validation rows exist (0: none, train on all of train)
     val_fraction: float = validation_share(0.1)
     test_fraction: float = held_out_share(0.2)  # path without split_column only
@@ -202,6 +207,8 @@ class ArchiveOptions:
     # missing values (NaN, '?'): refuse | drop (the series) | fill (interpolate): seqlab.data.missing
     missing: str = one_of("refuse", MISSING_POLICIES)
     max_len: int | None = checked(None, lambda v: v is None or v > 0, "must be > 0 or null")
+    # A file larger than this (MiB) is refused before it is read: a wrong file given by mistake.
+    max_file_mb: float = positive(1024.0)
 
 
 @dataclass
