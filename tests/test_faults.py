@@ -3,13 +3,20 @@ files meets, each with the message that names its cause and nothing lost. (Earli
 cases live beside the features they test: test_reliability, test_resume, test_loaders.)"""
 
 import re
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
+import psutil
 import pytest
+from mlflow.tracking import MlflowClient
 
 from seqlab.data.errors import DataError
 from seqlab.experiments.config.validation import ConfigError, validate
-from tests.conftest import compose_config
+from tests.conftest import PROJECT_ROOT, compose_config
+from tests.test_cli import runs_in, sweep_arguments
 from tests.test_loaders import load_archive, load_text
 
 REVIEWS = ["good fun", "great film", "dull plot", "bad acting", "fine cast", "awful end"] * 4
@@ -99,3 +106,62 @@ def test_a_file_larger_than_its_kind_warrants_is_refused_before_it_is_read(tmp_p
     with pytest.raises(DataError, match=rf"big.csv: is {size} MiB, more than data.max_file_mb=0.01 allows"):
         load_text(path, max_file_mb=0.01)
     assert len(load_text(path, max_file_mb=1).train.labels) > 0
+
+
+def test_a_sweep_launcher_killed_with_sigkill_leaves_no_worker_training(tmp_path):
+    # kill -9 of the launcher (an OOM killer, a lost node) gives it no chance to stop its joblib
+    # workers; each watches its parent and stops itself: checkpoint, run KILLED, exit.
+    arguments, store = sweep_arguments(
+        tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "optimizer.lr=0.05,0.1", epochs=500
+    )
+    with open(tmp_path / "sweep.log", "w") as log:
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "seqlab.experiments.train", *arguments],
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 300
+            while len(list((tmp_path / "checkpoints").glob("*/checkpoint.safetensors"))) < 2:  # both jobs are training
+                assert launcher.poll() is None and time.monotonic() < deadline, "the sweep never got both jobs going"
+                time.sleep(0.1)
+            workers = [p for p in psutil.Process(launcher.pid).children() if "seqlab" in " ".join(p.cmdline())]
+        finally:
+            launcher.kill()
+            launcher.wait(timeout=60)
+    training = [w for w in workers if any("loky" in part for part in w.cmdline())] or workers
+    _, left = psutil.wait_procs(training, timeout=10)
+    output = (tmp_path / "sweep.log").read_text()
+    assert not left, f"workers alive 10 s after their launcher was killed: {[w.pid for w in left]}\n{output}"
+    runs = runs_in(store)
+    jobs = runs[runs["tags.mlflow.parentRunId"].notna()]
+    assert list(jobs["status"]) == ["KILLED", "KILLED"], output
+    assert set(jobs["tags.seqlab.stopped_by"]) == {"SIGTERM"}
+    for run_id in jobs["run_id"]:
+        assert (tmp_path / "checkpoints" / run_id / "checkpoint.safetensors").is_file()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGHUP, signal.SIGUSR1], ids=["sighup", "sigusr1"])
+def test_a_stop_before_the_first_epoch_ends_marks_the_run_killed(store, store_overrides, tmp_path, stop):
+    overrides = store_overrides + ["data.train_size=20000", "trainer.batch_size=8", "trainer.progress=false"]
+    with open(tmp_path / "train.log", "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "seqlab.experiments.train", *overrides, f"hydra.run.dir={tmp_path}"],
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 300
+        while "MLflow run" not in (tmp_path / "train.log").read_text():  # the run exists; the model is being built
+            assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "train.log").read_text()
+            time.sleep(0.05)
+        process.send_signal(stop)
+        process.wait(timeout=300)
+    output = (tmp_path / "train.log").read_text()
+    assert process.returncode == 128 + stop, output
+    run_id = re.search(r"MLflow run (\w+)", output).group(1)
+    name = signal.Signals(stop).name
+    assert f"stopped by {name} before its first epoch ended: run {run_id} marked KILLED" in output, output
+    assert "Traceback" not in output
+    assert MlflowClient(store["uri"]).get_run(run_id).info.status == "KILLED"

@@ -66,14 +66,22 @@ def uninterrupted(store_overrides, tmp_path_factory) -> dict:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("stop", "status", "exit_code"),
-    [(signal.SIGKILL, "RUNNING", -signal.SIGKILL), (signal.SIGTERM, "KILLED", 143), (signal.SIGINT, "KILLED", 130)],
-    ids=["sigkill", "sigterm", "sigint"],
+    [
+        (signal.SIGKILL, "RUNNING", -signal.SIGKILL),
+        (signal.SIGTERM, "KILLED", 143),
+        (signal.SIGINT, "KILLED", 130),
+        (signal.SIGHUP, "KILLED", 129),  # a closed terminal or SSH session
+        (signal.SIGQUIT, "KILLED", 131),
+        (signal.SIGUSR1, "KILLED", 138),  # SLURM's --signal before a time limit
+    ],
+    ids=["sigkill", "sigterm", "sigint", "sighup", "sigquit", "sigusr1"],
 )
 def test_a_stopped_run_resumes_to_the_metrics_of_an_uninterrupted_run(
     store, store_overrides, tmp_path, uninterrupted, stop, status, exit_code
 ):
-    # SIGKILL leaves the run RUNNING; SIGTERM (SLURM, timeout, kill) and Ctrl-C mark it KILLED
-    # and say how to resume, with no traceback. All keep the checkpoint of the last epoch.
+    # SIGKILL leaves the run RUNNING; SIGTERM (SLURM, timeout, kill), Ctrl-C, SIGHUP, SIGQUIT
+    # and SIGUSR1 mark it KILLED and say how to resume, with no traceback. All keep the
+    # checkpoint of the last epoch.
     checkpoints = tmp_path / "checkpoints"
     overrides = store_overrides + SMALL_RUN + [f"trainer.epochs={EPOCHS}", f"trainer.checkpoint_dir={checkpoints}"]
     with open(tmp_path / "train.log", "w") as log:
@@ -100,6 +108,9 @@ def test_a_stopped_run_resumes_to_the_metrics_of_an_uninterrupted_run(
     assert not list(checkpoints.glob("*/.checkpoint.safetensors.*")), "no half-written checkpoint is left"
     if stop != signal.SIGKILL:
         assert f"resume with trainer.resume={checkpoint.run_id}" in output and "Traceback" not in output, output
+        reason = "Ctrl-C" if stop == signal.SIGINT else signal.Signals(stop).name
+        assert f"stopped by {reason}: run {checkpoint.run_id} marked KILLED" in output, output
+        assert client.get_run(checkpoint.run_id).data.tags["seqlab.stopped_by"] == reason
 
     resume = compose_config(
         store_overrides + [f"trainer.checkpoint_dir={checkpoints}", f"trainer.resume={checkpoint.run_id}"]

@@ -44,7 +44,7 @@ def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Calla
     The app registers seqlab's configs (``register_configs``) before Hydra composes anything,
     sets the engine up (``seqlab.engine.configure``) in whichever process runs the job, logs
     where runs go as its first line, turns a ``USER_ERRORS`` exception into one message and
-    exit status 2, and SIGTERM or Ctrl-C into status 143 or 130 (``stop_cleanly``). What
+    exit status 2, and a stop signal or Ctrl-C into status 128 + its number (``stop_cleanly``). What
     ``task`` returns goes back to Hydra (a sweeper's objective).
     """
 

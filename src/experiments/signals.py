@@ -1,11 +1,15 @@
-"""SIGTERM and Ctrl-C: one path for both, in a single run and in a sweep's launcher.
+"""Every request to stop: one path for all, in a single run and in a sweep's launcher.
 
-SIGTERM is what SLURM, ``timeout``, ``kill`` and container runtimes send. While
-``stop_cleanly`` is active it is turned into ``Terminated``, a ``KeyboardInterrupt``, so that
-it takes Ctrl-C's path: the run being trained is marked KILLED and keeps its checkpoint. A
-process with children (a sweep launcher and its joblib workers) first passes the signal on to
-them and gives them ``CHILDREN_GRACE_S`` to record their runs and exit. ``stopped`` tells code
-that runs at exit (a sweep's parent run) whether the process was stopped this way.
+SIGTERM is what SLURM, ``timeout``, ``kill`` and container runtimes send; SIGHUP a closed
+terminal or SSH session; SIGQUIT Ctrl-\\; SIGUSR1 and SIGUSR2 SLURM's ``--signal`` before a time
+limit. While ``stop_cleanly`` is active each is turned into ``Terminated`` (naming it), a
+``KeyboardInterrupt``, so that it takes Ctrl-C's path: the run being trained is marked KILLED
+and keeps its checkpoint, and the process exits with 128 + the signal's number. A process with
+children (a sweep launcher and its joblib workers) first passes the signal on to them and gives
+them ``CHILDREN_GRACE_S`` to record their runs and exit. A launcher's worker whose launcher dies
+without a signal (``kill -9``) sees its parent change and stops itself the same way
+(``watch_parent``). ``stopped`` tells code that runs at exit (a sweep's parent run) whether the
+process was stopped this way.
 
 A signal that arrives inside ``deferred`` (a write to the tracking store) is raised when the
 block ends: an sqlite transaction cut in half keeps the store locked, and the run could then
@@ -18,6 +22,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -26,15 +31,29 @@ import psutil
 
 # How long a stopping process waits for its children to record their runs KILLED and exit.
 CHILDREN_GRACE_S = 60
+# The signals that ask a run to stop (besides Ctrl-C's SIGINT).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+# How often a launcher's worker looks whether its launcher is still there.
+PARENT_POLL_S = 0.5
 
 _stopped = False
 _entry_point = False  # whether a seqlab entry point started this process (not a launcher's worker)
 _deferring = 0  # how many ``deferred`` blocks are open
 _pending: int | None = None  # a signal held by ``deferred``
+_watching = False  # whether ``watch_parent`` runs in this process
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the main thread is (see the module docstring)."""
+    """A stop signal (``STOP_SIGNALS``), raised where the main thread is (see the module
+    docstring); ``signum`` is the signal."""
+
+    def __init__(self, signum: int = signal.SIGTERM):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name
 
 
 def stopped() -> bool:
@@ -66,13 +85,18 @@ def _stop_children(signum: int) -> None:
 
 
 def _stop_error(signum: int) -> KeyboardInterrupt:
-    return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
+
+
+def stop_reason(stop: KeyboardInterrupt) -> str:
+    """What stopped the process: ``SIGHUP``, ``SIGTERM``..., or ``Ctrl-C``."""
+    return stop.name if isinstance(stop, Terminated) else "Ctrl-C"
 
 
 def _on_signal(signum, frame) -> None:
     global _stopped, _pending
     _stopped = True
-    for handled in (signal.SIGTERM, signal.SIGINT):  # a second signal must not interrupt the clean-up
+    for handled in (*STOP_SIGNALS, signal.SIGINT):  # a second signal must not interrupt the clean-up
         signal.signal(handled, signal.SIG_IGN)
     _stop_children(signum)
     if _deferring:
@@ -109,25 +133,47 @@ def _exit(status: int) -> None:
     os._exit(status)
 
 
+def watch_parent(poll_s: float = PARENT_POLL_S) -> None:
+    """In a launcher's worker: a daemon thread that sends this process SIGTERM (the clean stop
+    path) once its parent process is gone (the launcher killed with SIGKILL leaves its workers
+    to init), so that no worker outlives its launcher by more than ``poll_s`` and a stop.
+    One thread per process, however many jobs a worker runs."""
+    global _watching
+    if _watching:
+        return
+    _watching = True
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="seqlab-watch-parent", daemon=True).start()
+
+
 @contextmanager
 def stop_cleanly(entry_point: bool = False) -> Iterator[None]:
-    """While the block runs (in the main thread), turn SIGTERM into ``Terminated`` and Ctrl-C
-    (unless it is ignored, as in a background job) into ``KeyboardInterrupt``, each after
-    passing the signal on to this process's children and waiting for them; end the process
-    on either with its conventional status and no traceback: 143 for SIGTERM, 130 for Ctrl-C
-    (the runner has said what was kept). ``entry_point``: the block is a seqlab command's
-    whole work (see ``_exit``)."""
+    """While the block runs (in the main thread), turn a stop signal (``STOP_SIGNALS``) into
+    ``Terminated`` and Ctrl-C (unless it is ignored, as in a background job) into
+    ``KeyboardInterrupt``, each after passing the signal on to this process's children and
+    waiting for them; end the process on any with its conventional status and no traceback:
+    128 + the signal's number (143 for SIGTERM, 129 SIGHUP, 130 Ctrl-C; the runner has said
+    what was kept). ``entry_point``: the block is a seqlab command's whole work (see
+    ``_exit``); otherwise it is a launcher's worker, which watches its launcher (``watch_parent``)."""
     global _stopped, _entry_point
     _entry_point = _entry_point or entry_point
     previous = {}
     if threading.current_thread() is threading.main_thread():
-        handled = [signal.SIGTERM] + [signal.SIGINT] * (signal.getsignal(signal.SIGINT) is not signal.SIG_IGN)
-        previous = {signum: signal.signal(signum, _on_signal) for signum in handled}
+        interrupt = [signal.SIGINT] * (signal.getsignal(signal.SIGINT) is not signal.SIG_IGN)
+        previous = {signum: signal.signal(signum, _on_signal) for signum in [*STOP_SIGNALS, *interrupt]}
+        if not _entry_point:
+            watch_parent()
     try:
         yield
     except KeyboardInterrupt as stop:
         _stopped = True
-        _exit(143 if isinstance(stop, Terminated) else 130)
+        _exit(128 + stop.signum if isinstance(stop, Terminated) else 130)
     finally:
         if not _stopped:  # once stopping, the process stays deaf to both signals
             for signum, handler in previous.items():

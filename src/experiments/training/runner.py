@@ -25,6 +25,7 @@ from seqlab.experiments.config.trainer import TrainerConfig
 from seqlab.experiments.config.validation import ConfigError, validate
 from seqlab.experiments.metrics import EPOCH_METRICS, confusion, measure, per_class, per_class_metrics
 from seqlab.experiments.mlflow_model import MODEL_NAME, log_model
+from seqlab.experiments.signals import stop_reason
 from seqlab.experiments.tracking.logged_runs import write_model_files
 from seqlab.experiments.tracking.recorder import RunRecorder
 from seqlab.experiments.tracking.run_inputs import CONFIG_ARTIFACT, log_dataset, log_run_inputs
@@ -314,26 +315,34 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
                 if applied:
                     run.tags({"resumed_with": " ".join(f"{key}={value}" for key, value in applied.items())})
             log.info("MLflow run %s in %s", run.run_id, run.tracking_uri)
-            model = build_classifier(cfg, splits)
-            run.params({"num_params": count_parameters(model.get_weights())})
-            if cfg.model.embedding_vectors and checkpoint is None:  # a checkpoint holds the embedding
-                coverage = load_pretrained_embedding(model, cfg, splits)
-                run.metrics({"embedding_coverage": coverage})
-                log.info("pretrained vectors cover %.1f %% of the vocabulary", 100 * coverage)
-            state = TrainingState.start(cfg, run.run_id, data_hash, model, checkpoint)
-            try:
+            state: TrainingState | None = None
+            try:  # a stop while the model is built and initialised takes the same path as one in an epoch
+                model = build_classifier(cfg, splits)
+                run.params({"num_params": count_parameters(model.get_weights())})
+                if cfg.model.embedding_vectors and checkpoint is None:  # a checkpoint holds the embedding
+                    coverage = load_pretrained_embedding(model, cfg, splits)
+                    run.metrics({"embedding_coverage": coverage})
+                    log.info("pretrained vectors cover %.1f %% of the vocabulary", 100 * coverage)
+                state = TrainingState.start(cfg, run.run_id, data_hash, model, checkpoint)
                 typed = OmegaConf.to_object(cfg)  # the schema's dataclasses, validated above
                 progress = fit(model, splits, typed.trainer, typed.optimizer, state, run)
-            except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (seqlab.experiments.signals.Terminated)
-                if state.progress.epoch > 0:
+            except KeyboardInterrupt as stop:  # Ctrl-C, or a stop signal (seqlab.experiments.signals.Terminated)
+                run.tags({"seqlab.stopped_by": stop_reason(stop)})
+                kept = state or checkpoint
+                if kept is not None and kept.progress.epoch > 0:
                     log.warning(
-                        "stopped: run %s marked KILLED after epoch %d; resume with trainer.resume=%s",
+                        "stopped by %s: run %s marked KILLED after epoch %d; resume with trainer.resume=%s",
+                        stop_reason(stop),
                         run.run_id,
-                        state.progress.epoch,
+                        kept.progress.epoch,
                         run.run_id,
                     )
                 else:
-                    log.warning("stopped in epoch 1: run %s marked KILLED, with no checkpoint to resume", run.run_id)
+                    log.warning(
+                        "stopped by %s before its first epoch ended: run %s marked KILLED, no checkpoint to resume",
+                        stop_reason(stop),
+                        run.run_id,
+                    )
                 raise
             metrics = record_results(run, cfg, model, data, splits, progress)
         state.discard()
