@@ -9,6 +9,7 @@ import sys
 import time
 
 import numpy as np
+import optuna
 import psutil
 import pytest
 from mlflow.tracking import MlflowClient
@@ -165,3 +166,32 @@ def test_a_stop_before_the_first_epoch_ends_marks_the_run_killed(store, store_ov
     assert f"stopped by {name} before its first epoch ended: run {run_id} marked KILLED" in output, output
     assert "Traceback" not in output
     assert MlflowClient(store["uri"]).get_run(run_id).info.status == "KILLED"
+
+
+def test_sigterm_to_an_optuna_search_leaves_no_trial_running(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    arguments, store = sweep_arguments(
+        tmp_path, "hparams_search=optuna", f"hydra.sweeper.storage={storage}", "hydra.sweeper.n_trials=3", epochs=500
+    )
+    with open(tmp_path / "search.log", "w") as log:
+        search = subprocess.Popen(
+            [sys.executable, "-m", "seqlab.experiments.train", *arguments],
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 300
+            while not list((tmp_path / "checkpoints").glob("*/checkpoint.safetensors")):  # the first trial trains
+                assert search.poll() is None and time.monotonic() < deadline, (tmp_path / "search.log").read_text()
+                time.sleep(0.1)
+        finally:
+            search.terminate()
+            search.wait(timeout=300)
+    output = (tmp_path / "search.log").read_text()
+    assert search.returncode == 143, output
+    (summary,) = optuna.get_all_study_summaries(storage)
+    (trial,) = optuna.load_study(study_name=summary.study_name, storage=storage).trials
+    assert trial.state == optuna.trial.TrialState.FAIL and trial.user_attrs["stopped_by"] == "SIGTERM"
+    assert "trial(s) 0 marked FAIL in Optuna study" in output, output
+    assert set(runs_in(store)["status"]) == {"KILLED"}, "the trial's run and the search's parent"

@@ -28,6 +28,8 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
+from seqlab.experiments.signals import stopped_by
+
 log = logging.getLogger(__name__)
 
 RESULTS_FILE = "optimization_results.yaml"
@@ -147,7 +149,11 @@ class OptunaSweeper(Sweeper):
                 for seed in seeds
             ]
             self.validate_batch_is_legal(batch)
-            returns = self.launcher.launch(batch, initial_job_idx=len(values) * len(seeds))
+            try:
+                returns = self.launcher.launch(batch, initial_job_idx=len(values) * len(seeds))
+            except (KeyboardInterrupt, SystemExit):  # stopped (a job in this process exits)
+                self._fail_stopped(study, trials)
+                raise
             for number, trial in enumerate(trials):
                 values.append(self._tell(study, trial, returns[number * len(seeds) : (number + 1) * len(seeds)]))
         self._save_best(study)
@@ -191,6 +197,21 @@ class OptunaSweeper(Sweeper):
             return None
         study.tell(trial, value)
         return value
+
+    @staticmethod
+    def _fail_stopped(study: optuna.Study, trials: list[optuna.Trial]) -> None:
+        """Mark the trials a stop interrupted FAIL in the study (never left RUNNING), with the
+        signal that stopped them as the user attribute ``stopped_by``."""
+        reason = stopped_by() or "an interrupt"
+        for trial in trials:
+            trial.set_user_attr("stopped_by", reason)
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        log.warning(
+            "search stopped by %s: trial(s) %s marked FAIL in Optuna study %r",
+            reason,
+            ", ".join(str(trial.number) for trial in trials),
+            study.study_name,
+        )
 
     def _save_best(self, study: optuna.Study) -> None:
         completed = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))

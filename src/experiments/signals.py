@@ -41,6 +41,7 @@ _entry_point = False  # whether a seqlab entry point started this process (not a
 _deferring = 0  # how many ``deferred`` blocks are open
 _pending: int | None = None  # a signal held by ``deferred``
 _watching = False  # whether ``watch_parent`` runs in this process
+_stopped_by: str | None = None  # the signal that stopped this process
 
 
 class Terminated(KeyboardInterrupt):
@@ -57,8 +58,13 @@ class Terminated(KeyboardInterrupt):
 
 
 def stopped() -> bool:
-    """Whether SIGTERM or Ctrl-C has stopped this process."""
+    """Whether a stop signal or Ctrl-C has stopped this process."""
     return _stopped
+
+
+def stopped_by() -> str | None:
+    """What stopped this process (``SIGTERM``, ``Ctrl-C``...), or None."""
+    return _stopped_by
 
 
 def _deaf_to(pid: int, signum: int) -> bool:
@@ -94,8 +100,8 @@ def stop_reason(stop: KeyboardInterrupt) -> str:
 
 
 def _on_signal(signum, frame) -> None:
-    global _stopped, _pending
-    _stopped = True
+    global _stopped, _pending, _stopped_by
+    _stopped, _stopped_by = True, stop_reason(_stop_error(signum))
     for handled in (*STOP_SIGNALS, signal.SIGINT):  # a second signal must not interrupt the clean-up
         signal.signal(handled, signal.SIG_IGN)
     _stop_children(signum)
