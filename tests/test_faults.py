@@ -7,16 +7,21 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import optuna
 import psutil
 import pytest
 from mlflow.tracking import MlflowClient
+from omegaconf import OmegaConf
 
 from seqlab.data.errors import DataError
 from seqlab.experiments.config.validation import ConfigError, validate
-from tests.conftest import PROJECT_ROOT, compose_config
+from seqlab.experiments.reproduction import reproduce
+from seqlab.experiments.tracking.store import use_tracking_store
+from seqlab.experiments.training.runner import train
+from tests.conftest import IMBALANCED_RUN, PROJECT_ROOT, compose_config, write_imbalanced_archive
 from tests.test_cli import runs_in, sweep_arguments
 from tests.test_loaders import load_archive, load_text
 
@@ -195,3 +200,19 @@ def test_sigterm_to_an_optuna_search_leaves_no_trial_running(tmp_path):
     assert trial.state == optuna.trial.TrialState.FAIL and trial.user_attrs["stopped_by"] == "SIGTERM"
     assert "trial(s) 0 marked FAIL in Optuna study" in output, output
     assert set(runs_in(store)["status"]) == {"KILLED"}, "the trial's run and the search's parent"
+
+
+def test_reproduce_on_a_changed_data_file_is_refused_before_it_trains(store, store_overrides, tmp_path):
+    data = write_imbalanced_archive(tmp_path)
+    run_id = train(compose_config(store_overrides + [f"{k}={v}" for k, v in data.items()] + IMBALANCED_RUN))["run_id"]
+    train_file = Path(data["data.train_path"])
+    lines = train_file.read_text().splitlines()
+    lines[3] = lines[3].replace("\t", "\t9", 1)  # one value changed
+    train_file.write_text("\n".join(lines) + "\n")
+    client = MlflowClient(store["uri"])
+    before = len(client.search_runs([client.get_run(run_id).info.experiment_id]))
+    tracking = OmegaConf.create({"uri": store["uri"], "artifact_root": store["artifact_root"]})
+    use_tracking_store(tracking)
+    with pytest.raises(DataError, match=rf"{train_file}: changed since run {run_id} trained on it \(sha256 \w+"):
+        reproduce(run_id, tracking)
+    assert len(client.search_runs([client.get_run(run_id).info.experiment_id])) == before, "nothing was trained"
