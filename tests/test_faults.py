@@ -20,10 +20,13 @@ from seqlab.data.errors import DataError
 from seqlab.experiments.config.validation import ConfigError, validate
 from seqlab.experiments.reproduction import reproduce
 from seqlab.experiments.tracking.store import use_tracking_store
+from seqlab.experiments.training.checkpoints import load_checkpoint
 from seqlab.experiments.training.runner import train
-from tests.conftest import IMBALANCED_RUN, PROJECT_ROOT, compose_config, write_imbalanced_archive
+from seqlab.models.weights import WeightsFileError
+from tests.conftest import IMBALANCED_RUN, PROJECT_ROOT, compose_config, free_port, write_imbalanced_archive
 from tests.test_cli import runs_in, sweep_arguments
 from tests.test_loaders import load_archive, load_text
+from tests.test_server import serve_mlflow
 
 REVIEWS = ["good fun", "great film", "dull plot", "bad acting", "fine cast", "awful end"] * 4
 LABELS = ["pos", "pos", "neg", "neg", "pos", "neg"] * 4
@@ -216,3 +219,87 @@ def test_reproduce_on_a_changed_data_file_is_refused_before_it_trains(store, sto
     with pytest.raises(DataError, match=rf"{train_file}: changed since run {run_id} trained on it \(sha256 \w+"):
         reproduce(run_id, tracking)
     assert len(client.search_runs([client.get_run(run_id).info.experiment_id])) == before, "nothing was trained"
+
+
+OUTAGE_RUN = ["data.train_size=4000", "trainer.epochs=16", "trainer.progress=false", "tracking.log_model=false"]
+
+
+def start_training(tmp_path, uri: str, *overrides: str) -> subprocess.Popen:
+    """A training run on the tracking server ``uri``, its output in ``tmp_path/train.log``."""
+    arguments = [
+        f"tracking.uri={uri}",
+        f"trainer.checkpoint_dir={tmp_path / 'checkpoints'}",
+        f"hydra.run.dir={tmp_path / 'hydra'}",
+        *OUTAGE_RUN,
+        *overrides,
+    ]
+    with open(tmp_path / "train.log", "w") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "seqlab", "train", *arguments], cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT
+        )
+
+
+def checkpointed_epoch(tmp_path, process: subprocess.Popen, at_least: int) -> tuple[str, int]:
+    """Wait for a checkpoint of at least ``at_least`` epochs; its run id and epoch."""
+    deadline = time.monotonic() + 300
+    while True:
+        for path in (tmp_path / "checkpoints").glob("*/checkpoint.safetensors"):
+            try:
+                checkpoint = load_checkpoint(path)
+            except WeightsFileError:  # being replaced
+                continue
+            if checkpoint.progress.epoch >= at_least:
+                return checkpoint.run_id, checkpoint.progress.epoch
+        assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "train.log").read_text()
+        time.sleep(0.05)
+
+
+def assert_every_epoch_once(client: MlflowClient, run_id: str, epochs: int) -> None:
+    for key in ("train_loss", "val_loss", "val_macro_f1", "lr"):
+        steps = sorted(m.step for m in client.get_metric_history(run_id, key))
+        assert steps == list(range(1, epochs + 1)), (key, steps)
+
+
+@pytest.mark.slow
+def test_a_tracking_server_that_stops_for_several_epochs_loses_no_metric(tmp_path):
+    backend, port = f"sqlite:///{tmp_path / 'server.db'}", free_port()
+    with serve_mlflow(backend, tmp_path, port) as uri:
+        process = start_training(tmp_path, uri)
+        run_id, stopped_at = checkpointed_epoch(tmp_path, process, at_least=2)
+    checkpointed_epoch(tmp_path, process, at_least=stopped_at + 3)  # epochs trained with no server
+    with serve_mlflow(backend, tmp_path, port) as uri:
+        process.wait(timeout=600)
+        output = (tmp_path / "train.log").read_text()
+        assert process.returncode == 0, output
+        assert "does not answer" in output and "training goes on" in output, output
+        client = MlflowClient(uri)
+        assert client.get_run(run_id).info.status == "FINISHED"
+        assert_every_epoch_once(client, run_id, 16)
+
+
+@pytest.mark.slow
+def test_a_tracking_server_that_does_not_come_back_stops_the_run_with_the_command_that_finishes_it(tmp_path):
+    backend, port = f"sqlite:///{tmp_path / 'server.db'}", free_port()
+    with serve_mlflow(backend, tmp_path, port) as uri:
+        process = start_training(tmp_path, uri, "tracking.outage_s=2")
+        run_id, _ = checkpointed_epoch(tmp_path, process, at_least=2)
+    process.wait(timeout=600)
+    output = (tmp_path / "train.log").read_text()
+    assert process.returncode == 2, output
+    assert "Traceback" not in output, output
+    command = re.search(r"Once the store answers, `(seqlab train [^`]+)` sends them and finishes the run", output)
+    assert command, output
+    assert f"Kept: its checkpoint in {tmp_path / 'checkpoints' / run_id}" in output
+    with serve_mlflow(backend, tmp_path, port) as uri:
+        resumed = subprocess.run(
+            [sys.executable, "-m", "seqlab", *command.group(1).split()[1:], f"hydra.run.dir={tmp_path / 'again'}"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        client = MlflowClient(uri)
+        assert client.get_run(run_id).info.status == "FINISHED"
+        assert_every_epoch_once(client, run_id, 16)
+    assert not (tmp_path / "checkpoints" / run_id).exists(), "the journal was sent and the checkpoint discarded"

@@ -23,12 +23,13 @@ from tests.conftest import PROJECT_ROOT, compose_config, free_port, run_cli, wai
 
 
 @contextmanager
-def serve_mlflow(backend_uri: str, folder: Path) -> Iterator[str]:
-    """An `mlflow server` on 127.0.0.1 with the backend store ``backend_uri`` that serves
-    artifacts from ``folder``; its URI. Stopped, with its workers, afterwards."""
-    port = free_port()
+def serve_mlflow(backend_uri: str, folder: Path, port: int | None = None) -> Iterator[str]:
+    """An `mlflow server` on 127.0.0.1 (``port``, else a free one) with the backend store
+    ``backend_uri`` that serves artifacts from ``folder``; its URI. Stopped, with its workers,
+    afterwards."""
+    port = port or free_port()
     uri = f"http://127.0.0.1:{port}"
-    with open(folder / "server.log", "w") as log:
+    with open(folder / "server.log", "a") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
             + ["--backend-store-uri", backend_uri, "--serve-artifacts", "--artifacts-destination", str(folder / "art")],

@@ -27,6 +27,10 @@ class TrackingConfig:
     # request (MLflow's own default retries for about 4 minutes), each waiting request_timeout_s.
     request_retries: int = non_negative(2)
     request_timeout_s: float = positive(30.0)
+    # While the store does not answer mid-run, training goes on this long (seconds), its metrics
+    # kept in a journal beside the checkpoint and sent when the store answers again; then the run
+    # stops, naming the command that sends them and finishes it. 0: stop at once.
+    outage_s: float = non_negative(600.0)
 
     def cross_check(self) -> list[tuple[str, Any, str]]:
         """A registered model must be logged."""

@@ -13,16 +13,22 @@ import functools
 import logging
 import os
 import socket
+import time
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import mlflow
+import requests
+import sqlalchemy
 from mlflow.entities import DatasetInput, InputTag
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
+from seqlab.experiments.config.validation import ConfigError
 from seqlab.experiments.signals import deferred
+from seqlab.experiments.tracking.journal import MetricJournal
 from seqlab.experiments.tracking.secrets import redact
 
 if TYPE_CHECKING:
@@ -62,12 +68,29 @@ def _whole(write):
     return uninterrupted
 
 
+# What a store that does not answer (or is full) raises.
+STORE_ERRORS = (MlflowException, requests.exceptions.RequestException, sqlalchemy.exc.OperationalError, OSError)
+
+
+class TrackingOutage(ConfigError):
+    """The tracking store did not answer for longer than ``tracking.outage_s``; the message
+    says what the run kept and the command that sends it and finishes the run."""
+
+
 class RunRecorder:
-    """One MLflow run, recorded through ``MlflowClient`` by its id (``run_id``)."""
+    """One MLflow run, recorded through ``MlflowClient`` by its id (``run_id``).
+
+    With ``keep_metrics_through_outages``, per-epoch metrics that the store does not take go
+    to a local journal (``MetricJournal``) and training goes on; they are sent once the store
+    answers again (``sync``), and an outage longer than allowed stops the run
+    (``check_outage``, after the epoch's checkpoint)."""
 
     def __init__(self, run_id: str, active: bool):
         self.run_id, self.active = run_id, active
         self.client = MlflowClient()
+        self.journal: MetricJournal | None = None
+        self.outage_s, self._kept, self._resume = 0.0, "", ""
+        self._down_since: float | None = None
 
     @classmethod
     def start(
@@ -133,9 +156,74 @@ class RunRecorder:
 
     @_whole
     def metrics(self, values: dict[str, float], step: int | None = None) -> None:
+        """Log ``values`` at ``step``; with a journal (``keep_metrics_through_outages``), keep
+        them there when the store does not answer."""
         timestamp = mlflow.utils.time.get_current_time_millis()
         batch = [mlflow.entities.Metric(k, float(v), timestamp, step or 0) for k, v in values.items()]
-        self.client.log_batch(self.run_id, metrics=batch)
+        if self.journal is None:
+            self.client.log_batch(self.run_id, metrics=batch)
+            return
+        if self._down_since is None or self._send_journal():
+            try:
+                self.client.log_batch(self.run_id, metrics=batch)
+                return
+            except STORE_ERRORS as error:
+                self._went_down(error)
+        self.journal.append(batch)
+
+    def keep_metrics_through_outages(self, journal: MetricJournal, outage_s: float, kept: str, resume: str) -> None:
+        """Keep per-epoch metrics in ``journal`` while the store does not answer, for at most
+        ``outage_s`` seconds; an outage stops the run naming what it ``kept`` (its checkpoint)
+        and the command that ``resume``s it. Send what the journal holds now (a resumed run's)."""
+        self.journal, self.outage_s, self._kept, self._resume = journal, outage_s, kept, resume
+        self.sync()
+
+    def _went_down(self, error: Exception) -> None:
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            log.warning(
+                "the tracking store %s does not answer (%s): training goes on, its metrics kept in %s "
+                "for up to tracking.outage_s=%g s",
+                self.tracking_uri,
+                redact(f"{type(error).__name__}: {error}")[:300],
+                self.journal.path,
+                self.outage_s,
+            )
+
+    def _send_journal(self) -> bool:
+        """Send the journal to the store; whether it took it (the store answers again)."""
+        try:
+            sent = self.journal.send(self.client, self.run_id)
+        except STORE_ERRORS as error:
+            self._went_down(error)
+            return False
+        if self._down_since is not None or sent:
+            log.info("the tracking store took the %d metric values kept while it did not answer", sent)
+        self._down_since = None
+        return True
+
+    def check_outage(self) -> None:
+        """Raise TrackingOutage once the store has not answered for longer than ``outage_s``."""
+        if self._down_since is None or time.monotonic() - self._down_since <= self.outage_s:
+            return
+        epochs = self.journal.steps()
+        held = f"the metrics of epochs {epochs[0]}-{epochs[-1]} in {self.journal.path}" if epochs else "no metrics"
+        raise TrackingOutage(
+            f"tracking.uri={self.tracking_uri}: the store has not answered for "
+            f"{time.monotonic() - self._down_since:.0f} s (tracking.outage_s={self.outage_s:g}): run {self.run_id} "
+            f"stopped. Kept: {self._kept} and {held}. Once the store answers, `{self._resume}` sends them and "
+            "finishes the run"
+        )
+
+    def sync(self) -> None:
+        """Before writes that cannot wait (the run's results): send the journal, waiting for
+        the store while the outage is shorter than ``outage_s``; TrackingOutage
+        (``check_outage``) when it does not come back."""
+        if self.journal is None:
+            return
+        while (self._down_since is not None or self.journal.entries()) and not self._send_journal():
+            self.check_outage()
+            time.sleep(1)
 
     @_whole
     def tags(self, values: dict[str, Any]) -> None:

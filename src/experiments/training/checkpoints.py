@@ -26,6 +26,7 @@ from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.weights import WeightsFileError, load_tree, save_tree
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
+JOURNAL_FILE = "metrics-journal.jsonl"  # metrics the tracking store did not take (tracking.journal)
 OLD_CHECKPOINT_FILE = "checkpoint.pkl"  # written before safetensors
 LOCK_FILE = ".lock"
 
@@ -56,6 +57,11 @@ def checkpoint_path(checkpoint_dir: str, run_id: str) -> Path:
     return Path(checkpoint_dir) / run_id / CHECKPOINT_FILE
 
 
+def journal_path(checkpoint_dir: str, run_id: str) -> Path:
+    """Where run ``run_id`` keeps the metrics its tracking store did not take."""
+    return checkpoint_path(checkpoint_dir, run_id).parent / JOURNAL_FILE
+
+
 def save_checkpoint(checkpoint: Checkpoint, path: Path) -> None:
     """Write ``checkpoint`` to ``path`` atomically."""
     save_tree(asdict(checkpoint), path)
@@ -70,13 +76,16 @@ FREE_ON_RESUME = ("trainer.resume", "trainer.checkpoint_dir", "trainer.progress"
 def resumed_config(logged: DictConfig, requested: DictConfig, overrides: list[str]) -> tuple[DictConfig, dict]:
     """The config a resumed run goes on with, and the changes applied to it: ``logged`` (the
     checkpoint's), with ``requested``'s ``trainer.epochs`` and ``trainer.patience`` where
-    ``overrides`` (the command line's) set them. Raise ConfigError listing every override that
-    would silently be ignored because it differs from the logged config."""
+    ``overrides`` (the command line's) set them, and ``requested``'s ``tracking`` when they name
+    the store (``tracking=server tracking.uri=...``: where the run is, not what it trains). Raise
+    ConfigError listing every override that would silently be ignored because it differs from
+    the logged config."""
     keys = {override: override.lstrip("+~").split("=", 1)[0] for override in overrides}
     conflicts = [
         override
         for override, key in keys.items()
         if key not in APPLIED_ON_RESUME + FREE_ON_RESUME
+        and key.split(".")[0] != "tracking"  # the run's own store, however it is named (tracking=server ...)
         and OmegaConf.select(requested, key) != OmegaConf.select(logged, key)
     ]
     if conflicts:
@@ -87,6 +96,8 @@ def resumed_config(logged: DictConfig, requested: DictConfig, overrides: list[st
     applied = {key: OmegaConf.select(requested, key) for key in keys.values() if key in APPLIED_ON_RESUME}
     for key, value in applied.items():
         OmegaConf.update(logged, key, value)
+    if any(key.split(".")[0] == "tracking" for key in keys.values()):
+        logged.tracking = requested.tracking
     return logged, applied
 
 

@@ -26,6 +26,7 @@ from seqlab.experiments.config.validation import ConfigError, validate
 from seqlab.experiments.metrics import EPOCH_METRICS, confusion, measure, per_class, per_class_metrics
 from seqlab.experiments.mlflow_model import MODEL_NAME, log_model
 from seqlab.experiments.signals import stop_reason
+from seqlab.experiments.tracking.journal import MetricJournal
 from seqlab.experiments.tracking.logged_runs import write_model_files
 from seqlab.experiments.tracking.recorder import RunRecorder
 from seqlab.experiments.tracking.run_inputs import CONFIG_ARTIFACT, log_dataset, log_run_inputs
@@ -35,7 +36,9 @@ from seqlab.experiments.training.builders import build_classifier, load_data, lo
 from seqlab.experiments.training.checkpoints import (
     TrainingState,
     check_checkpoint_dir,
+    checkpoint_path,
     find_checkpoint,
+    journal_path,
     load_checkpoint,
     resumed_config,
     run_lock,
@@ -162,6 +165,9 @@ def fit(
             status=bar_status(progress, trainer),
         )
         for epoch in range(progress.epoch + 1, trainer.epochs + 1):
+            if trainer.patience is not None and progress.epochs_without_improvement() >= trainer.patience:
+                log.info("early stop: %s has not improved for %d epochs", trainer.monitor, trainer.patience)
+                break  # checked before an epoch: a run resumed after its last epoch stops too
             bar.update(task, epoch=epoch)
             train = train_epoch(
                 model,
@@ -189,11 +195,9 @@ def fit(
                     optimizer.lr * progress.lr_scale,
                 )
             state.save(model)
+            run.check_outage()  # after the checkpoint: a stop for an outage keeps this epoch
             bar.update(task, completed=epoch * num_batches, status=bar_status(progress, trainer))
             log.info("epoch %d/%d  %s", epoch, trainer.epochs, "  ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
-            if trainer.patience is not None and progress.epochs_without_improvement() >= trainer.patience:
-                log.info("early stop: %s has not improved for %d epochs", trainer.monitor, trainer.patience)
-                break
     return progress
 
 
@@ -244,6 +248,7 @@ def record_results(
     """Evaluate the best epoch's weights on the test split and record the run's results: final
     and per-class metrics, the model's files (logged and packaged as the pyfunc model from one
     local folder) and plots. Returns the best epoch's metrics with the ``test_<metric>``s."""
+    run.sync()  # the results go to the store, not to the journal
     model.set_weights(progress.best_weights)
     test_metrics = evaluate(model, splits.test, cfg.trainer.eval_batch_size, "test")
     best = {"best_epoch": progress.best_epoch} | {f"best_{k}": v for k, v in progress.best_metrics.items()}
@@ -315,6 +320,14 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
                 if applied:
                     run.tags({"resumed_with": " ".join(f"{key}={value}" for key, value in applied.items())})
             log.info("MLflow run %s in %s", run.run_id, run.tracking_uri)
+            folder = checkpoint_path(cfg.trainer.checkpoint_dir, run.run_id).parent
+            run.keep_metrics_through_outages(
+                MetricJournal(journal_path(cfg.trainer.checkpoint_dir, run.run_id)),
+                cfg.tracking.outage_s,
+                kept=f"its checkpoint in {folder}",
+                resume=f"seqlab train trainer.resume={run.run_id} trainer.checkpoint_dir={cfg.trainer.checkpoint_dir} "
+                f"tracking.uri={run.tracking_uri}",
+            )
             state: TrainingState | None = None
             try:  # a stop while the model is built and initialised takes the same path as one in an epoch
                 model = build_classifier(cfg, splits)
