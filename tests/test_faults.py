@@ -9,17 +9,19 @@ import sys
 import time
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import optuna
 import psutil
 import pytest
+import sqlalchemy
 from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
 from seqlab.data.errors import DataError
 from seqlab.experiments.config.validation import ConfigError, validate
 from seqlab.experiments.reproduction import reproduce
-from seqlab.experiments.tracking.store import use_tracking_store
+from seqlab.experiments.tracking.store import TrackingUnavailable, use_tracking_store
 from seqlab.experiments.training.checkpoints import load_checkpoint
 from seqlab.experiments.training.runner import train
 from seqlab.models.weights import WeightsFileError
@@ -303,3 +305,50 @@ def test_a_tracking_server_that_does_not_come_back_stops_the_run_with_the_comman
         assert client.get_run(run_id).info.status == "FINISHED"
         assert_every_epoch_once(client, run_id, 16)
     assert not (tmp_path / "checkpoints" / run_id).exists(), "the journal was sent and the checkpoint discarded"
+
+
+STOPPED_AT_CREATION = """
+import os, signal, sys
+import mlflow
+
+created = mlflow.start_run
+
+
+def start_run(*args, **kwargs):  # SIGTERM the moment the run exists in the store
+    run = created(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGTERM)
+    return run
+
+
+mlflow.start_run = start_run
+sys.argv = ["seqlab", "train", *sys.argv[1:]]
+from seqlab.__main__ import main
+
+main()
+"""
+
+
+def test_sigterm_the_moment_a_run_is_created_leaves_it_killed_not_running(store, store_overrides, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", STOPPED_AT_CREATION, *store_overrides, f"hydra.run.dir={tmp_path}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 143, output
+    run_id = re.search(r"stopped as run (\w+) was created: marked KILLED", output).group(1)
+    assert MlflowClient(store["uri"]).get_run(run_id).info.status == "KILLED"
+    assert "Traceback" not in output
+
+
+def test_a_store_that_cannot_create_the_run_is_one_message(store_overrides, monkeypatch):
+    def full_disk(*args, **kwargs):
+        raise sqlalchemy.exc.OperationalError("INSERT INTO runs", {}, Exception("database or disk is full"))
+
+    monkeypatch.setattr(mlflow, "start_run", full_disk)
+    with pytest.raises(
+        TrackingUnavailable, match=r"the store cannot record a new run \(OperationalError: .*disk is full"
+    ):
+        train(compose_config(store_overrides + ["trainer.progress=false"]))

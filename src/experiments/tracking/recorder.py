@@ -30,6 +30,7 @@ from seqlab.experiments.config.validation import ConfigError
 from seqlab.experiments.signals import deferred
 from seqlab.experiments.tracking.journal import MetricJournal
 from seqlab.experiments.tracking.secrets import redact
+from seqlab.experiments.tracking.store import TrackingUnavailable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -102,12 +103,29 @@ class RunRecorder:
         resume: str | None = None,
     ) -> "RunRecorder":
         """Start a run as MLflow's active run (or make run ``resume`` active and RUNNING again),
-        as a child of run ``parent`` when given."""
-        run = mlflow.start_run(
-            run_id=resume, experiment_id=experiment_id, run_name=run_name, parent_run_id=parent, tags=tags
-        )
-        recorder = cls(run.info.run_id, active=True)
-        recorder.tags(process_tags())  # a resumed run is recorded by this process now
+        as a child of run ``parent`` when given. A stop signal that arrives meanwhile waits for
+        the run to exist and then ends it KILLED (no run is left RUNNING); a store that cannot
+        create it (a full disk, a lost server) is one TrackingUnavailable naming it."""
+        recorder = None
+        try:
+            with deferred():
+                try:
+                    run = mlflow.start_run(
+                        run_id=resume, experiment_id=experiment_id, run_name=run_name, parent_run_id=parent, tags=tags
+                    )
+                except STORE_ERRORS as error:
+                    uri = redact(mlflow.get_tracking_uri())
+                    raise TrackingUnavailable(
+                        f"tracking.uri={uri}: the store cannot record a new run "
+                        f"({type(error).__name__}: {redact(str(error))[:300]}); is its disk full or its server down?"
+                    ) from None
+                recorder = cls(run.info.run_id, active=True)
+                recorder.tags(process_tags())  # a resumed run is recorded by this process now
+        except KeyboardInterrupt:
+            if recorder is not None:
+                log.warning("stopped as run %s was created: marked KILLED", recorder.run_id)
+                recorder.end("KILLED")
+            raise
         return recorder
 
     @classmethod
