@@ -352,3 +352,15 @@ def test_a_store_that_cannot_create_the_run_is_one_message(store_overrides, monk
         TrackingUnavailable, match=r"the store cannot record a new run \(OperationalError: .*disk is full"
     ):
         train(compose_config(store_overrides + ["trainer.progress=false"]))
+
+
+def test_a_model_too_large_for_the_memory_is_refused_before_anything_is_built(store, store_overrides):
+    # A 3-layer bidirectional LSTM of hidden size 8192: about 3.8 billion parameters.
+    big = ["model=lstm", "model.hidden_size=8192", "model.num_layers=3", "model.bidirectional=true"]
+    use_tracking_store(OmegaConf.create({"uri": store["uri"]}))
+    before = len(mlflow.search_runs(search_all_experiments=True))
+    with pytest.raises(
+        ConfigError, match=r"model=lstm: training it would need about \d+\.\d GB \(3,7\d\d M parameters"
+    ):
+        train(compose_config(store_overrides + big + ["trainer.progress=false"]))
+    assert len(mlflow.search_runs(search_all_experiments=True)) == before, "no run was created"

@@ -23,7 +23,7 @@ from seqlab.models.dropout import Dropout
 from seqlab.models.fused import FusedRecurrence, FusedRecurrenceGrad
 from seqlab.models.initializers import glorot_uniform, orthogonal
 from seqlab.models.losses import cross_entropy, training_loss
-from seqlab.models.network import NetworkSpec, count_parameters, init_network_params, network_logits
+from seqlab.models.network import NetworkSpec, count_parameters, init_network_params, network_logits, param_shapes
 from seqlab.models.numpy_matmul import NumpyMatmul
 from tests.reference import conv1d_numpy, log_softmax_numpy, network_logits_numpy
 
@@ -565,9 +565,11 @@ def leaf_blocks(block, prefix: str = ""):
 
 
 @pytest.mark.parametrize("name", list(SPECS))
-def test_every_parameter_belongs_to_exactly_one_block(name):
-    # Each block keeps its parameters under its own prefix, which reaches no other block's.
+def test_every_parameter_belongs_to_exactly_one_block_which_knows_its_shape(name):
+    # Each block keeps its parameters under its own prefix, which reaches no other block's, and
+    # says their shapes before making them (the memory estimate reads them).
     params = init_network_params(SPECS[name], seed=0)
+    assert param_shapes(SPECS[name]) == {param: value.shape for param, value in params.items()}
     prefixes = [prefix for prefix, _ in leaf_blocks(SPECS[name].blocks) if prefix]
     owners = {param: [prefix for prefix in prefixes if param.startswith(prefix)] for param in params}
     assert all(len(found) == 1 for found in owners.values()), owners

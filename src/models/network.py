@@ -9,6 +9,7 @@ its own prefix (``embedding``, ``conv0_W``, ``rnn0_fwd_U``, ``att_W``, ``out_W``
 graph is a function of the matching shared variables (``network_logits``).
 """
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -104,6 +105,35 @@ def init_network_params(spec: NetworkSpec, seed: int | list[int]) -> dict[str, n
     """Seeded float64 parameters by name, block after block (each block's ``init`` says which)."""
     in_features = spec.vocab_size if spec.uses_tokens else spec.input_size
     return spec.blocks.init(np.random.default_rng(seed), in_features)[0]
+
+
+def param_shapes(spec: NetworkSpec) -> dict[str, tuple[int, ...]]:
+    """The shape of every parameter ``init_network_params`` would make, by name, with nothing
+    allocated."""
+    in_features = spec.vocab_size if spec.uses_tokens else spec.input_size
+    return spec.blocks.shapes(in_features)[0]
+
+
+# What training keeps per parameter value besides the value: its gradient, at most two optimiser
+# slots (Adam's moments, Adadelta's accumulators), the best epoch's copy and the checkpoint's.
+COPIES_PER_PARAMETER = 5
+# Per step of a batch, the values a layer keeps for the backward pass, as multiples of its width.
+ACTIVATION_FACTOR = 4
+
+
+def memory_estimate(spec: NetworkSpec, itemsize: int, batch_size: int, steps: int) -> int:
+    """Bytes that training ``spec`` needs, estimated before anything is allocated: its
+    parameters (float64 while initialised, then ``itemsize`` bytes each) with
+    ``COPIES_PER_PARAMETER`` more of each, and the activations of a (``batch_size``, ``steps``)
+    batch: each layer's width (the length of its one-dimensional parameters: biases, gates,
+    filters) times ``ACTIVATION_FACTOR``."""
+    shapes = param_shapes(spec).values()
+    values = sum(math.prod(shape) for shape in shapes)
+    widths = sum(shape[0] for shape in shapes if len(shape) == 1)
+    return (
+        values * (8 + itemsize * (1 + COPIES_PER_PARAMETER))
+        + batch_size * steps * widths * itemsize * ACTIVATION_FACTOR
+    )
 
 
 def network_logits(

@@ -20,12 +20,15 @@ class TrainerConfig:
     eval_batch_size: int = positive(500)
     # Largest size of the padded inputs fed one-hot (token data without model.embedding_dim).
     max_input_gb: float = positive(4.0)
+    # Refuse, before anything is built, a model whose training would need more memory than this
+    # share of what the machine has available (seqlab.models.network.memory_estimate); null: no check.
+    max_memory_share: float | None = checked(0.9, lambda v: v is None or 0 < v <= 1, "must be in (0, 1] or null")
     # Threads of PyTensor's own matrix products (MKL); the fused recurrences multiply with
     # NumPy's OpenBLAS at the same time, and two busy pools on few cores slow each other.
     blas_threads: int = positive(1)
     # float32 trains faster; float64 is what gradient checks and exact reproduction use.
     dtype: str = one_of("float32", ("float32", "float64"))
-    progress: bool = True  # a progress bar per epoch (Rich); the epoch summary is logged anyway
+    progress: bool = True  # a progress bar on a terminal (Rich); each epoch's summary is logged anyway
     # The validation metric that picks the epoch whose weights the run keeps (val_loss: lowest,
     # val_accuracy: highest), that early stopping watches and that sweepers optimise.
     # (train_loss, train_accuracy: for data without a validation split, data.val_fraction=0)

@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import psutil
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab.data.dataset import DataSplits
@@ -14,7 +15,7 @@ from seqlab.fields import from_values
 from seqlab.models.cells import get_cell
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.encoders import get_encoder
-from seqlab.models.network import NetworkOptions, NetworkSpec, init_network_params
+from seqlab.models.network import NetworkOptions, NetworkSpec, init_network_params, memory_estimate, param_shapes
 from seqlab.models.optimizers import OptimizerSpec
 
 INIT_STREAM, SHUFFLE_STREAM, DROPOUT_STREAM, VECTORS_STREAM = 1, 2, 3, 4  # independent streams from cfg.seed
@@ -116,6 +117,28 @@ def default_optimizer_spec(
     builds models without composing a config (tests, benchmarks)."""
     config = OmegaConf.merge(OmegaConf.structured(schema_of("optimizer", name)), settings)
     return _optimizer_spec(OmegaConf.to_container(config), steps_per_epoch, total_epochs)
+
+
+def check_memory(cfg: DictConfig, splits: DataSplits) -> None:
+    """Raise ConfigError when training the model ``cfg`` describes on ``splits`` would need
+    more than ``trainer.max_memory_share`` of the memory this machine has available, naming
+    the estimate and what to change; nothing is allocated."""
+    share = cfg.trainer.max_memory_share
+    if share is None:
+        return
+    spec = network_spec(cfg, splits)
+    itemsize = np.dtype(cfg.trainer.dtype).itemsize
+    needed = memory_estimate(spec, itemsize, cfg.trainer.batch_size, splits.train.inputs.shape[1])
+    available = psutil.virtual_memory().available
+    if needed > share * available:
+        parameters = sum(math.prod(shape) for shape in param_shapes(spec).values())
+        raise ConfigError(
+            f"model={cfg.model.name}: training it would need about {needed / 1e9:.1f} GB ({parameters / 1e6:,.0f} M "
+            f"parameters, their gradients, optimiser state and copies, and a batch's activations), more than "
+            f"trainer.max_memory_share={share:g} of the {available / 1e9:.1f} GB available; make the model smaller "
+            "(model.hidden_size, model.num_layers, model.embedding_dim, model.conv.filters), trainer.batch_size "
+            "smaller, or use trainer.dtype=float32 (trainer.max_memory_share=null skips this check)"
+        )
 
 
 def build_classifier(

@@ -32,7 +32,13 @@ from seqlab.experiments.tracking.recorder import RunRecorder
 from seqlab.experiments.tracking.run_inputs import CONFIG_ARTIFACT, log_dataset, log_run_inputs
 from seqlab.experiments.tracking.secrets import redact
 from seqlab.experiments.tracking.store import open_experiment
-from seqlab.experiments.training.builders import build_classifier, load_data, load_pretrained_embedding, model_inputs
+from seqlab.experiments.training.builders import (
+    build_classifier,
+    check_memory,
+    load_data,
+    load_pretrained_embedding,
+    model_inputs,
+)
 from seqlab.experiments.training.checkpoints import (
     TrainingState,
     check_checkpoint_dir,
@@ -303,6 +309,7 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
             f"it trained on data with hash {checkpoint.data_hash}, its config now gives {data_hash}",
         )
     splits = model_inputs(cfg, data)
+    check_memory(cfg, splits)  # before a run exists: a model that cannot fit is refused at once
     resumed_run = checkpoint.run_id if checkpoint is not None else None
     parent = sweep_parent() if checkpoint is None else None
     run_tags = dict(cfg.tracking.tags) | (tags or {}) | ({"sweep_id": parent} if parent else {})

@@ -51,6 +51,12 @@ class Block:
         after pooling) of the outputs, for inputs of ``in_features``."""
         raise NotImplementedError
 
+    def shapes(self, in_features: int) -> tuple[dict[str, tuple[int, ...]], int]:
+        """What ``init`` returns, as shapes and without allocating anything: the shape of
+        each parameter by local name, and the outputs' features (sizes a model before it is
+        built, ``seqlab.models.network.memory_estimate``)."""
+        raise NotImplementedError
+
     def apply(self, params: Mapping[str, Any], x, mask, ctx: Context) -> tuple[Any, Any]:
         """The outputs and their mask for ``x`` and ``mask``, with ``params`` by local name."""
         raise NotImplementedError
@@ -78,6 +84,9 @@ class Drop(Block):
         return {self.place: self.rate} if self.rate > 0 else {}
 
     def init(self, rng, in_features):
+        return {}, in_features
+
+    def shapes(self, in_features):
         return {}, in_features
 
     def apply(self, params, x, mask, ctx):
@@ -108,6 +117,13 @@ class Sequential(Block):
             params |= prefixed(block, own_params)
         return params, in_features
 
+    def shapes(self, in_features):
+        shapes: dict[str, tuple[int, ...]] = {}
+        for block in self.blocks:
+            own_shapes, in_features = block.shapes(in_features)
+            shapes |= prefixed(block, own_shapes)
+        return shapes, in_features
+
     def apply(self, params, x, mask, ctx):
         for block in self.blocks:
             x, mask = block.apply(own(params, block.prefix), x, mask, ctx)
@@ -127,6 +143,15 @@ class Parallel(Sequential):
             params |= prefixed(block, own_params)
             total += out_features
         return params, total
+
+    def shapes(self, in_features):
+        shapes: dict[str, tuple[int, ...]] = {}
+        total = 0
+        for block in self.blocks:
+            own_shapes, out_features = block.shapes(in_features)
+            shapes |= prefixed(block, own_shapes)
+            total += out_features
+        return shapes, total
 
     def apply(self, params, x, mask, ctx):
         summaries = [block.apply(own(params, block.prefix), x, mask, ctx)[0] for block in self.blocks]

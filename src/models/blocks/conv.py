@@ -119,6 +119,13 @@ def init_conv_norm(params: dict, rng, i: int, channels: int, filters: int, kerne
         params[f"{i}_{name}"] = np.full(filters, start)
 
 
+def conv_norm_shapes(i: int, channels: int, filters: int, kernel: int) -> dict[str, tuple[int, ...]]:
+    """The shapes ``init_conv_norm`` gives convolution ``i``'s parameters."""
+    return {f"{i}_W": (kernel * channels, filters)} | {
+        f"{i}_{name}": (filters,) for name in ("b", "gamma", "beta", "mean", "var")
+    }
+
+
 def running_stats(convolutions: int) -> tuple[str, ...]:
     """Local names of the batch-norm running statistics of ``convolutions`` convolutions."""
     return tuple(f"{i}_{name}" for i in range(convolutions) for name in ("mean", "var"))
@@ -153,6 +160,18 @@ class ConvStack(Block):
                 params[f"{i}_skip"] = self.weights(rng, channels, filters)
             channels = filters
         return params, channels
+
+    def shapes(self, in_features):
+        shapes: dict[str, tuple[int, ...]] = {}
+        channels = in_features
+        for i, (filters, kernel, stride) in enumerate(
+            zip(self.options.filters, self.options.kernels, self.options.per_block("strides"), strict=True)
+        ):
+            shapes |= conv_norm_shapes(i, channels, filters, kernel)
+            if self.options.residual and (channels != filters or stride > 1):
+                shapes[f"{i}_skip"] = (channels, filters)
+            channels = filters
+        return shapes, channels
 
     def apply(self, params, x, mask, ctx):
         o = self.options

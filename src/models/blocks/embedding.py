@@ -20,5 +20,8 @@ class Embedding(Block):
         embedding[self.padding_id] = 0.0
         return {"": embedding}, self.dim
 
+    def shapes(self, in_features):
+        return {"": (in_features, self.dim)}, self.dim
+
     def apply(self, params, x, mask, ctx):
         return params[""][x], mask

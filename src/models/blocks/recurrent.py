@@ -66,6 +66,17 @@ class RecurrentStack(Block):
                 params[f"{name}_b"] = bias
         return params, hidden * len(self.directions)
 
+    def shapes(self, in_features):
+        hidden, gates = self.hidden_size, get_cell(self.cell).num_gates
+        shapes: dict[str, tuple[int, ...]] = {}
+        for layer in range(self.num_layers):
+            inputs = in_features if layer == 0 else hidden * len(self.directions)
+            for direction in self.directions:
+                name = f"{layer}_{direction}"
+                shapes |= {f"{name}_W": (inputs, gates * hidden), f"{name}_U": (hidden, gates * hidden)}
+                shapes[f"{name}_b"] = (gates * hidden,)
+        return shapes, hidden * len(self.directions)
+
     def apply(self, params, x, mask, ctx):
         x = x.dimshuffle(1, 0, 2)  # time-major for the recurrence
         m = mask.T

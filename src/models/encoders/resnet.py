@@ -18,7 +18,7 @@ import pytensor.tensor as pt
 
 from seqlab.fields import counts, in_range
 from seqlab.models.blocks.base import Block, own
-from seqlab.models.blocks.conv import conv_norm, init_conv_norm, running_stats
+from seqlab.models.blocks.conv import conv_norm, conv_norm_shapes, init_conv_norm, running_stats
 from seqlab.models.blocks.pooling import Pooling
 from seqlab.models.encoders.base import Encoder
 
@@ -70,6 +70,17 @@ class ResidualBlock(Block):
         if in_features != self.filters:
             params["skip"] = self.weights(rng, in_features, self.filters)
         return params, self.filters
+
+    def shapes(self, in_features):
+        convs: dict[str, tuple[int, ...]] = {}
+        channels = in_features
+        for j, kernel in enumerate(self.kernels):
+            convs |= conv_norm_shapes(j, channels, self.filters, kernel)
+            channels = self.filters
+        shapes = {f"conv{name}": shape for name, shape in convs.items()}
+        if in_features != self.filters:
+            shapes["skip"] = (in_features, self.filters)
+        return shapes, self.filters
 
     def apply(self, params, x, mask, ctx):
         convs, y = own(params, "conv"), x
