@@ -223,7 +223,7 @@ def test_reproduce_on_a_changed_data_file_is_refused_before_it_trains(store, sto
     assert len(client.search_runs([client.get_run(run_id).info.experiment_id])) == before, "nothing was trained"
 
 
-OUTAGE_RUN = ["data.train_size=4000", "trainer.epochs=16", "trainer.progress=false", "tracking.log_model=false"]
+OUTAGE_RUN = ["data.train_size=3000", "trainer.epochs=12", "trainer.progress=false", "tracking.log_model=false"]
 
 
 def start_training(tmp_path, uri: str, *overrides: str) -> subprocess.Popen:
@@ -276,7 +276,7 @@ def test_a_tracking_server_that_stops_for_several_epochs_loses_no_metric(tmp_pat
         assert "does not answer" in output and "training goes on" in output, output
         client = MlflowClient(uri)
         assert client.get_run(run_id).info.status == "FINISHED"
-        assert_every_epoch_once(client, run_id, 16)
+        assert_every_epoch_once(client, run_id, 12)
 
 
 @pytest.mark.slow
@@ -303,7 +303,7 @@ def test_a_tracking_server_that_does_not_come_back_stops_the_run_with_the_comman
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
         client = MlflowClient(uri)
         assert client.get_run(run_id).info.status == "FINISHED"
-        assert_every_epoch_once(client, run_id, 16)
+        assert_every_epoch_once(client, run_id, 12)
     assert not (tmp_path / "checkpoints" / run_id).exists(), "the journal was sent and the checkpoint discarded"
 
 

@@ -61,7 +61,6 @@ def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Calla
 
         @functools.wraps(task)
         def main() -> Any:  # in the launching process: a sweep launcher passes SIGTERM on to its jobs
-            engine.configure()  # before anything reads PyTensor's BLAS flags (a sweep's parent run does)
             register_configs()
             sys.argv[1:] = upgrade_overrides(sys.argv[1:])
             with stop_cleanly(entry_point=True):

@@ -13,6 +13,7 @@ Naming scheme, per split (``train``, ``val``, ``test``):
   test at the selected epoch; the confusion matrices as tables beside them.
 """
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -40,7 +41,9 @@ def _on_predictions(name: str, **options) -> Callable[[np.ndarray, np.ndarray], 
     def compute(labels: np.ndarray, log_proba: np.ndarray) -> float:
         import sklearn.metrics  # slow to import: on first use
 
-        return float(getattr(sklearn.metrics, name)(labels, log_proba.argmax(axis=1), **options))
+        with warnings.catch_warnings():  # a small split may lack a class the model predicts: expected
+            warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+            return float(getattr(sklearn.metrics, name)(labels, log_proba.argmax(axis=1), **options))
 
     return compute
 

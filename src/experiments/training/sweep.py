@@ -20,6 +20,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from seqlab import engine
 from seqlab.experiments.config.model import model_options
 from seqlab.experiments.metrics import PRIMARY_TEST_METRIC
 from seqlab.experiments.signals import stopped
@@ -112,6 +113,7 @@ class SweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Create store, experiment and parent run (a study's is reopened when it exists);
         write the parent id to the sweep folder."""
+        engine.configure()  # in the launching process, before the parent's tags read PyTensor's BLAS flags
         experiment_id = open_experiment(config.tracking)
         sweep_dir = Path(config.hydra.sweep.dir)
         tags = {
