@@ -118,6 +118,31 @@ def imbalanced_run(store, store_overrides, tmp_path_factory) -> dict:
     return {"metrics": train(cfg), "store": store, "data": data}
 
 
+def start_seqlab(log_path: Path, *arguments: str, cwd: Path = PROJECT_ROOT, **popen) -> subprocess.Popen:
+    """``python -m seqlab <arguments>`` in a new process, its output in ``log_path``."""
+    with open(log_path, "w") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "seqlab", *arguments], cwd=cwd, stdout=log, stderr=subprocess.STDOUT, **popen
+        )
+
+
+def wait_for(condition, process: subprocess.Popen, log_path: Path, timeout_s: float = 300):
+    """Poll ``condition()`` until it returns something true, and return that; fail, with the
+    process's log, if ``process`` ends first or ``timeout_s`` (generous: a busy machine) passes."""
+    deadline = time.monotonic() + timeout_s
+    while not (found := condition()):
+        assert process.poll() is None, f"the process ended first:\n{log_path.read_text()}"
+        assert time.monotonic() < deadline, f"nothing after {timeout_s} s:\n{log_path.read_text()}"
+        time.sleep(0.05)
+    return found
+
+
+def checkpoints_in(folder: Path, count: int = 1) -> list[Path]:
+    """The checkpoint files under ``folder`` when there are ``count`` of them (else nothing)."""
+    found = list(folder.glob("*/checkpoint.safetensors"))
+    return found if len(found) >= count else []
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as sock:

@@ -1,8 +1,6 @@
 """The entry points as a user runs them: in new processes, with Hydra's command line."""
 
 import subprocess
-import sys
-import time
 
 import mlflow
 import numpy as np
@@ -13,7 +11,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from scipy import stats
 
-from tests.conftest import PROJECT_ROOT, run_cli
+from tests.conftest import checkpoints_in, run_cli, start_seqlab, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -147,28 +145,30 @@ def test_a_sweep_with_a_failing_job_exits_non_zero_and_marks_its_parent_failed(t
     assert list(runs[runs["tags.mlflow.parentRunId"].notna()]["status"]) == ["FINISHED"]
 
 
-def test_sigterm_to_a_parallel_sweep_stops_its_jobs_and_marks_every_run_killed(tmp_path):
-    # What SLURM or `kill` does to a sweep's launcher: its joblib workers must not be left
-    # training (they used to be orphaned), and no run may stay RUNNING.
+def two_training_jobs(tmp_path) -> tuple[subprocess.Popen, dict]:
+    """A sweep of two long jobs in parallel (joblib), its output in ``tmp_path/sweep.log``,
+    once both are training: its launcher and store."""
     arguments, store = sweep_arguments(
         tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "optimizer.lr=0.05,0.1", epochs=500
     )
-    with open(tmp_path / "sweep.log", "w") as log:
-        launcher = subprocess.Popen(
-            [sys.executable, "-m", "seqlab.experiments.train", *arguments],
-            cwd=PROJECT_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 300
-            while len(list((tmp_path / "checkpoints").glob("*/checkpoint.safetensors"))) < 2:  # both jobs are training
-                assert launcher.poll() is None and time.monotonic() < deadline, "the sweep never got both jobs going"
-                time.sleep(0.1)
-            workers = psutil.Process(launcher.pid).children(recursive=True)
-        finally:
-            launcher.terminate()
-            launcher.wait(timeout=300)
+    launcher = start_seqlab(tmp_path / "sweep.log", "train", *arguments)
+    try:
+        wait_for(lambda: checkpoints_in(tmp_path / "checkpoints", 2), launcher, tmp_path / "sweep.log")
+    except BaseException:
+        launcher.kill()
+        raise
+    return launcher, store
+
+
+def test_sigterm_to_a_parallel_sweep_stops_its_jobs_and_marks_every_run_killed(tmp_path):
+    # What SLURM or `kill` does to a sweep's launcher: its joblib workers must not be left
+    # training (they used to be orphaned), and no run may stay RUNNING.
+    launcher, store = two_training_jobs(tmp_path)
+    try:
+        workers = psutil.Process(launcher.pid).children(recursive=True)
+    finally:
+        launcher.terminate()
+        launcher.wait(timeout=300)
     output = (tmp_path / "sweep.log").read_text()
     assert launcher.returncode == 143, output
     _, left = psutil.wait_procs(workers, timeout=60)  # its resource trackers end when it has

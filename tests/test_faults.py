@@ -6,7 +6,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import mlflow
@@ -25,8 +24,16 @@ from seqlab.experiments.tracking.store import TrackingUnavailable, use_tracking_
 from seqlab.experiments.training.checkpoints import load_checkpoint
 from seqlab.experiments.training.runner import train
 from seqlab.models.weights import WeightsFileError
-from tests.conftest import IMBALANCED_RUN, PROJECT_ROOT, compose_config, free_port, write_imbalanced_archive
-from tests.test_cli import runs_in, sweep_arguments
+from tests.conftest import (
+    IMBALANCED_RUN,
+    checkpoints_in,
+    compose_config,
+    free_port,
+    start_seqlab,
+    wait_for,
+    write_imbalanced_archive,
+)
+from tests.test_cli import runs_in, sweep_arguments, two_training_jobs
 from tests.test_loaders import load_archive, load_text
 from tests.test_server import serve_mlflow
 
@@ -122,25 +129,12 @@ def test_a_file_larger_than_its_kind_warrants_is_refused_before_it_is_read(tmp_p
 def test_a_sweep_launcher_killed_with_sigkill_leaves_no_worker_training(tmp_path):
     # kill -9 of the launcher (an OOM killer, a lost node) gives it no chance to stop its joblib
     # workers; each watches its parent and stops itself: checkpoint, run KILLED, exit.
-    arguments, store = sweep_arguments(
-        tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "optimizer.lr=0.05,0.1", epochs=500
-    )
-    with open(tmp_path / "sweep.log", "w") as log:
-        launcher = subprocess.Popen(
-            [sys.executable, "-m", "seqlab.experiments.train", *arguments],
-            cwd=PROJECT_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 300
-            while len(list((tmp_path / "checkpoints").glob("*/checkpoint.safetensors"))) < 2:  # both jobs are training
-                assert launcher.poll() is None and time.monotonic() < deadline, "the sweep never got both jobs going"
-                time.sleep(0.1)
-            workers = [p for p in psutil.Process(launcher.pid).children() if "seqlab" in " ".join(p.cmdline())]
-        finally:
-            launcher.kill()
-            launcher.wait(timeout=60)
+    launcher, store = two_training_jobs(tmp_path)
+    try:
+        workers = [p for p in psutil.Process(launcher.pid).children() if "seqlab" in " ".join(p.cmdline())]
+    finally:
+        launcher.kill()
+        launcher.wait(timeout=60)
     training = [w for w in workers if any("loky" in part for part in w.cmdline())] or workers
     _, left = psutil.wait_procs(training, timeout=10)
     output = (tmp_path / "sweep.log").read_text()
@@ -156,19 +150,11 @@ def test_a_sweep_launcher_killed_with_sigkill_leaves_no_worker_training(tmp_path
 @pytest.mark.parametrize("stop", [signal.SIGHUP, signal.SIGUSR1], ids=["sighup", "sigusr1"])
 def test_a_stop_before_the_first_epoch_ends_marks_the_run_killed(store, store_overrides, tmp_path, stop):
     overrides = store_overrides + ["data.train_size=20000", "trainer.batch_size=8", "trainer.progress=false"]
-    with open(tmp_path / "train.log", "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "seqlab.experiments.train", *overrides, f"hydra.run.dir={tmp_path}"],
-            cwd=PROJECT_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 300
-        while "MLflow run" not in (tmp_path / "train.log").read_text():  # the run exists; the model is being built
-            assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "train.log").read_text()
-            time.sleep(0.05)
-        process.send_signal(stop)
-        process.wait(timeout=300)
+    log = tmp_path / "train.log"
+    process = start_seqlab(log, "train", *overrides, f"hydra.run.dir={tmp_path}")
+    wait_for(lambda: "MLflow run" in log.read_text(), process, log)  # the run exists; the model is being built
+    process.send_signal(stop)
+    process.wait(timeout=300)
     output = (tmp_path / "train.log").read_text()
     assert process.returncode == 128 + stop, output
     run_id = re.search(r"MLflow run (\w+)", output).group(1)
@@ -183,21 +169,13 @@ def test_sigterm_to_an_optuna_search_leaves_no_trial_running(tmp_path):
     arguments, store = sweep_arguments(
         tmp_path, "hparams_search=optuna", f"hydra.sweeper.storage={storage}", "hydra.sweeper.n_trials=3", epochs=500
     )
-    with open(tmp_path / "search.log", "w") as log:
-        search = subprocess.Popen(
-            [sys.executable, "-m", "seqlab.experiments.train", *arguments],
-            cwd=PROJECT_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 300
-            while not list((tmp_path / "checkpoints").glob("*/checkpoint.safetensors")):  # the first trial trains
-                assert search.poll() is None and time.monotonic() < deadline, (tmp_path / "search.log").read_text()
-                time.sleep(0.1)
-        finally:
-            search.terminate()
-            search.wait(timeout=300)
+    log = tmp_path / "search.log"
+    search = start_seqlab(log, "train", *arguments)
+    try:
+        wait_for(lambda: checkpoints_in(tmp_path / "checkpoints"), search, log)  # the first trial trains
+    finally:
+        search.terminate()
+        search.wait(timeout=300)
     output = (tmp_path / "search.log").read_text()
     assert search.returncode == 143, output
     (summary,) = optuna.get_all_study_summaries(storage)
@@ -228,32 +206,26 @@ OUTAGE_RUN = ["data.train_size=3000", "trainer.epochs=12", "trainer.progress=fal
 
 def start_training(tmp_path, uri: str, *overrides: str) -> subprocess.Popen:
     """A training run on the tracking server ``uri``, its output in ``tmp_path/train.log``."""
-    arguments = [
-        f"tracking.uri={uri}",
-        f"trainer.checkpoint_dir={tmp_path / 'checkpoints'}",
-        f"hydra.run.dir={tmp_path / 'hydra'}",
-        *OUTAGE_RUN,
-        *overrides,
-    ]
-    with open(tmp_path / "train.log", "w") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "seqlab", "train", *arguments], cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT
-        )
+    arguments = [f"tracking.uri={uri}", f"trainer.checkpoint_dir={tmp_path / 'checkpoints'}", *OUTAGE_RUN, *overrides]
+    return start_seqlab(
+        tmp_path / "train.log", "train", *arguments, f"hydra.run.dir={tmp_path / 'hydra'}", cwd=tmp_path
+    )
 
 
 def checkpointed_epoch(tmp_path, process: subprocess.Popen, at_least: int) -> tuple[str, int]:
     """Wait for a checkpoint of at least ``at_least`` epochs; its run id and epoch."""
-    deadline = time.monotonic() + 300
-    while True:
-        for path in (tmp_path / "checkpoints").glob("*/checkpoint.safetensors"):
+
+    def found() -> tuple[str, int] | None:
+        for path in checkpoints_in(tmp_path / "checkpoints"):
             try:
                 checkpoint = load_checkpoint(path)
             except WeightsFileError:  # being replaced
                 continue
             if checkpoint.progress.epoch >= at_least:
                 return checkpoint.run_id, checkpoint.progress.epoch
-        assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "train.log").read_text()
-        time.sleep(0.05)
+        return None
+
+    return wait_for(found, process, tmp_path / "train.log")
 
 
 def assert_every_epoch_once(client: MlflowClient, run_id: str, epochs: int) -> None:

@@ -4,7 +4,6 @@ uninterrupted run, and a run keeps its best epoch's weights, not its last."""
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import mlflow
@@ -18,7 +17,7 @@ from seqlab.experiments.tracking.logged_runs import WEIGHTS_ARTIFACT
 from seqlab.experiments.training.checkpoints import load_checkpoint, run_lock
 from seqlab.experiments.training.runner import train
 from seqlab.models.weights import WeightsFileError, load_tree, load_weights, save_tree
-from tests.conftest import PROJECT_ROOT, compose_config, run_cli
+from tests.conftest import compose_config, run_cli, start_seqlab
 
 SMALL_RUN = [
     "trainer.dtype=float64",
@@ -84,21 +83,20 @@ def test_a_stopped_run_resumes_to_the_metrics_of_an_uninterrupted_run(
     # checkpoint of the last epoch.
     checkpoints = tmp_path / "checkpoints"
     overrides = store_overrides + SMALL_RUN + [f"trainer.epochs={EPOCHS}", f"trainer.checkpoint_dir={checkpoints}"]
-    with open(tmp_path / "train.log", "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "seqlab.experiments.train", *overrides, f"hydra.run.dir={tmp_path}"],
-            cwd=PROJECT_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            # Ctrl-C as a terminal delivers it: a test run in the background (CI) inherits SIGINT
-            # ignored, which Python keeps ignoring.
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        )
-        try:
-            checkpoint = wait_for_checkpoint(process, checkpoints, epoch=2)
-        finally:
-            process.send_signal(stop)
-            process.wait(timeout=300)
+    process = start_seqlab(
+        tmp_path / "train.log",
+        "train",
+        *overrides,
+        f"hydra.run.dir={tmp_path}",
+        # Ctrl-C as a terminal delivers it: a test run in the background (CI) inherits SIGINT
+        # ignored, which Python keeps ignoring.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        checkpoint = wait_for_checkpoint(process, checkpoints, epoch=2)
+    finally:
+        process.send_signal(stop)
+        process.wait(timeout=300)
     output = (tmp_path / "train.log").read_text()
     assert process.returncode == exit_code, output
     client = MlflowClient(store["uri"])

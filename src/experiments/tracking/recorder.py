@@ -28,7 +28,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
 from seqlab.experiments.config.validation import ConfigError
 from seqlab.experiments.signals import deferred
-from seqlab.experiments.tracking.journal import MetricJournal
+from seqlab.experiments.tracking.journal import BATCH_LIMIT, MetricJournal
 from seqlab.experiments.tracking.secrets import redact
 from seqlab.experiments.tracking.store import TrackingUnavailable
 
@@ -210,11 +210,15 @@ class RunRecorder:
 
     def _send_journal(self) -> bool:
         """Send the journal to the store; whether it took it (the store answers again)."""
+        metrics = self.journal.entries()
         try:
-            sent = self.journal.send(self.client, self.run_id)
+            for start in range(0, len(metrics), BATCH_LIMIT):
+                self.client.log_batch(self.run_id, metrics=metrics[start : start + BATCH_LIMIT])
+                self.journal.replace(metrics[start + BATCH_LIMIT :])
         except STORE_ERRORS as error:
             self._went_down(error)
             return False
+        sent = len(metrics)
         if self._down_since is not None or sent:
             log.info("the tracking store took the %d metric values kept while it did not answer", sent)
         self._down_since = None
