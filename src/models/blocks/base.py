@@ -52,10 +52,12 @@ class Block:
         raise NotImplementedError
 
     def shapes(self, in_features: int) -> tuple[dict[str, tuple[int, ...]], int]:
-        """What ``init`` returns, as shapes and without allocating anything: the shape of
-        each parameter by local name, and the outputs' features (sizes a model before it is
-        built, ``seqlab.models.network.memory_estimate``)."""
-        raise NotImplementedError
+        """What ``init`` returns, as shapes: the shape of each parameter by local name, and the
+        outputs' features (``seqlab.models.network.memory_estimate`` sizes a model with them
+        before it is built). By default read from ``init`` itself; a block whose parameters
+        can be large says them without allocating anything."""
+        params, out_features = self.init(np.random.default_rng(0), in_features)
+        return {name: value.shape for name, value in params.items()}, out_features
 
     def apply(self, params: Mapping[str, Any], x, mask, ctx: Context) -> tuple[Any, Any]:
         """The outputs and their mask for ``x`` and ``mask``, with ``params`` by local name."""
@@ -84,9 +86,6 @@ class Drop(Block):
         return {self.place: self.rate} if self.rate > 0 else {}
 
     def init(self, rng, in_features):
-        return {}, in_features
-
-    def shapes(self, in_features):
         return {}, in_features
 
     def apply(self, params, x, mask, ctx):

@@ -20,8 +20,5 @@ class Linear(Block):
     def init(self, rng, in_features):
         return {"W": self.weights(rng, in_features, self.outputs), "b": np.zeros(self.outputs)}, self.outputs
 
-    def shapes(self, in_features):
-        return {"W": (in_features, self.outputs), "b": (self.outputs,)}, self.outputs
-
     def apply(self, params, x, mask, ctx):
         return x @ params["W"] + params["b"], mask

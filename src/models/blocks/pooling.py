@@ -56,12 +56,6 @@ class Pooling(Block):
         b = np.zeros(self.attention_size)
         return {"W": W, "b": b, "v": self.weights(rng, self.attention_size, 1)[:, 0]}, in_features
 
-    def shapes(self, in_features):
-        if self.kind != "attention":
-            return {}, in_features
-        size = self.attention_size
-        return {"W": (in_features, size), "b": (size,), "v": (size,)}, in_features
-
     def apply(self, params, x, mask, ctx):
         if self.kind == "last" and not self.bidirectional:
             return x[:, -1], None
