@@ -147,7 +147,7 @@ def test_a_sweep_launcher_killed_with_sigkill_leaves_no_worker_training(tmp_path
         assert (tmp_path / "checkpoints" / run_id / "checkpoint.safetensors").is_file()
 
 
-@pytest.mark.parametrize("stop", [signal.SIGHUP, signal.SIGUSR1], ids=["sighup", "sigusr1"])
+@pytest.mark.parametrize("stop", [signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1], ids=["sighup", "sigquit", "sigusr1"])
 def test_a_stop_before_the_first_epoch_ends_marks_the_run_killed(store, store_overrides, tmp_path, stop):
     overrides = store_overrides + ["data.train_size=20000", "trainer.batch_size=8", "trainer.progress=false"]
     log = tmp_path / "train.log"
