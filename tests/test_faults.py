@@ -131,12 +131,13 @@ def test_a_sweep_launcher_killed_with_sigkill_leaves_no_worker_training(tmp_path
     # workers; each watches its parent and stops itself: checkpoint, run KILLED, exit.
     launcher, store = two_training_jobs(tmp_path)
     try:
-        workers = [p for p in psutil.Process(launcher.pid).children() if "seqlab" in " ".join(p.cmdline())]
+        children = psutil.Process(launcher.pid).children(recursive=True)
+        workers = [p for p in children if "popen_loky_posix" in " ".join(p.cmdline())]
     finally:
         launcher.kill()
         launcher.wait(timeout=60)
-    training = [w for w in workers if any("loky" in part for part in w.cmdline())] or workers
-    _, left = psutil.wait_procs(training, timeout=10)
+    assert len(workers) == 2, [p.cmdline() for p in children]
+    _, left = psutil.wait_procs(workers, timeout=10)
     output = (tmp_path / "sweep.log").read_text()
     assert not left, f"workers alive 10 s after their launcher was killed: {[w.pid for w in left]}\n{output}"
     runs = runs_in(store)
