@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 PARENT_FILE = "mlflow_parent_run_id"
 SWEPT_FILE = "swept_keys"
+# The longest run name MLflow's database stores is 250 characters.
+MAX_RUN_NAME = 250
 
 
 def job_summary(runs: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -132,8 +134,10 @@ class SweepCallback(Callback):
             self.parent = RunRecorder.create(experiment_id, run_name=f"study {study.name}", tags=tags)
         else:
             space = swept_space(config)
-            name = " ".join(f"{key}={values}" for key, values in space.items()) or sweep_dir.name
-            self.parent = RunRecorder.create(experiment_id, run_name=f"sweep {name}", tags=tags)
+            name = "sweep " + (" ".join(f"{key}={values}" for key, values in space.items()) or sweep_dir.name)
+            if len(name) > MAX_RUN_NAME:  # the store's limit; the params carry the whole space
+                name = name[: MAX_RUN_NAME - 1] + "…"
+            self.parent = RunRecorder.create(experiment_id, run_name=name, tags=tags)
             self.parent.params(space)
         self.parent.tags({"sweep_id": self.parent.run_id})
         sweep_dir.mkdir(parents=True, exist_ok=True)
