@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 from seqlab.data.errors import DataError
 from seqlab.experiments.config.validation import ConfigError, validate
 from seqlab.experiments.reproduction import reproduce
+from seqlab.experiments.tracking import recorder
 from seqlab.experiments.tracking.store import TrackingUnavailable, use_tracking_store
 from seqlab.experiments.training.checkpoints import load_checkpoint
 from seqlab.experiments.training.runner import train
@@ -337,3 +338,21 @@ def test_a_model_too_large_for_the_memory_is_refused_before_anything_is_built(st
     ):
         train(compose_config(store_overrides + big + ["trainer.progress=false"]))
     assert len(mlflow.search_runs(search_all_experiments=True)) == before, "no run was created"
+
+
+def test_a_write_waits_for_a_store_locked_by_another_process(monkeypatch):
+    # Parallel jobs on the embedded sqlite store: a write that finds it locked longer than
+    # sqlite's own wait tries again instead of failing the run; any other error is at once.
+    monkeypatch.setattr(recorder, "LOCK_WAIT_S", 0.0)
+    answers = iter([sqlalchemy.exc.OperationalError("INSERT", {}, Exception("database is locked"))] * 3 + ["written"])
+
+    def write():
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert recorder.waiting_for_locks(write) == "written"
+    answers = iter([sqlalchemy.exc.OperationalError("INSERT", {}, Exception("database or disk is full")), "written"])
+    with pytest.raises(sqlalchemy.exc.OperationalError, match="disk is full"):
+        recorder.waiting_for_locks(write)

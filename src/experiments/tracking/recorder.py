@@ -15,6 +15,7 @@ import os
 import socket
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,13 +59,32 @@ def _alive(pid: int) -> bool:
     return True
 
 
+# How often a write waits for a sqlite store that another process holds locked (parallel jobs
+# writing at once under load), each wait longer by LOCK_WAIT_S.
+LOCK_RETRIES, LOCK_WAIT_S = 8, 0.5
+
+
+def waiting_for_locks(write: Callable[[], Any]) -> Any:
+    """``write()``, tried again while a sqlite store answers "database is locked" (held by
+    another process's transaction longer than sqlite's own five-second wait), at most
+    ``LOCK_RETRIES`` times; any other error at once."""
+    for attempt in range(LOCK_RETRIES + 1):
+        try:
+            return write()
+        except (MlflowException, sqlalchemy.exc.OperationalError) as error:
+            if "database is locked" not in str(error) or attempt == LOCK_RETRIES:
+                raise
+            time.sleep(LOCK_WAIT_S * (attempt + 1))
+
+
 def _whole(write):
-    """A write to the store that SIGTERM or Ctrl-C does not cut in half (``signals.deferred``)."""
+    """A write to the store that SIGTERM or Ctrl-C does not cut in half (``signals.deferred``)
+    and that waits for a store locked by another process (``waiting_for_locks``)."""
 
     @functools.wraps(write)
     def uninterrupted(*args, **kwargs):
         with deferred():
-            return write(*args, **kwargs)
+            return waiting_for_locks(lambda: write(*args, **kwargs))
 
     return uninterrupted
 
@@ -110,8 +130,14 @@ class RunRecorder:
         try:
             with deferred():
                 try:
-                    run = mlflow.start_run(
-                        run_id=resume, experiment_id=experiment_id, run_name=run_name, parent_run_id=parent, tags=tags
+                    run = waiting_for_locks(
+                        lambda: mlflow.start_run(
+                            run_id=resume,
+                            experiment_id=experiment_id,
+                            run_name=run_name,
+                            parent_run_id=parent,
+                            tags=tags,
+                        )
                     )
                 except STORE_ERRORS as error:
                     uri = redact(mlflow.get_tracking_uri())
@@ -131,7 +157,9 @@ class RunRecorder:
     @classmethod
     def create(cls, experiment_id: str, run_name: str, tags: dict[str, str]) -> "RunRecorder":
         """Create a RUNNING run that is not MLflow's active run (a sweep's parent)."""
-        run = MlflowClient().create_run(experiment_id, run_name=run_name, tags=tags | process_tags())
+        run = waiting_for_locks(
+            lambda: MlflowClient().create_run(experiment_id, run_name=run_name, tags=tags | process_tags())
+        )
         return cls(run.info.run_id, active=False)
 
     @classmethod
@@ -316,9 +344,9 @@ class RunRecorder:
     def end(self, status: str) -> None:
         """End the run with ``status`` (FINISHED, FAILED or KILLED) unless it has ended."""
         if self.active:
-            mlflow.end_run(status)
+            waiting_for_locks(lambda: mlflow.end_run(status))
         elif self.status() == "RUNNING":
-            self.client.set_terminated(self.run_id, status)
+            waiting_for_locks(lambda: self.client.set_terminated(self.run_id, status))
 
     def __enter__(self) -> "RunRecorder":
         return self
