@@ -1,16 +1,15 @@
 """Shared fixtures: a temporary MLflow store, config composition, and one trained default run."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import requests
 from hydra import compose, initialize_config_dir
 from hypothesis import settings
 from omegaconf import DictConfig
@@ -19,6 +18,7 @@ from seqlab import engine
 from seqlab.experiments.cli import register_configs
 from seqlab.experiments.training.runner import train
 from seqlab.paths import checkout_root, conf_dir
+from tests.servers import postgres_cluster
 
 PROJECT_ROOT = checkout_root()
 
@@ -46,6 +46,14 @@ def store_overrides(store, tmp_path_factory) -> list[str]:
         f"tracking.artifact_root={store['artifact_root']}",
         f"trainer.checkpoint_dir={tmp_path_factory.mktemp('checkpoints')}",
     ]
+
+
+@pytest.fixture
+def postgres() -> Iterator[str]:
+    """A private PostgreSQL cluster on 127.0.0.1 (``tests.servers.postgres_cluster``): the
+    SQLAlchemy URI of its database ``mlflow``."""
+    with postgres_cluster() as uri:
+        yield uri
 
 
 def compose_config(overrides: list[str], config_name: str = "config", with_hydra: bool = False) -> DictConfig:
@@ -141,25 +149,3 @@ def checkpoints_in(folder: Path, count: int = 1) -> list[Path]:
     """The checkpoint files under ``folder`` when there are ``count`` of them (else nothing)."""
     found = list(folder.glob("*/checkpoint.safetensors"))
     return found if len(found) >= count else []
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_serving(url: str, server: subprocess.Popen, what: str, timeout_s: float = 300) -> None:
-    """Poll ``url`` until it answers 2xx, for at most ``timeout_s`` (generous: a busy machine
-    starts servers slowly); fail if ``server`` exits or time runs out."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        assert server.poll() is None, f"{what} exited with status {server.returncode}"
-        try:
-            if requests.get(url, timeout=10).ok:
-                return
-        except requests.RequestException:  # not listening yet, or too busy to answer in time
-            pass
-        assert time.monotonic() < deadline, f"{what} did not answer {url} within {timeout_s} s"
-        time.sleep(1)

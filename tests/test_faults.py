@@ -29,14 +29,13 @@ from tests.conftest import (
     IMBALANCED_RUN,
     checkpoints_in,
     compose_config,
-    free_port,
     start_seqlab,
     wait_for,
     write_imbalanced_archive,
 )
+from tests.servers import free_port, serve_mlflow
 from tests.test_cli import runs_in, sweep_arguments, two_training_jobs
 from tests.test_loaders import load_archive, load_text
-from tests.test_server import serve_mlflow
 
 REVIEWS = ["good fun", "great film", "dull plot", "bad acting", "fine cast", "awful end"] * 4
 LABELS = ["pos", "pos", "neg", "neg", "pos", "neg"] * 4

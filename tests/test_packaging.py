@@ -19,7 +19,8 @@ from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
 from seqlab.data.registry import build_splits
-from tests.conftest import PROJECT_ROOT, free_port, wait_until_serving
+from tests.conftest import PROJECT_ROOT
+from tests.servers import free_port, wait_until_serving
 
 BIN = Path(sys.executable).parent
 TIMEOUT_S = 900

@@ -1,16 +1,9 @@
 """tracking=server: a real `mlflow server` on 127.0.0.1, on a real PostgreSQL, takes a parallel sweep and
 independent runs at once; a dead one is named; credentials in its URI are recorded nowhere."""
 
-import glob
-import os
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 import requests
@@ -19,30 +12,8 @@ from mlflow.tracking import MlflowClient
 
 from seqlab.experiments.tracking.store import TrackingUnavailable, use_tracking_store
 from seqlab.experiments.training.runner import train
-from tests.conftest import PROJECT_ROOT, compose_config, free_port, run_cli, wait_until_serving
-
-
-@contextmanager
-def serve_mlflow(backend_uri: str, folder: Path, port: int | None = None) -> Iterator[str]:
-    """An `mlflow server` on 127.0.0.1 (``port``, else a free one) with the backend store
-    ``backend_uri`` that serves artifacts from ``folder``; its URI. Stopped, with its workers,
-    afterwards."""
-    port = port or free_port()
-    uri = f"http://127.0.0.1:{port}"
-    with open(folder / "server.log", "a") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
-            + ["--backend-store-uri", backend_uri, "--serve-artifacts", "--artifacts-destination", str(folder / "art")],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_until_serving(f"{uri}/health", server, f"mlflow server (log: {folder / 'server.log'})")
-        yield uri
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
+from tests.conftest import PROJECT_ROOT, compose_config, run_cli
+from tests.servers import free_port, serve_mlflow
 
 
 @pytest.fixture
@@ -50,42 +21,6 @@ def mlflow_server(tmp_path) -> Iterator[str]:
     """An `mlflow server` with a sqlite backend in ``tmp_path``."""
     with serve_mlflow(f"sqlite:///{tmp_path / 'server.db'}", tmp_path) as uri:
         yield uri
-
-
-def postgres_bin() -> Path | None:
-    """The folder of PostgreSQL's server programs (Debian keeps them off the PATH), or None."""
-    found = shutil.which("pg_ctl") or max(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), default=None)
-    return Path(found).resolve().parent if found else None
-
-
-@pytest.fixture
-def postgres() -> Iterator[str]:
-    """A private PostgreSQL cluster on 127.0.0.1 (``initdb`` and ``pg_ctl`` in a temporary
-    folder); the SQLAlchemy URI of its database ``mlflow``. As root, the cluster belongs to the
-    user ``postgres``: PostgreSQL refuses to run as root."""
-    programs = postgres_bin()
-    if programs is None:
-        pytest.skip("PostgreSQL's initdb and pg_ctl are not installed (Debian: apt-get install postgresql)")
-    folder = Path(tempfile.mkdtemp(prefix="seqlab-pg-"))
-    as_owner = []
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres")
-        as_owner = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
-
-    def pg(program: str, *args: str) -> None:
-        done = subprocess.run([*as_owner, str(programs / program), *args], capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, f"{program} failed: {done.stdout}{done.stderr}"
-
-    pg("initdb", "-D", f"{folder}/data", "-U", "seqlab", "--auth=trust", "-E", "UTF8")
-    options = f"-h 127.0.0.1 -p {port} -k {folder}"
-    pg("pg_ctl", "-D", f"{folder}/data", "-o", options, "-l", f"{folder}/postgres.log", "-w", "-t", "300", "start")
-    try:
-        pg("createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "seqlab", "mlflow")
-        yield f"postgresql://seqlab@127.0.0.1:{port}/mlflow"
-    finally:
-        pg("pg_ctl", "-D", f"{folder}/data", "-m", "fast", "-w", "stop")
-        shutil.rmtree(folder)
 
 
 @pytest.mark.slow

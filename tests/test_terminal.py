@@ -12,7 +12,8 @@ from rich.console import Console
 
 from seqlab.experiments import terminal
 from seqlab.experiments.training.runner import train
-from tests.conftest import compose_config, free_port, run_cli, wait_until_serving
+from tests.conftest import compose_config, run_cli
+from tests.servers import free_port, wait_until_serving
 
 CONTROL = re.compile(r"\x1b\[([0-9;?]*)([A-Za-z])")
 

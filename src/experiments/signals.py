@@ -29,6 +29,8 @@ from pathlib import Path
 
 import psutil
 
+from seqlab.experiments.slurm import requeue
+
 # How long a stopping process waits for its children to record their runs KILLED and exit.
 CHILDREN_GRACE_S = 60
 # The signals that ask a run to stop (besides Ctrl-C's SIGINT).
@@ -179,6 +181,8 @@ def stop_cleanly(entry_point: bool = False) -> Iterator[None]:
         yield
     except KeyboardInterrupt as stop:
         _stopped = True
+        if isinstance(stop, Terminated) and not _entry_point:
+            requeue(stop.signum, previous)  # a SLURM job preempted or out of time: requeued
         _exit(128 + stop.signum if isinstance(stop, Terminated) else 130)
     finally:
         if not _stopped:  # once stopping, the process stays deaf to both signals

@@ -39,6 +39,17 @@ def find_runs(target: str) -> pd.DataFrame:
     return runs[~is_parent]
 
 
+def killed_runs(experiment_id: str, tag: str, value: str) -> list[str]:
+    """The ids of the KILLED runs of experiment ``experiment_id`` whose tag ``tag`` is
+    ``value``, newest first."""
+    runs = MlflowClient().search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{tag}` = '{value}' and attributes.status = 'KILLED'",
+        order_by=["attributes.start_time DESC"],
+    )
+    return [run.info.run_id for run in runs]
+
+
 def varied_params(runs: pd.DataFrame) -> list[str]:
     """The parameters (without the ``params.`` prefix) that differ between ``runs``."""
     params = [c for c in runs.columns if c.startswith("params.")]

@@ -25,9 +25,11 @@ from seqlab.experiments.config.trainer import TrainerConfig
 from seqlab.experiments.config.validation import ConfigError, validate
 from seqlab.experiments.metrics import EPOCH_METRICS, confusion, measure, per_class, per_class_metrics
 from seqlab.experiments.mlflow_model import MODEL_NAME, log_model
+from seqlab.experiments import slurm
 from seqlab.experiments.signals import stop_reason
 from seqlab.experiments.tracking.journal import MetricJournal
 from seqlab.experiments.tracking.logged_runs import write_model_files
+from seqlab.experiments.tracking.queries import killed_runs
 from seqlab.experiments.tracking.recorder import RunRecorder
 from seqlab.experiments.tracking.run_inputs import CONFIG_ARTIFACT, log_dataset, log_run_inputs
 from seqlab.experiments.tracking.secrets import redact
@@ -273,6 +275,19 @@ def record_results(
     return progress.best_metrics | test_metrics
 
 
+def requeued_run(cfg: DictConfig) -> str | None:
+    """In a SLURM job that SLURM has requeued (``seqlab.experiments.slurm``): the id of the
+    job's latest KILLED run that has a checkpoint, to resume; else None."""
+    job = slurm.slurm_job()
+    if job is None or slurm.restarts() == 0:
+        return None
+    runs = killed_runs(open_experiment(cfg.tracking), slurm.SLURM_JOB_TAG, job)
+    resumable = [run for run in runs if checkpoint_path(cfg.trainer.checkpoint_dir, run).exists()]
+    if resumable:
+        log.info("SLURM job %s requeued (restart %d): resuming its run %s", job, slurm.restarts(), resumable[0])
+    return resumable[0] if resumable else None
+
+
 def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, float]:
     """Run the experiment ``cfg`` describes and record it as one MLflow run (with extra
     ``tags``); with ``trainer.resume`` set, continue the checkpointed run it names (with that
@@ -284,6 +299,8 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
     the epochs it finished stay recorded and its checkpoint is kept for ``trainer.resume``.
     """
     checkpoint, applied = None, {}
+    if not cfg.trainer.resume and (requeued := requeued_run(cfg)):
+        cfg.trainer.resume = requeued
     if cfg.trainer.resume:
         checkpoint = load_checkpoint(find_checkpoint(cfg.trainer.resume, cfg.trainer.checkpoint_dir))
         overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
@@ -312,7 +329,7 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
     check_memory(cfg, splits)  # before a run exists: a model that cannot fit is refused at once
     resumed_run = checkpoint.run_id if checkpoint is not None else None
     parent = sweep_parent() if checkpoint is None else None
-    run_tags = dict(cfg.tracking.tags) | (tags or {}) | ({"sweep_id": parent} if parent else {})
+    run_tags = dict(cfg.tracking.tags) | (tags or {}) | ({"sweep_id": parent} if parent else {}) | slurm.job_tags()
     with ExitStack() as locks:
         if resumed_run is not None:  # before the run is made RUNNING again: a second resume is refused
             locks.enter_context(run_lock(cfg.trainer.checkpoint_dir, resumed_run))
