@@ -254,3 +254,29 @@ def slurm_cluster(folder: Path) -> Iterator[dict[str, str]]:
             logs,
         )
         yield env
+
+
+@contextmanager
+def ray_head() -> Iterator[str]:
+    """A Ray head on 127.0.0.1 (``ray start --head --block``, the CLI of this interpreter's
+    environment, stopped by its process group), with 2 CPUs; its address ``127.0.0.1:<port>``.
+    Its session folder is short-named under /tmp: Ray's sockets must fit the 107 characters of
+    a Unix socket path."""
+    ray = Path(sys.executable).parent / "ray"
+    if not ray.exists():
+        pytest.skip("Ray is not installed (pip install -e '.[ray]')")
+    folder = Path(tempfile.mkdtemp(prefix="ray-"))
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    command = [str(ray), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}"]
+    command += ["--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={folder}"]
+    with ExitStack() as stack:
+        stack.callback(shutil.rmtree, folder, ignore_errors=True)
+        _daemon(stack, folder / "head.log", command, os.environ | {"RAY_USAGE_STATS_ENABLED": "0"})
+        status = [str(ray), "status", f"--address={address}"]
+        wait_until(
+            lambda: subprocess.run(status, capture_output=True, timeout=120).returncode == 0,
+            "the Ray head did not answer",
+            [folder / "head.log"],
+        )
+        yield address

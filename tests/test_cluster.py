@@ -1,6 +1,6 @@
 """Beyond one machine, on the real engines: sweeps and a study as jobs of a real single-node SLURM
-cluster, a preempted job that requeues itself and resumes its run, and one Optuna study shared
-by two searchers on PostgreSQL."""
+cluster, a preempted job that requeues itself and resumes its run, one Optuna study shared by
+two searchers on PostgreSQL, and a sweep on a local Ray head."""
 
 import re
 import signal
@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 from seqlab.experiments.slurm import RESTARTS_TAG, SLURM_JOB_TAG
 from seqlab.experiments.training.runner import train
 from tests.conftest import PROJECT_ROOT, compose_config, start_seqlab, wait_for
-from tests.servers import SLURM_CLUSTER_NAME, slurm_answers, slurm_cluster
+from tests.servers import SLURM_CLUSTER_NAME, ray_head, slurm_answers, slurm_cluster
 from tests.test_resume import EPOCH_METRICS, EPOCHS, SMALL_RUN, history, wait_for_checkpoint
 from tests.test_studies import STUDY, cell_runs, parent_report, study_command, toy_archive
 
@@ -181,3 +181,18 @@ def test_two_searchers_share_one_optuna_study_on_postgresql(postgres, tmp_path):
     children = runs[runs["tags.sweep_id"] != runs["run_id"]]
     assert len(children) == 2 * n_trials
     assert study.best_value == children["metrics.best_val_loss"].min()
+
+
+def test_a_sweep_runs_on_a_ray_cluster(tmp_path):
+    with ray_head() as address:
+        cluster = ["hydra/launcher=ray_cluster", f"hydra.launcher.ray.init.address={address}"]
+        jobs = ["hydra.launcher.ray.remote.num_cpus=1", "experiment=debug", "seed=0,1"]
+        sweep = start_seqlab(tmp_path / "seqlab.log", "train", "-m", *cluster, *store_of(tmp_path), *jobs)
+        output = finished(sweep, tmp_path)
+    assert f"Connecting to existing Ray cluster at address: {address}" in output or "Connected to Ray cluster" in output
+    runs = all_runs(tmp_path)
+    children = runs[runs["tags.sweep_id"] != runs["run_id"]]
+    assert sorted(children["params.seed"]) == ["0", "1"] and set(children["status"]) == {"FINISHED"}
+    for pid in children["tags.seqlab.pid"]:
+        # Ray prefixes what its workers print with their pid: each run trained in a Ray worker.
+        assert f"(_run_job pid={pid})" in output, output[-4000:]
