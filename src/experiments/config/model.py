@@ -89,7 +89,8 @@ def config_schema(options: type) -> type:
     """A mutable copy of the frozen option dataclass ``options`` (OmegaConf makes a frozen
     dataclass read-only), with its rules and its ``cross_check``."""
     namespace = {"cross_check": options.cross_check} if hasattr(options, "cross_check") else {}
-    return make_dataclass(f"{options.__name__}Config", [_schema_field(f) for f in fields(options)], namespace=namespace)
+    fields_ = [_schema_field(f) for f in fields(options)]
+    return _made_here(make_dataclass(f"{options.__name__}Config", fields_, namespace=namespace))
 
 
 def _option_names(options: dict[str, tuple[Encoder, Cell | None]]) -> str:
@@ -116,7 +117,30 @@ def model_schema(encoder: Encoder, cell: Cell | None = None) -> type:
     ]
     added = [_schema_field(f) for options in (NetworkOptions, *own) for f in fields(options)]
     title = (cell.title if cell is not None else encoder.title).split()[0]
-    return make_dataclass(f"{title}ModelConfig", [*fixed, *added], bases=(ModelConfig,))
+    return _made_here(make_dataclass(f"{title}ModelConfig", [*fixed, *added], bases=(ModelConfig,)))
+
+
+# The schemas made at run time, by class name (``_made_here``).
+_MADE: dict[str, type] = {}
+
+
+def _made_here(schema: type) -> type:
+    """``schema``, a dataclass made at run time, as a class of this module, which
+    ``__getattr__`` finds by its name: pickle then sends it by reference. (submitit pickles a
+    job's config; cloudpickle < 3, which hydra-ray-launcher requires, loses the fields of a
+    dataclass it pickles by value.)"""
+    schema.__module__ = __name__
+    _MADE[schema.__qualname__] = schema
+    return schema
+
+
+def __getattr__(name: str) -> type:
+    """A schema made at run time (``model_schema``, ``config_schema``), by its class name: how
+    pickle finds one in a new process."""
+    model_schemas()
+    if name in _MADE:
+        return _MADE[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def model_schemas() -> dict[str, type]:
