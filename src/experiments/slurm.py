@@ -58,9 +58,9 @@ def requeue(signum: int, handlers: dict[int, Callable[..., Any] | int | None]) -
     """After a stop by ``signum`` has been recorded: where this process is a SLURM job that
     submitit started (``handlers``, the signal handlers ``stop_cleanly`` replaced, bind SIGUSR2
     to submitit's; jobs of its local executor are left alone) and ``signum`` is preemption's or
-    the time limit's (``REQUEUE_SIGNALS``), call submitit's handler, which requeues the job and ends the process with ``sys.exit``, or
-    raises submitit's ``UncompletedJobError`` saying why it will not (timed out too often).
-    Returns at once otherwise."""
+    the time limit's (``REQUEUE_SIGNALS``), call submitit's handler, which requeues the job and
+    ends the process with ``sys.exit``, or raises submitit's ``UncompletedJobError`` saying why
+    it will not (timed out too often). Returns at once otherwise."""
     handler = handlers.get(signal.SIGUSR2)
     submitit_job = getattr(handler, "__name__", None) == SUBMITIT_HANDLER
     if signum not in REQUEUE_SIGNALS or not submitit_job or slurm_job() is None:

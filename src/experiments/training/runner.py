@@ -19,13 +19,12 @@ from seqlab.data.dataset import DataSplits, SequenceDataset
 from seqlab.data.errors import DataError
 from seqlab.data.summary import summarize
 from seqlab.engine import set_blas_threads, set_float_dtype
-from seqlab.experiments import terminal
+from seqlab.experiments import slurm, terminal
 from seqlab.experiments.config.optimizer import OptimizerConfig
 from seqlab.experiments.config.trainer import TrainerConfig
 from seqlab.experiments.config.validation import ConfigError, validate
 from seqlab.experiments.metrics import EPOCH_METRICS, confusion, measure, per_class, per_class_metrics
 from seqlab.experiments.mlflow_model import MODEL_NAME, log_model
-from seqlab.experiments import slurm
 from seqlab.experiments.signals import stop_reason
 from seqlab.experiments.tracking.journal import MetricJournal
 from seqlab.experiments.tracking.logged_runs import write_model_files
