@@ -182,14 +182,16 @@ def wait_until(condition, what: str, logs: list[Path], timeout_s: float = START_
     return found
 
 
-def _daemon(stack: ExitStack, log: Path, command: list[str], env: dict[str, str]) -> None:
+def _daemon(
+    stack: ExitStack, log: Path, command: list[str], env: dict[str, str], stop_signal: int = signal.SIGTERM
+) -> None:
     """Start ``command`` (a daemon in the foreground) in a new session, its output in ``log``;
-    stopped when ``stack`` closes: SIGTERM, then SIGKILL after 60 s."""
+    stopped when ``stack`` closes: ``stop_signal`` to its process group, then SIGKILL after 60 s."""
     with open(log, "w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
 
     def stop() -> None:
-        os.killpg(process.pid, signal.SIGTERM)
+        os.killpg(process.pid, stop_signal)
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
@@ -272,7 +274,9 @@ def ray_head() -> Iterator[str]:
     command += ["--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={folder}"]
     with ExitStack() as stack:
         stack.callback(shutil.rmtree, folder, ignore_errors=True)
-        _daemon(stack, folder / "head.log", command, os.environ | {"RAY_USAGE_STATS_ENABLED": "0"})
+        # Ctrl-C is how `ray start --block` is told to stop its processes (it sits out SIGTERM).
+        env = os.environ | {"RAY_USAGE_STATS_ENABLED": "0"}
+        _daemon(stack, folder / "head.log", command, env, stop_signal=signal.SIGINT)
         status = [str(ray), "status", f"--address={address}"]
         wait_until(
             lambda: subprocess.run(status, capture_output=True, timeout=120).returncode == 0,
