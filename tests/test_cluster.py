@@ -16,8 +16,8 @@ from mlflow.tracking import MlflowClient
 
 from seqlab.experiments.slurm import RESTARTS_TAG, SLURM_JOB_TAG
 from seqlab.experiments.training.runner import train
-from tests.conftest import PROJECT_ROOT, compose_config, start_seqlab, wait_for
-from tests.servers import SLURM_CLUSTER_NAME, ray_head, slurm_answers, slurm_cluster
+from tests.conftest import PROJECT_ROOT, compose_config, start_seqlab
+from tests.servers import SLURM_CLUSTER_NAME, ray_head, slurm_answers, slurm_cluster, wait_until
 from tests.test_resume import EPOCH_METRICS, EPOCHS, SMALL_RUN, history, wait_for_checkpoint
 from tests.test_studies import STUDY, cell_runs, parent_report, study_command, toy_archive
 
@@ -72,11 +72,7 @@ def sacct_states(env: dict[str, str], jobs: list[str]) -> dict[str, list[str]]:
         done = all(states[job] and states[job][-1] not in ("PENDING", "RUNNING", "REQUEUED") for job in jobs)
         return states if done else None
 
-    process = subprocess.Popen(["sleep", "infinity"])  # wait_for needs a live process to watch
-    try:
-        return wait_for(records, process, Path("/dev/null"))
-    finally:
-        process.kill()
+    return wait_until(records, f"sacct still shows jobs {jobs} pending or running", [])
 
 
 def finished(process: subprocess.Popen, tmp_path: Path) -> str:

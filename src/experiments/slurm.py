@@ -65,7 +65,8 @@ def requeue(signum: int, handlers: dict[int, Callable[..., Any] | int | None]) -
     submitit_job = getattr(handler, "__name__", None) == SUBMITIT_HANDLER
     if signum not in REQUEUE_SIGNALS or not submitit_job or slurm_job() is None:
         return
+    name = signal.Signals(signum).name
     log.warning(
-        "SLURM job %s stopped by %s: requeued, to resume from its checkpoint", slurm_job(), signal.Signals(signum).name
+        "SLURM job %s stopped by %s: asking submitit to requeue it, to resume from its checkpoint", slurm_job(), name
     )
     handler(signal.SIGUSR2, None)
