@@ -8,7 +8,6 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import mlflow
 import optuna
 import pandas as pd
 import pytest
@@ -18,6 +17,7 @@ from seqlab.experiments.slurm import RESTARTS_TAG, SLURM_JOB_TAG
 from seqlab.experiments.training.runner import train
 from tests.conftest import PROJECT_ROOT, compose_config, start_seqlab
 from tests.servers import SLURM_CLUSTER_NAME, ray_head, slurm_answers, slurm_cluster, wait_until
+from tests.test_cli import runs_in, sweep_arguments
 from tests.test_resume import EPOCH_METRICS, EPOCHS, SMALL_RUN, history, wait_for_checkpoint
 from tests.test_studies import STUDY, cell_runs, parent_report, study_command, toy_archive
 
@@ -34,26 +34,10 @@ def slurm(tmp_path_factory) -> Iterator[dict[str, str]]:
         yield env
 
 
-def store_of(tmp_path: Path) -> list[str]:
-    """Overrides that keep a command's runs, checkpoints and Hydra folders under ``tmp_path``."""
-    return [
-        f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",
-        f"tracking.artifact_root={tmp_path / 'artifacts'}",
-        f"trainer.checkpoint_dir={tmp_path / 'checkpoints'}",
-        f"hydra.sweep.dir={tmp_path / 'sweep'}",
-        "trainer.progress=false",
-    ]
-
-
-def all_runs(tmp_path: Path) -> pd.DataFrame:
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    return mlflow.search_runs(search_all_experiments=True)
-
-
-def job_runs(tmp_path: Path) -> pd.DataFrame:
-    """The runs of ``tmp_path``'s store that SLURM jobs trained, with their job ids as SLURM
-    writes them (``jobid``)."""
-    runs = all_runs(tmp_path)
+def job_runs(store: dict) -> pd.DataFrame:
+    """The runs of ``store`` that SLURM jobs trained, with their job ids as SLURM writes them
+    (``jobid``)."""
+    runs = runs_in(store)
     runs = runs[runs.get(f"tags.{SLURM_JOB_TAG}", pd.Series(index=runs.index, dtype=object)).notna()].copy()
     runs["jobid"] = runs[f"tags.{SLURM_JOB_TAG}"].str.removeprefix(f"{SLURM_CLUSTER_NAME}:")
     return runs
@@ -84,26 +68,23 @@ def finished(process: subprocess.Popen, tmp_path: Path) -> str:
 
 
 def test_a_sweep_runs_its_jobs_as_slurm_jobs(slurm, tmp_path):
-    jobs = ["experiment=debug", "seed=0,1,2"]
-    sweep = start_seqlab(tmp_path / "seqlab.log", "train", "-m", *SLURM_JOB, *store_of(tmp_path), *jobs, env=slurm)
-    output = finished(sweep, tmp_path)
-    runs = job_runs(tmp_path)
+    arguments, store = sweep_arguments(tmp_path, *SLURM_JOB, "experiment=debug", "seed=0,1,2")
+    output = finished(start_seqlab(tmp_path / "seqlab.log", "train", *arguments, env=slurm), tmp_path)
+    runs = job_runs(store)
     assert len(runs) == 3 and set(runs["status"]) == {"FINISHED"}, output[-4000:]
     assert sorted(runs["params.seed"]) == ["0", "1", "2"]
     assert all(re.fullmatch(r"\d+_[012]", job) for job in runs["jobid"]), "one array job, a task per run"
-    assert set(runs["tags.sweep_id"]) == set(all_runs(tmp_path).query("`tags.sweep_id` == run_id")["run_id"])
+    assert set(runs["tags.sweep_id"]) == set(runs_in(store).query("`tags.sweep_id` == run_id")["run_id"])
     states = sacct_states(slurm, list(runs["jobid"]))
     assert states == {job: ["COMPLETED"] for job in runs["jobid"]}
     assert not slurm_answers(slurm, "squeue", "-h").strip(), "nothing left in the queue"
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory) -> dict:
-    """The run every preempted job must end equal to, trained here without interruption: its
-    results and a client of its store."""
-    tmp_path = tmp_path_factory.mktemp("uninterrupted")
-    metrics = train(compose_config(SMALL_RUN + [f"trainer.epochs={EPOCHS}"] + store_of(tmp_path)[:3]))
-    return {"metrics": metrics, "client": MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")}
+def uninterrupted(store, store_overrides) -> dict:
+    """The results of the run every preempted job must end equal to, trained here without
+    interruption into the session's store."""
+    return train(compose_config(store_overrides + SMALL_RUN + [f"trainer.epochs={EPOCHS}"]))
 
 
 @pytest.mark.parametrize(
@@ -112,34 +93,34 @@ def uninterrupted(tmp_path_factory) -> dict:
     ids=["preempted-sigterm", "time-limit-sigusr2"],
 )
 def test_a_preempted_job_requeues_itself_and_resumes_its_run_to_the_uninterrupted_metrics(
-    slurm, tmp_path, uninterrupted, stop
+    slurm, tmp_path, store, uninterrupted, stop
 ):
     # SIGTERM is what preemption (and scancel --signal=TERM) sends, SIGUSR2 what SLURM sends
     # hydra.launcher.signal_delay_s before the time limit: each requeues the job, which resumes
     # the run into the same MLflow run.
-    run = [*SMALL_RUN, f"trainer.epochs={EPOCHS}", "seed=0"]
-    sweep = start_seqlab(tmp_path / "seqlab.log", "train", "-m", *SLURM_JOB, *store_of(tmp_path), *run, env=slurm)
+    arguments, job_store = sweep_arguments(tmp_path, *SLURM_JOB, *SMALL_RUN, "seed=0", epochs=EPOCHS)
+    sweep = start_seqlab(tmp_path / "seqlab.log", "train", *arguments, env=slurm)
     checkpoint = wait_for_checkpoint(sweep, tmp_path / "checkpoints", epoch=2)
-    (job,) = job_runs(tmp_path)["jobid"]
+    (job,) = job_runs(job_store)["jobid"]
     subprocess.run(["scancel", f"--signal={signal.Signals(stop).name.removeprefix('SIG')}", job], env=slurm, check=True)
     output = finished(sweep, tmp_path)
 
     states = sacct_states(slurm, [job])
     assert states[job] == ["REQUEUED", "COMPLETED"], (states, output[-4000:])
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = MlflowClient(job_store["uri"])
     run = client.get_run(checkpoint.run_id)
-    assert len(job_runs(tmp_path)) == 1, "the requeued job went on with the same MLflow run"
+    assert len(job_runs(job_store)) == 1, "the requeued job went on with the same MLflow run"
     assert run.info.status == "FINISHED"
     assert run.data.tags["seqlab.stopped_by"] == signal.Signals(stop).name, "why it was stopped is recorded"
     assert run.data.tags[RESTARTS_TAG] == "1"
     assert 2 <= int(run.data.tags["resumed_after_epoch"]) < EPOCHS
-    expected = uninterrupted["metrics"]
+    reference = MlflowClient(store["uri"])
     logged = {"val_loss": "best_val_loss", "val_accuracy": "best_val_accuracy", "test_loss": "test_loss"}
     logged |= {"test_accuracy": "test_accuracy", "best_epoch": "best_epoch"}
     for key, name in logged.items():
-        assert run.data.metrics[name] == expected[key], key
+        assert run.data.metrics[name] == uninterrupted[key], key
     for key in EPOCH_METRICS:
-        assert history(client, run.info.run_id, key) == history(uninterrupted["client"], expected["run_id"], key), key
+        assert history(client, run.info.run_id, key) == history(reference, uninterrupted["run_id"], key), key
 
 
 def test_a_study_runs_its_cells_as_slurm_jobs(slurm, tmp_path):
@@ -162,18 +143,18 @@ def test_two_searchers_share_one_optuna_study_on_postgresql(postgres, tmp_path):
     # machines: their trials add up, none is run twice.
     n_trials, searchers = 3, {}
     search = ["hparams_search=optuna", f"hydra.sweeper.storage={postgres}", "hydra.sweeper.study_name=shared"]
-    search += [f"hydra.sweeper.n_trials={n_trials}", "experiment=debug", "trainer.epochs=2", *store_of(tmp_path)[:3]]
+    arguments, store = sweep_arguments(tmp_path, *search, f"hydra.sweeper.n_trials={n_trials}", "experiment=debug")
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
-        sweep_dir = f"hydra.sweep.dir={tmp_path / name / 'sweep'}"
-        searchers[name] = start_seqlab(tmp_path / name / "seqlab.log", "train", "-m", *search, sweep_dir)
+        sweep_dir = f"hydra.sweep.dir={tmp_path / name / 'sweep'}"  # after the shared one: each its own folder
+        searchers[name] = start_seqlab(tmp_path / name / "seqlab.log", "train", *arguments, sweep_dir)
     for name, searcher in searchers.items():
         finished(searcher, tmp_path / name)
     study = optuna.load_study(study_name="shared", storage=postgres)
     trials = study.get_trials()
     assert sorted(trial.number for trial in trials) == list(range(2 * n_trials)), "no trial twice, none lost"
     assert {trial.state for trial in trials} == {optuna.trial.TrialState.COMPLETE}
-    runs = all_runs(tmp_path)
+    runs = runs_in(store)
     children = runs[runs["tags.sweep_id"] != runs["run_id"]]
     assert len(children) == 2 * n_trials
     assert study.best_value == children["metrics.best_val_loss"].min()
@@ -182,11 +163,11 @@ def test_two_searchers_share_one_optuna_study_on_postgresql(postgres, tmp_path):
 def test_a_sweep_runs_on_a_ray_cluster(tmp_path):
     with ray_head() as address:
         cluster = ["hydra/launcher=ray_cluster", f"hydra.launcher.ray.init.address={address}"]
-        jobs = ["hydra.launcher.ray.remote.num_cpus=1", "experiment=debug", "seed=0,1"]
-        sweep = start_seqlab(tmp_path / "seqlab.log", "train", "-m", *cluster, *store_of(tmp_path), *jobs)
-        output = finished(sweep, tmp_path)
+        cluster += ["hydra.launcher.ray.remote.num_cpus=1"]
+        arguments, store = sweep_arguments(tmp_path, *cluster, "experiment=debug", "seed=0,1")
+        output = finished(start_seqlab(tmp_path / "seqlab.log", "train", *arguments), tmp_path)
     assert f"Connecting to existing Ray cluster at address: {address}" in output or "Connected to Ray cluster" in output
-    runs = all_runs(tmp_path)
+    runs = runs_in(store)
     children = runs[runs["tags.sweep_id"] != runs["run_id"]]
     assert sorted(children["params.seed"]) == ["0", "1"] and set(children["status"]) == {"FINISHED"}
     for pid in children["tags.seqlab.pid"]:
