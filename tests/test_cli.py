@@ -184,10 +184,12 @@ def test_sigterm_to_a_parallel_sweep_stops_its_jobs_and_marks_every_run_killed(t
     assert "Traceback" not in output, output
 
 
-def test_a_seed_sweep_over_two_models_is_reported_over_seeds_with_a_paired_test(tmp_path):
+def test_a_sweep_over_seeds_and_folds_of_two_models_is_reported_over_both_with_a_paired_test(tmp_path):
     # model=elman,gru: parameters one model has and the other lacks (NaN) used to break the
     # sweep's plot (a TypeError in the callback) and the pairing by seed (no seeds, p = nan).
-    result, store = sweep(tmp_path, "seed=range(5)", "model=elman,gru", "tracking.log_model=false")
+    # Two seeds × three cross-validation folds: six repetitions of each model, paired by (seed, fold).
+    repeated = ("seed=0,1", "data.folds=3", "data.fold=range(3)")
+    result, store = sweep(tmp_path, *repeated, "model=elman,gru", "tracking.log_model=false")
     assert result.returncode == 0, result.stderr
     assert "raised" not in result.stderr, result.stderr
     runs = runs_in(store)
@@ -200,27 +202,30 @@ def test_a_seed_sweep_over_two_models_is_reported_over_seeds_with_a_paired_test(
         f"hydra.run.dir={tmp_path / 'compare'}",
     )
     assert compared.returncode == 0, compared.stderr
+    assert "Over seeds and folds: mean ± std" in compared.stdout
     summary = pd.read_csv(tmp_path / "seeds_seeds.csv").set_index("model.name")
     children = runs[runs["tags.mlflow.parentRunId"] == parent]
-    accuracy = {m: children[children["params.model.name"] == m].set_index("params.seed") for m in ("elman", "gru")}
+    repetition = ["params.seed", "params.data.fold"]
+    accuracy = {m: children[children["params.model.name"] == m].set_index(repetition) for m in ("elman", "gru")}
     for size, group in accuracy.items():
         values = group["metrics.test_accuracy"].to_numpy()
         row = summary.loc[size]
-        assert row["n"] == 5
+        assert row["n"] == 6
         assert row["test_accuracy_mean"] == pytest.approx(values.mean())
         assert row["test_accuracy_std"] == pytest.approx(values.std(ddof=1))
-        assert row["test_accuracy_ci95"] == pytest.approx(stats.t.ppf(0.975, 4) * values.std(ddof=1) / np.sqrt(5))
+        assert row["test_accuracy_ci95"] == pytest.approx(stats.t.ppf(0.975, 5) * values.std(ddof=1) / np.sqrt(6))
     best, other = summary.index  # best first by the mean validation loss
     assert summary.loc[best, "best_val_loss_mean"] <= summary.loc[other, "best_val_loss_mean"]
-    seeds = sorted(accuracy["elman"].index)
-    x, y = (accuracy[h].loc[seeds, "metrics.test_accuracy"].to_numpy() for h in (best, other))
-    assert np.isfinite(stats.wilcoxon(x, y).pvalue), "paired over the five seeds"
+    pairs = sorted(accuracy["elman"].index)
+    assert len(pairs) == 6
+    x, y = (accuracy[h].loc[pairs, "metrics.test_accuracy"].to_numpy() for h in (best, other))
+    assert np.isfinite(stats.wilcoxon(x, y).pvalue), "paired over the six (seed, fold) repetitions"
     assert f"Wilcoxon signed-rank p = {stats.wilcoxon(x, y).pvalue:.4g}" in compared.stdout
     assert f"paired t-test p = {stats.ttest_rel(x, y).pvalue:.4g}" in compared.stdout
     client = MlflowClient(store["uri"])
     assert [a.path for a in client.list_artifacts(parent, "plots")] == ["plots/sweep_best_val_loss.png"]
     parent_metrics = client.get_run(parent).data.metrics
-    assert parent_metrics["n_seeds"] == 5
+    assert parent_metrics["n_seeds"] == 6
     assert parent_metrics["test_accuracy_mean"] == pytest.approx(summary.loc[best, "test_accuracy_mean"])
     best_child = children.sort_values("metrics.best_val_loss").iloc[0]
     assert parent_metrics["test_accuracy"] == best_child["metrics.test_accuracy"], "the best child by validation"

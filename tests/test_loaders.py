@@ -559,3 +559,25 @@ def test_val_fraction_0_trains_on_all_of_train_and_selects_on_the_training_loss(
     assert "val_loss" not in run.data.metrics and "best_train_loss" in run.data.metrics
     history = [m.value for m in MlflowClient().get_metric_history(metrics["run_id"], "train_loss")]
     assert run.data.metrics["best_train_loss"] == min(history)
+
+
+def test_a_line_is_cut_at_newlines_only_never_at_a_code_page_byte_read_as_nel(tmp_path):
+    path = tmp_path / "subj.all"
+    lines = [b"0 a plain line .", b"1 his questions are worth asking . \x85 and bowling", b"0 plain", b"1 two"]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    for fold in (0, 1):
+        splits = load_text(path, format="lines", encoding="latin-1", val_fraction=0, folds=2, fold=fold)
+        assert len(splits.train) + len(splits.test) == 4, "four lines, four texts"
+        assert splits.label_names == ("0", "1"), "no line 'and bowling' with a label 'and'"
+        if "bowling" in splits.vocabulary:
+            assert "asking" in splits.vocabulary, "one text: the words on both sides of the byte"
+
+
+def test_a_record_without_text_is_refused_or_dropped_as_data_empty_texts_says(tmp_path, caplog):
+    path = tmp_path / "custrev.all"
+    path.write_text("".join(f"{i % 2} sentence number {i} .\n" for i in range(20)) + "0 \n1 last one .\n0\n")
+    with pytest.raises(DataError, match=r"custrev.all:21: no text after the label '0' \(2 such records; data.empty"):
+        load_text(path, format="lines")
+    splits = load_text(path, format="lines", empty_texts="drop")
+    assert len(splits.train) + len(splits.validation) + len(splits.test) == 21
+    assert "2 record(s) without text left out (data.empty_texts=drop), at lines [21, 23]" in caplog.text

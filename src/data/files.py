@@ -64,3 +64,13 @@ def read_text(path: str | Path, encoding: str = "utf-8") -> str:
         return data.decode(codec)
     except UnicodeDecodeError as error:
         raise _decode_error(path, data, error, encoding) from None
+
+
+def file_lines(text: str) -> list[str]:
+    """The lines of a file's ``text`` as the file has them: cut at ``\\n`` (a ``\\r`` before it
+    dropped), never at the other characters ``str.splitlines`` breaks on. A byte of a Windows
+    code page read as latin-1 can be NEL (0x85), which is no line end in a data file."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from seqlab.data.errors import DataError
-from seqlab.data.files import read_text
+from seqlab.data.files import file_lines, read_text
 from seqlab.data.raw import RawSplit
 from seqlab.data.ucr import number, read_ucr_tsv, read_uea_ts
 
@@ -25,7 +25,7 @@ _SEPARATORS = {".tsv": "\t", ".csv": ","}
 
 def _lines(path: Path, encoding: str) -> list[tuple[int, str]]:
     """The non-blank lines of ``path`` with their numbers (from 1)."""
-    lines = enumerate(read_text(path, encoding).splitlines(), start=1)
+    lines = enumerate(file_lines(read_text(path, encoding)), start=1)
     return [(number, text.strip()) for number, text in lines if text.strip()]
 
 

@@ -56,33 +56,77 @@ def check_channels(splits: dict[str, RawSplit]) -> None:
                 )
 
 
-def hold_out(raw: RawSplit, fraction: float, seed: int, name: str) -> tuple[RawSplit, RawSplit]:
-    """Split off a seeded random ``fraction`` of ``raw`` as split ``name``, stratified by label:
-    each class gives ``fraction`` of its examples, rounded to the nearest whole number (so each
-    keeps its share within one example in both parts), and at least one example is held out in
-    all (for a ``fraction`` above 0). Returns (the rest, the held-out split), each in file order.
+def held_out_index(labels: Sequence, fraction: float, seed: int, path: str, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of a seeded random ``fraction`` of ``labels`` held out as split ``name``,
+    stratified by label: each class gives ``fraction`` of its examples, rounded to the nearest
+    whole number (so each keeps its share within one example in both parts), and at least one
+    example is held out in all (for a ``fraction`` above 0). Returns (the rest, the held-out
+    positions), each sorted; a ``fraction`` of 0 holds out nothing.
 
-    A ``fraction`` of 0 holds out nothing: the split is empty.
-
-    Raises DataError when a class would keep no example in the rest."""
+    Raises DataError naming ``path`` when a class would keep no example in the rest."""
+    everything = np.arange(len(labels))
     if fraction == 0:
-        return raw, raw.take(np.array([], dtype=int))
+        return everything, everything[:0]
     rng = np.random.default_rng(seed)
-    labels = np.asarray(raw.labels, dtype=object)
+    labels = np.asarray(labels, dtype=object)
     held = []
-    for label in dict.fromkeys(raw.labels):
+    for label in dict.fromkeys(labels):
         members = rng.permutation(np.flatnonzero(labels == label))
         count = math.floor(fraction * len(members) + 0.5)
         if count >= len(members):
             raise DataError(
-                raw.path,
+                path,
                 f"class {label!r} has {len(members)} example(s): holding out {fraction:g} of them for the {name} "
                 "split leaves none to train on",
             )
         held.append(members[:count])
     held = np.concatenate(held)
     if len(held) == 0:  # a small share of a small set: one example of the largest class
-        largest = max(dict.fromkeys(raw.labels), key=lambda label: np.sum(labels == label))
+        largest = max(dict.fromkeys(labels), key=lambda label: np.sum(labels == label))
         held = rng.permutation(np.flatnonzero(labels == largest))[:1]
-    rest = np.setdiff1d(np.arange(len(labels)), held)
-    return raw.take(rest), raw.take(np.sort(held))
+    return np.setdiff1d(everything, held), np.sort(held)
+
+
+def hold_out(raw: RawSplit, fraction: float, seed: int, name: str) -> tuple[RawSplit, RawSplit]:
+    """Split off a seeded, stratified ``fraction`` of ``raw`` as split ``name``
+    (``held_out_index``). Returns (the rest, the held-out split), each in file order."""
+    rest, held = held_out_index(raw.labels, fraction, seed, raw.path, name)
+    return raw.take(rest), raw.take(held)
+
+
+def fold_index(labels: Sequence, folds: int, fold: int, seed: int, path: str) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified ``folds``-fold cross-validation of ``labels``: the positions of the other
+    folds and of fold ``fold`` (0-based), each sorted. Every example is in exactly one fold;
+    each class's examples are shuffled (seeded by ``seed`` alone, so every fold of one seed
+    comes from the same partition) and dealt round the folds in turn, class after class, so
+    that every fold holds each class's share within one example and the folds' sizes differ by
+    one at most.
+
+    Raises DataError naming ``path`` when there are fewer examples than folds."""
+    if len(labels) < folds:
+        raise DataError(path, f"{len(labels)} examples cannot make {folds} cross-validation folds (data.folds)")
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels, dtype=object)
+    dealt = np.concatenate([rng.permutation(np.flatnonzero(labels == label)) for label in dict.fromkeys(labels)])
+    assigned = np.empty(len(labels), dtype=int)
+    assigned[dealt] = np.arange(len(labels)) % folds
+    return np.flatnonzero(assigned != fold), np.flatnonzero(assigned == fold)
+
+
+def cross_validation(
+    raw: dict[str, RawSplit], folds: int, fold: int, val_fraction: float, seed: int
+) -> dict[str, RawSplit]:
+    """The splits of fold ``fold`` of ``folds`` (``fold_index``) over every example of ``raw``
+    (its train, validation and test splits as read, pooled): that fold is the test split, and a
+    seeded, stratified ``val_fraction`` of the others is the validation split (``hold_out``).
+    The pooled examples keep the first file's name in messages."""
+    parts = [raw[name] for name in SPLITS if name in raw]
+    pooled = RawSplit(
+        [s for p in parts for s in p.sequences],
+        [label for p in parts for label in p.labels],
+        " + ".join(dict.fromkeys(p.path for p in parts)),
+        [line for p in parts for line in p.lines],
+    )
+    rest, test = fold_index(pooled.labels, folds, fold, seed, pooled.path)
+    train, validation = hold_out(pooled.take(rest), val_fraction, seed + 1, "validation")
+    return {"train": train, "validation": validation, "test": pooled.take(test)}

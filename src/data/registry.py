@@ -3,7 +3,9 @@
 Every source is ``source(**options) -> DataSplits``, called with its ``data`` config (less
 ``name``). Generators of token or real-valued sequences and of texts are adapted to it here
 (``train_size``, ``val_size``, ``test_size`` and ``seed``: one seeded draw, cut in that order);
-file loaders have it already.
+file loaders have it already. With ``folds`` (cross-validation), a generator's draw is pooled
+and dealt into folds as loaded data is (``seqlab.data.raw.cross_validation``); the validation
+split keeps its share of the examples that are not tested, ``val_size / (train_size + val_size)``.
 """
 
 from collections.abc import Callable
@@ -13,7 +15,7 @@ from seqlab.data.dataset import DataSplits, Task, split_dataset
 from seqlab.data.first_symbol import first_symbol_task
 from seqlab.data.majority import majority_task
 from seqlab.data.parity import parity_task
-from seqlab.data.raw import SPLITS, RawSplit
+from seqlab.data.raw import SPLITS, RawSplit, cross_validation, fold_index, held_out_index
 from seqlab.data.reber import reber_task
 from seqlab.data.sentiment import sentiment_texts
 from seqlab.data.series import control_chart_task, shapes_task, sines_task
@@ -27,9 +29,19 @@ Source = Callable[..., DataSplits]
 def generated(generator: Callable[..., Task]) -> Source:
     """A source from a generator of sequences, ``(num_sequences, seed, **options) -> Task``."""
 
-    def source(train_size: int, val_size: int, test_size: int, seed: int, **options) -> DataSplits:
+    def source(
+        train_size: int, val_size: int, test_size: int, seed: int, folds: int | None = None, fold: int = 0, **options
+    ) -> DataSplits:
         task = generator(train_size + val_size + test_size, seed=seed, **options)
-        train, validation, test = split_dataset(task.dataset, train_size, val_size, test_size)
+        if folds is None:
+            train, validation, test = split_dataset(task.dataset, train_size, val_size, test_size)
+        else:
+            where = f"<generated {generator.__name__}>"
+            rest, tested = fold_index(task.dataset.labels, folds, fold, seed, where)
+            share = val_size / (train_size + val_size)
+            trained, held = held_out_index(task.dataset.labels[rest], share, seed + 1, where, "validation")
+            train, validation = task.dataset.subset(rest[trained]), task.dataset.subset(rest[held])
+            test = task.dataset.subset(tested)
         kind = "series" if task.vocabulary is None else "symbols"
         return DataSplits(train, validation, test, task.label_names, kind, task.vocab_size, task.vocabulary)
 
@@ -40,7 +52,9 @@ def generated_texts(generator: Callable[..., tuple[list[str], list[str]]], name:
     """A source from a generator of texts, ``(num_texts, seed, **options) -> (texts, labels)``,
     tokenized like loaded texts (``TEXT_OPTIONS``)."""
 
-    def source(train_size: int, val_size: int, test_size: int, seed: int, **options) -> DataSplits:
+    def source(
+        train_size: int, val_size: int, test_size: int, seed: int, folds: int | None = None, fold: int = 0, **options
+    ) -> DataSplits:
         text_options = {key: options.pop(key) for key in TEXT_OPTIONS}
         texts, labels = generator(train_size + val_size + test_size, seed=seed, **options)
         starts = (0, train_size, train_size + val_size)
@@ -51,6 +65,8 @@ def generated_texts(generator: Callable[..., tuple[list[str], list[str]]], name:
             )
             for split, start, end in zip(SPLITS, starts, ends, strict=True)
         }
+        if folds is not None:
+            raw = cross_validation(raw, folds, fold, val_size / (train_size + val_size), seed)
         return text_splits(raw, **text_options)
 
     return source

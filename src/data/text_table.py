@@ -4,6 +4,7 @@ random, or one file per split (a missing validation file is held out of train)."
 
 import csv
 import io
+import logging
 import re
 import sys
 from collections.abc import Iterator
@@ -15,9 +16,11 @@ import pandas as pd
 
 from seqlab.data.dataset import DataSplits
 from seqlab.data.errors import DataError
-from seqlab.data.files import data_file, read_text
-from seqlab.data.raw import RawSplit, hold_out
+from seqlab.data.files import data_file, file_lines, read_text
+from seqlab.data.raw import RawSplit, cross_validation, hold_out
 from seqlab.data.text_splits import text_splits
+
+log = logging.getLogger(__name__)
 
 SPLIT_NAMES = {"train": "train", "validation": "validation", "val": "validation", "dev": "validation", "test": "test"}
 
@@ -92,7 +95,7 @@ def guess_format(path: Path, text: str, sep: str | None, columns: tuple[str, str
     unclear: fastText when it starts with ``__label__``, a CSV/TSV table when it is a header
     naming ``columns``, ``label<sep>text`` lines when a word without the table separator is
     followed by more text."""
-    first = next((line for line in text.splitlines() if line.strip()), "")
+    first = next((line for line in file_lines(text) if line.strip()), "")
     if first.startswith(FASTTEXT_LABEL):
         return "fasttext"
     table_sep = separator(path, sep)
@@ -125,7 +128,7 @@ def _label_and_text(line: str, sep: str | None) -> tuple[str, str]:
 def _line_records(path: Path, text: str, fmt: str, sep: str | None, columns) -> RawSplit:
     """The texts and labels of a ``lines`` or ``fasttext`` file."""
     texts, labels, lines = [], [], []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(file_lines(text), start=1):
         if not line.strip():
             continue
         if fmt == "fasttext":
@@ -147,14 +150,36 @@ def _line_records(path: Path, text: str, fmt: str, sep: str | None, columns) -> 
                 raise DataError(
                     path, f"no label before the text {body.strip()[:40]!r} (the line starts with the separator)", number
                 )
-        if not body.strip():
-            raise DataError(path, f"no text after the label {label!r}", number)
         texts.append(body.strip())
         labels.append(label)
         lines.append(number)
     if not texts:
         raise DataError(path, "the file has no lines of text: no examples")
     return RawSplit(texts, labels, str(path), lines)
+
+
+# What is done with a record whose text is empty: refuse the file (naming the line) | drop it (a warning).
+EMPTY_TEXT_POLICIES = ("refuse", "drop")
+
+
+def without_empty_texts(raw: RawSplit, names: list[str] | None, policy: str) -> tuple[RawSplit, list[str] | None]:
+    """``raw`` (and each record's split name, when given) without the records whose text is
+    empty or blank, by ``policy`` (``EMPTY_TEXT_POLICIES``): ``refuse`` raises DataError naming
+    the file, the first such line and its label; ``drop`` leaves them out with a warning that
+    counts them and names their lines."""
+    empty = [i for i, text in enumerate(raw.sequences) if not str(text).strip()]
+    if not empty:
+        return raw, names
+    first = empty[0]
+    if policy == "refuse" or len(empty) == len(raw.labels):
+        hint = f" ({len(empty)} such records; data.empty_texts=drop leaves them out)" if policy == "refuse" else ""
+        raise DataError(raw.path, f"no text after the label {raw.labels[first]!r}{hint}", raw.lines[first])
+    lines = [raw.lines[i] for i in empty]
+    log.warning(
+        "%s: %d record(s) without text left out (data.empty_texts=drop), at lines %s", raw.path, len(empty), lines
+    )
+    kept = np.setdiff1d(np.arange(len(raw.labels)), empty)
+    return raw.take(kept), None if names is None else [names[i] for i in kept]
 
 
 def read_texts(
@@ -165,13 +190,24 @@ def read_texts(
     text_column: str,
     label_column: str,
     split_column: str | None = None,
+    empty_texts: str = "refuse",
 ) -> tuple[RawSplit, list[str] | None]:
     """The texts and labels of one file in format ``fmt`` (``TEXT_FORMATS``), with each
-    record's split name when ``split_column`` is given (CSV only), else None.
+    record's split name when ``split_column`` is given (CSV only), else None; records without
+    text as ``empty_texts`` says (``without_empty_texts``).
 
     Raises DataError naming the file and line: a missing column, a ragged row, a split name not
     in ``SPLIT_NAMES``, a line not in the format (with the format it looks like)."""
-    path, columns = Path(path), (text_column, label_column)
+    return without_empty_texts(
+        *_records(Path(path), fmt, encoding, sep, text_column, label_column, split_column), empty_texts
+    )
+
+
+def _records(
+    path: Path, fmt: str, encoding: str, sep: str | None, text_column: str, label_column: str, split_column: str | None
+) -> tuple[RawSplit, list[str] | None]:
+    """``read_texts`` with every record, empty or not."""
+    columns = (text_column, label_column)
     if fmt != "csv":
         return _line_records(path, read_text(path, encoding), fmt, sep, columns), None
     try:
@@ -215,6 +251,9 @@ def load_text_table(
     val_fraction: float,
     test_fraction: float,
     seed: int,
+    folds: int | None = None,
+    fold: int = 0,
+    empty_texts: str = "refuse",
     max_file_mb: float | None = None,
     **text_options,
 ) -> DataSplits:
@@ -222,21 +261,26 @@ def load_text_table(
     ``split_column`` (train, validation/val/dev, test) gives the splits, or without one, seeded
     ``test_fraction`` and ``val_fraction`` shares are held out; or from ``train_path`` and
     ``test_path``, with ``validation_path`` when given. A validation split with no examples is
-    held out of train (``val_fraction``). Hold-outs are seeded and stratified by label. A file
-    larger than ``max_file_mb`` MiB is refused before it is read.
+    held out of train (``val_fraction``). Hold-outs are seeded and stratified by label. With
+    ``folds``, every text read is pooled and fold ``fold`` is the test split
+    (``seqlab.data.raw.cross_validation``). A file larger than ``max_file_mb`` MiB is refused
+    before it is read.
     ``text_options`` go to ``text_splits`` (tokenizer and vocabulary, built on the training
     split only)."""
 
     def read(file: str, split_column: str | None = None) -> tuple[RawSplit, list[str] | None]:
         data_file(file, max_file_mb)
-        return read_texts(file, format, encoding, sep, text_column, label_column, split_column)
+        return read_texts(file, format, encoding, sep, text_column, label_column, split_column, empty_texts)
 
     if path is None:
-        raw = {"train": read(train_path)[0], "test": read(test_path)[0]}
-        if validation_path:
-            raw["validation"] = read(validation_path)[0]
+        raw = {"train": read(train_path)[0]}
+        for split, file in (("validation", validation_path), ("test", test_path)):
+            if file:
+                raw[split] = read(file)[0]
     else:
         everything, names = read(path, split_column)
+        if folds is not None:
+            return text_splits(cross_validation({"train": everything}, folds, fold, val_fraction, seed), **text_options)
         if names is None:
             rest, test = hold_out(everything, test_fraction, seed, "test")
             train, validation = hold_out(rest, val_fraction / (1 - test_fraction), seed + 1, "validation")
@@ -245,6 +289,8 @@ def load_text_table(
             split: everything.take(np.flatnonzero(np.asarray(names) == split))
             for split in ("train", "validation", "test")
         }
+    if folds is not None:
+        return text_splits(cross_validation(raw, folds, fold, val_fraction, seed), **text_options)
     if "validation" not in raw or not raw["validation"].labels:
         raw["train"], raw["validation"] = hold_out(raw["train"], val_fraction, seed + 1, "validation")
     return text_splits(raw, **text_options)

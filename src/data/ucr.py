@@ -12,10 +12,10 @@ import numpy as np
 from seqlab.data.assemble import assemble
 from seqlab.data.dataset import DataSplits
 from seqlab.data.errors import DataError
-from seqlab.data.files import data_file, read_text
+from seqlab.data.files import data_file, file_lines, read_text
 from seqlab.data.missing import handle_missing
 from seqlab.data.normalize import normalize_splits
-from seqlab.data.raw import RawSplit, check_channels, check_finite, hold_out
+from seqlab.data.raw import RawSplit, check_channels, check_finite, cross_validation, hold_out
 from seqlab.data.text_table import read_table
 
 # The texts a file may use for a missing value (a NaN; see seqlab.data.missing).
@@ -58,7 +58,7 @@ def read_uea_ts(path: str | Path, encoding: str = "utf-8") -> RawSplit:
     header: dict[str, tuple[int, str]] = {}
     sequences, labels, lines = [], [], []
     in_data = False
-    for line, text in enumerate(read_text(path, encoding).splitlines(), start=1):
+    for line, text in enumerate(file_lines(read_text(path, encoding)), start=1):
         text = text.strip()
         if not text or text.startswith("#"):
             continue
@@ -148,13 +148,17 @@ def load_archive(
     max_len: int | None,
     missing: str,
     encoding: str,
+    folds: int | None = None,
+    fold: int = 0,
     max_file_mb: float | None = None,
 ) -> DataSplits:
     """TRAIN and TEST files of one dataset (format from the extension: .tsv UCR, .ts UEA) in
     ``encoding``, with missing values handled by ``missing`` (``seqlab.data.missing``); the
     validation split is ``validation_path``'s file, else a seeded, stratified ``val_fraction``
-    of TRAIN. Infinite values are refused where the file has them, before anything is
-    normalised; a file larger than ``max_file_mb`` MiB before it is read."""
+    of TRAIN. With ``folds``, TRAIN and TEST (and the validation file) are pooled and fold
+    ``fold`` is the test split (``seqlab.data.raw.cross_validation``). Infinite values are
+    refused where the file has them, before anything is normalised; a file larger than
+    ``max_file_mb`` MiB before it is read."""
     paths = {"train": train_path, "test": test_path} | ({"validation": validation_path} if validation_path else {})
     raw = {}
     for split, path in paths.items():
@@ -164,7 +168,9 @@ def load_archive(
             raise DataError(path, f"unknown archive format {suffix!r}; expected .tsv (UCR) or .ts (UEA)")
         raw[split] = handle_missing(READERS[suffix](path, encoding), missing)
         check_finite(raw[split])
-    if "validation" not in raw:
+    if folds is not None:
+        raw = cross_validation(raw, folds, fold, val_fraction, seed)
+    elif "validation" not in raw:
         raw["train"], raw["validation"] = hold_out(raw["train"], val_fraction, seed, "validation")
     check_channels(raw)
     raw, normalizer = normalize_splits(raw, normalize)

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 
 from seqlab.data.errors import DataError
-from seqlab.data.files import data_file, read_text
+from seqlab.data.files import data_file, file_lines, read_text
 
 
 def _text_vectors(path: Path) -> dict[str, np.ndarray]:
     """``word v1 ... vd`` per line (GloVe; word2vec's text format adds a ``count dim`` first line)."""
     vectors, dim = {}, None
-    for line, text in enumerate(read_text(path).splitlines(), start=1):
+    for line, text in enumerate(file_lines(read_text(path)), start=1):
         fields = text.rstrip().split(" ")
         if line == 1 and len(fields) == 2 and all(f.isdigit() for f in fields):
             continue  # word2vec's header
@@ -34,7 +34,7 @@ def _text_vectors(path: Path) -> dict[str, np.ndarray]:
 
 def _npy_vectors(path: Path) -> dict[str, np.ndarray]:
     """A (words, dim) ``.npy`` matrix, its words one per line in ``<stem>.vocab`` beside it."""
-    words = read_text(data_file(path.with_suffix(".vocab"))).splitlines()
+    words = file_lines(read_text(data_file(path.with_suffix(".vocab"))))
     matrix = np.load(path, allow_pickle=False)
     if matrix.ndim != 2 or len(matrix) != len(words):
         raise DataError(path, f"a {matrix.shape} array for {len(words)} words in {path.with_suffix('.vocab')}")

@@ -22,11 +22,15 @@ from seqlab.experiments.tracking.seeds import (
     dataset_params,
     over_seeds,
     paired_comparison,
+    repetitions,
 )
 from seqlab.experiments.tracking.store import use_tracking_store
 from seqlab.paths import runs_dir
 
 log = logging.getLogger(__name__)
+
+# How the summaries name the repetitions they are over.
+REPEATED = {"seed": "seeds", "data.fold": "folds"}
 
 TABLE_KEY = (
     "best_*: the epoch chosen by trainer.monitor (on validation; on train for runs with no validation split); "
@@ -52,7 +56,7 @@ def main(cfg: DictConfig) -> None:
         print(table.to_string(index=False))
         print(TABLE_KEY)
         params = varied_params(runs)
-        if "seed" in params:
+        if repetitions(params):
             print_over_seeds(table, params, sort_by, cfg.paired_metric, output)
     log.info("%d runs; table written to %s", len(table), output)
 
@@ -65,10 +69,10 @@ def dataset_label(values: pd.Series) -> str:
 
 
 def print_over_seeds(table: pd.DataFrame, params: list[str], sort_by: str, paired_metric: str, output: Path) -> None:
-    """Print (and write next to ``output``) each configuration's results over seeds, best first
-    by ``sort_by``, within each data set when the runs differ in their data (``dataset_params``:
-    never pooled or paired across data sets); with two or more configurations on a data set,
-    the paired tests of its two best on ``paired_metric``."""
+    """Print (and write next to ``output``) each configuration's results over seeds and folds
+    (``repetitions``), best first by ``sort_by``, within each data set when the runs differ in
+    their data (``dataset_params``: never pooled or paired across data sets); with two or more
+    configurations on a data set, the paired tests of its two best on ``paired_metric``."""
     datasets, configurations = dataset_params(params), configuration_params(params)
     summary = over_seeds(table, datasets + configurations, sort_by)
     metrics = [c.removesuffix("_mean") for c in summary.columns if c.endswith("_mean")]
@@ -77,7 +81,8 @@ def print_over_seeds(table: pd.DataFrame, params: list[str], sort_by: str, paire
     for metric in metrics:
         mean, std, ci = (summary[f"{metric}_{part}"] for part in ("mean", "std", "ci95"))
         shown[metric] = [f"{m:.4g} ± {s:.2g} (CI ±{c:.2g})" for m, s, c in zip(mean, std, ci, strict=True)]
-    print(f"\nOver seeds: mean ± std (half-width of the 95 % CI of the mean) and n, best first by {sort_by}:")
+    over = " and ".join(REPEATED[p] for p in repetitions(params))
+    print(f"\nOver {over}: mean ± std (half-width of the 95 % CI of the mean) and n, best first by {sort_by}:")
     blocks = summary.groupby(datasets, sort=False, dropna=False).groups.values() if datasets else [summary.index]
     for rows in blocks:
         if datasets:
@@ -89,7 +94,7 @@ def print_over_seeds(table: pd.DataFrame, params: list[str], sort_by: str, paire
         result = paired_comparison(table, datasets + configurations, first, second, paired_metric)
         names = [{p: pair[p] for p in configurations} for pair in (first, second)]
         print(
-            f"Paired over seeds {result['seeds']}: {paired_metric} of {names[0]} minus {names[1]}: "
+            f"Paired over {over} {result['seeds']}: {paired_metric} of {names[0]} minus {names[1]}: "
             f"mean difference {result['mean_difference']:.4g}; Wilcoxon signed-rank p = {result['wilcoxon_p']:.4g}, "
             f"paired t-test p = {result['paired_t_p']:.4g}"
         )

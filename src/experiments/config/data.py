@@ -10,7 +10,7 @@ from seqlab.data.missing import MISSING_POLICIES
 from seqlab.data.normalize import NORMALIZATIONS
 from seqlab.data.registry import SOURCES
 from seqlab.data.text import PUNCTUATION_MODES
-from seqlab.data.text_table import SEPARATOR_NAMES, TEXT_FORMATS
+from seqlab.data.text_table import EMPTY_TEXT_POLICIES, SEPARATOR_NAMES, TEXT_FORMATS
 from seqlab.fields import checked, fixed_name, in_range, non_negative, one_of, positive
 
 
@@ -20,6 +20,19 @@ class DataConfig:
 
     name: str = MISSING
     seed: int = II("seed")  # the top-level seed unless set
+    # Stratified k-fold cross-validation: every example (of every split the source has) is dealt
+    # into `folds` folds, seeded by data.seed; fold `fold` (0-based) is the test split and the
+    # validation split is held out of the others. null: the source's own test split.
+    #   seqlab train -m data.folds=10 data.fold='range(10)'
+    folds: int | None = checked(None, lambda v: v is None or v >= 2, "must be >= 2 or null (no cross-validation)")
+    fold: int = non_negative(0)
+
+    def cross_check(self) -> list[tuple[str, Any, str]]:
+        if self.folds is None and self.fold != 0:
+            return [("fold", self.fold, "needs data.folds (the number of cross-validation folds)")]
+        if self.folds is not None and self.fold >= self.folds:
+            return [("fold", self.fold, f"must be < data.folds ({self.folds}): folds are numbered from 0")]
+        return []
 
 
 @dataclass
@@ -41,7 +54,7 @@ class VariableLengthConfig(GeneratedDataConfig):
     def cross_check(self) -> list[tuple[str, Any, str]]:
         if self.min_len > self.max_len:
             return [("min_len", self.min_len, f"must be <= data.max_len ({self.max_len})")]
-        return []
+        return super().cross_check()
 
 
 @dataclass
@@ -170,21 +183,29 @@ class TextTableDataConfig(DataConfig, TextOptions):
     sep: str | None = checked(
         None, lambda v: v is None or v in SEPARATOR_NAMES or len(v) == 1, "must be one character, tab (or \\t), or null"
     )
+    # A record without text: refuse (the file, naming the line) | drop (with a warning naming the lines).
+    empty_texts: str = one_of("refuse", EMPTY_TEXT_POLICIES)
     # A file larger than this (MiB) is refused before it is read: a wrong file given by mistake.
     max_file_mb: float = positive(1024.0)
     # seeded, stratified by label; when no validation rows exist (0: none, train on all of train)
     val_fraction: float = validation_share(0.1)
-    test_fraction: float = held_out_share(0.2)  # path without split_column only
+    test_fraction: float = held_out_share(0.2)  # path without split_column or folds only
 
     def cross_check(self) -> list[tuple[str, Any, str]]:
         if (self.path is None) == (self.train_path is None):
             return [("path", self.path, "give either data.path (one file) or data.train_path and data.test_path")]
-        if self.train_path is not None and self.test_path is None:
-            return [("test_path", None, "is needed with data.train_path (the test split is never held out of it)")]
+        if self.train_path is not None and self.test_path is None and self.folds is None:
+            return [
+                (
+                    "test_path",
+                    None,
+                    "is needed with data.train_path (the test split is never held out of it), unless data.folds is set",
+                )
+            ]
         if self.split_column is not None and (self.path is None or self.format != "csv"):
             return [("split_column", self.split_column, "needs data.path and data.format=csv")]
         total = self.val_fraction + self.test_fraction
-        if self.path is not None and self.split_column is None and total >= 1:
+        if self.path is not None and self.split_column is None and self.folds is None and total >= 1:
             return [
                 (
                     "test_fraction",
@@ -193,7 +214,7 @@ class TextTableDataConfig(DataConfig, TextOptions):
                     "which leaves no training examples; the two must sum to less than 1",
                 )
             ]
-        return []
+        return super().cross_check()
 
 
 @dataclass

@@ -1,5 +1,6 @@
-"""A study's cells: every (configuration, data set, seed) of ``conf/study``, with the overrides
-that make it one ordinary training run."""
+"""A study's cells: every (configuration, data set, seed) of ``conf/study``, and every fold of a
+data set cross-validated with ``data.folds=k`` among its overrides, with the overrides that make
+it one ordinary training run."""
 
 import itertools
 from dataclasses import dataclass
@@ -20,10 +21,17 @@ class Cell:
     dataset: str
     seed: int
     overrides: tuple[str, ...]
+    fold: int | None = None  # its cross-validation fold; None for a data set with a test split
 
     @property
-    def key(self) -> tuple[str, str, int]:
-        return self.configuration, self.dataset, self.seed
+    def key(self) -> tuple[str, str, int, int | None]:
+        return self.configuration, self.dataset, self.seed, self.fold
+
+    @property
+    def where(self) -> str:
+        """The cell as a message names it."""
+        fold = "" if self.fold is None else f" fold={self.fold}"
+        return f"study cell configuration={self.configuration} dataset={self.dataset} seed={self.seed}{fold}"
 
 
 def quoted(value: str) -> str:
@@ -70,17 +78,35 @@ def study_datasets(study: DictConfig) -> dict[str, list[str]]:
     return datasets
 
 
+def folds_of(overrides: list[str], where: str) -> int | None:
+    """The number of cross-validation folds that ``overrides`` set (the last ``data.folds=k``),
+    or None; ConfigError naming ``where`` for a value that is no whole number, and for a
+    ``data.fold`` (the study sets each cell's fold)."""
+    folds = None
+    for override in overrides:
+        key, _, value = override.partition("=")
+        if key.lstrip("+") == "data.fold":
+            raise ConfigError(f"{where}: {override!r}: a study runs every fold of data.folds; drop data.fold")
+        if key.lstrip("+") == "data.folds":
+            try:
+                folds = None if value == "null" else int(value)
+            except ValueError:
+                raise ConfigError(f"{where}: {override!r}: data.folds must be a whole number") from None
+    return folds
+
+
 def study_cells(study: DictConfig) -> list[Cell]:
     """The cells of ``study``, data set by data set (a data set's results complete together),
-    then configuration and seed (0 .. ``study.seeds`` - 1); each with the study's ``overrides``,
-    then its configuration's and its data set's, then its seed."""
+    then configuration, seed (0 .. ``study.seeds`` - 1) and, for a data set whose overrides set
+    ``data.folds=k``, fold (0 .. k - 1); each with the study's ``overrides``, then its
+    configuration's and its data set's, then its seed (and fold)."""
     datasets = study_datasets(study)
-    return [
-        Cell(
-            configuration,
-            dataset,
-            seed,
-            (*study.overrides, *study.configurations[configuration], *datasets[dataset], f"seed={seed}"),
-        )
-        for dataset, configuration, seed in itertools.product(datasets, study.configurations, range(study.seeds))
-    ]
+    cells = []
+    for dataset, configuration, seed in itertools.product(datasets, study.configurations, range(study.seeds)):
+        overrides = (*study.overrides, *study.configurations[configuration], *datasets[dataset], f"seed={seed}")
+        folds = folds_of(list(overrides), f"study {study.name} data set {dataset}")
+        if folds is None:
+            cells.append(Cell(configuration, dataset, seed, overrides))
+        else:
+            cells += [Cell(configuration, dataset, seed, (*overrides, f"data.fold={f}"), f) for f in range(folds)]
+    return cells

@@ -33,6 +33,7 @@ from seqlab.experiments.tracking.studies import (
     CELLS_ARTIFACT,
     CONFIGURATION,
     DATASET,
+    FOLD,
     SEED,
     STUDY,
     study_cell_runs,
@@ -91,7 +92,7 @@ def common_overrides(arguments: list[str]) -> list[str]:
 
 def _compose_cell(compose: Callable[[list[str]], DictConfig], cell: Cell, overrides: list[str]) -> DictConfig:
     """The validated training config of ``cell`` (without ``hydra``); ConfigError naming the cell."""
-    where = f"study cell configuration={cell.configuration} dataset={cell.dataset} seed={cell.seed}"
+    where = cell.where
     try:
         cfg = compose(overrides)
         with read_write(cfg), open_dict(cfg):
@@ -119,6 +120,7 @@ def plan_cells(
         digest = cell_digest(cfg)
         state, run_id = _stored_state(runs, digest, cfg.trainer.checkpoint_dir)
         tags = {STUDY: study.name, CONFIGURATION: cell.configuration, DATASET: cell.dataset, SEED: cell.seed}
+        tags |= {} if cell.fold is None else {FOLD: cell.fold}
         overrides = [*base, *cell.overrides]
         overrides += [f"++tracking.tags.{key}={quoted(str(value))}" for key, value in tags.items()]
         overrides += [f"++tracking.tags.{CELL_DIGEST}={digest}"]
@@ -145,8 +147,8 @@ def _stored_state(runs: pd.DataFrame, digest: str, checkpoint_dir: str) -> tuple
 def cells_table(planned: list[PlannedCell]) -> pd.DataFrame:
     """The cells a study was run with, as its parent records them (``CELLS_ARTIFACT``)."""
     return pd.DataFrame(
-        [(p.cell.dataset, p.cell.configuration, p.cell.seed, p.digest) for p in planned],
-        columns=[DATASET, CONFIGURATION, SEED, CELL_DIGEST],
+        [(p.cell.dataset, p.cell.configuration, p.cell.seed, p.cell.fold, p.digest) for p in planned],
+        columns=[DATASET, CONFIGURATION, SEED, FOLD, CELL_DIGEST],
     )
 
 

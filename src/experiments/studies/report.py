@@ -24,6 +24,7 @@ from seqlab.experiments.tracking.studies import (
     CELLS_ARTIFACT,
     CONFIGURATION,
     DATASET,
+    FOLD,
     SEED,
     study_cell_runs,
 )
@@ -43,8 +44,9 @@ def report_dir(study: str) -> Path:
 def study_results(parent_run_id: str, study: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The results of study ``study`` whose parent is ``parent_run_id``: one row per cell of
     its last plan (the parent's ``cells.csv``) that has a FINISHED run with the cell's digest
-    (the newest), with ``dataset``, ``configuration``, ``seed``, ``run_id`` and every result
-    metric (``RESULT_METRICS``); and the cells without one."""
+    (the newest), with ``dataset``, ``configuration``, ``seed``, ``fold`` (empty without
+    cross-validation), ``run_id`` and every result metric (``RESULT_METRICS``); and the cells
+    without one."""
     parent = MlflowClient().get_run(parent_run_id)
     cells = pd.read_csv(
         io.StringIO(mlflow.artifacts.load_text(f"runs:/{parent_run_id}/{CELLS_ARTIFACT}")),
@@ -57,7 +59,7 @@ def study_results(parent_run_id: str, study: str) -> tuple[pd.DataFrame, pd.Data
     }
     newest = finished.reindex(columns=list(columns)).rename(columns=columns).drop_duplicates(CELL_DIGEST)
     merged = cells.merge(newest, on=CELL_DIGEST, how="left")
-    missing = merged[merged["run_id"].isna()][[DATASET, CONFIGURATION, SEED]]
+    missing = merged[merged["run_id"].isna()].reindex(columns=[DATASET, CONFIGURATION, SEED, FOLD])
     results = merged[merged["run_id"].notna()].drop(columns=CELL_DIGEST)
     return results.reset_index(drop=True), missing
 

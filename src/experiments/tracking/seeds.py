@@ -1,6 +1,7 @@
-"""Results over seeds: runs that differ only in their seed are one configuration, reported as
-mean, standard deviation, 95 % confidence interval and n; two configurations are compared
-with paired tests over the seeds they share. Runs on different data sets are never pooled or
+"""Results over seeds and folds: runs that differ only in their seed or cross-validation fold
+(``data.fold``) are repetitions of one configuration, reported as mean, standard deviation, 95 %
+confidence interval and n; two configurations are compared with paired tests over the (seed,
+fold) repetitions they share. Runs on different data sets are never pooled or
 paired across them: the data set is a blocking factor (``dataset_params``). Used by
 ``seqlab compare`` and sweeps."""
 
@@ -11,9 +12,11 @@ import pandas as pd
 
 from seqlab.experiments.metrics import BEST_METRICS
 
-# Parameters that vary between the seeds of one configuration: the seeds, and what follows
-# from them (the data's hash and split sizes, when the seed draws the data).
-SEED_PARAMS = ("seed", "data.seed")
+# Parameters that vary between the repetitions of one configuration: the seeds, the
+# cross-validation fold, and what follows from them (the data's hash and split sizes).
+SEED_PARAMS = ("seed", "data.seed", "data.fold")
+# Of these, those a repetition is named by (pairs are matched on them).
+REPETITIONS = ("seed", "data.fold")
 # The run tags of the config (tracking.tags.*): a study's cells carry their configuration, data
 # set, seed and digest there; only the data set's tells runs apart beyond their other parameters.
 TAG_PARAMS = "tracking.tags."
@@ -60,6 +63,12 @@ def aggregate(table: pd.DataFrame, params: list[str], metrics: list[str]) -> pd.
     return pd.DataFrame(rows)
 
 
+def repetitions(params: list[str]) -> list[str]:
+    """The parameters among ``params`` (those the runs vary) that name a repetition: the seed,
+    the cross-validation fold, or both; empty when each configuration ran once."""
+    return [p for p in REPETITIONS if p in params]
+
+
 def over_seeds(table: pd.DataFrame, params: list[str], metric: str) -> pd.DataFrame:
     """``aggregate`` of every best-epoch and test metric of ``table`` (a ``comparison_table``)
     per configuration of ``params``, best first by the mean of ``metric`` (ascending for losses)."""
@@ -79,16 +88,19 @@ def paired_comparison(
     table: pd.DataFrame, params: list[str], first: dict, second: dict, metric: str
 ) -> dict[str, object]:
     """Compare configurations ``first`` and ``second`` (values of ``params``) on ``metric``,
-    paired by seed over the seeds both have FINISHED runs for: ``seeds``, ``mean_difference``
-    (first - second), and the p-values of the two-sided Wilcoxon signed-rank test and paired
-    t-test (``scipy.stats.wilcoxon``, ``scipy.stats.ttest_rel``; NaN with fewer than 2 seeds)."""
+    paired by repetition (seed and fold, those of ``REPETITIONS`` that ``table`` has) over the
+    repetitions both have FINISHED runs for: ``seeds`` (the repetitions: seeds, or (seed, fold)
+    pairs), ``mean_difference`` (first - second), and the p-values of the two-sided Wilcoxon
+    signed-rank test and paired t-test (``scipy.stats.wilcoxon``, ``scipy.stats.ttest_rel``;
+    NaN with fewer than 2 repetitions)."""
     from scipy import stats
 
     finished = table[table["status"] == "FINISHED"]
+    names = [p for p in REPETITIONS if p in table.columns]
 
     def by_seed(values: dict) -> pd.Series:
         chosen = np.logical_and.reduce([same(finished[p], v) for p, v in values.items()])
-        return finished[chosen].set_index("seed")[metric]
+        return finished[chosen].set_index(names[0] if len(names) == 1 else names)[metric]
 
     a, b = by_seed(first), by_seed(second)
     seeds = sorted(set(a.index) & set(b.index), key=str)

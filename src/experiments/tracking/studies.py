@@ -1,14 +1,15 @@
 """How a study's runs are tagged and found in the store: one parent run per study (in its
 experiment), reopened by every ``seqlab study`` of that study, and one run per cell, tagged with
-its study, configuration, data set, seed and the digest of what it trains (``CELL_DIGEST``)."""
+its study, configuration, data set, seed (and cross-validation fold) and the digest of what it
+trains (``CELL_DIGEST``)."""
 
 import mlflow
 import pandas as pd
 
 # Tags of a study's runs: the parent carries STUDY and STUDY_PARENT, each cell STUDY and CELL_TAGS.
 STUDY, STUDY_PARENT = "study", "study_parent"
-CONFIGURATION, DATASET, SEED, CELL_DIGEST = "configuration", "dataset", "seed", "cell_digest"
-CELL_TAGS = (CONFIGURATION, DATASET, SEED, CELL_DIGEST)
+CONFIGURATION, DATASET, SEED, FOLD, CELL_DIGEST = "configuration", "dataset", "seed", "fold", "cell_digest"
+CELL_TAGS = (CONFIGURATION, DATASET, SEED, FOLD, CELL_DIGEST)
 # The parent's record of the cells a study was last run with (their tags), read by its report.
 CELLS_ARTIFACT = "cells.csv"
 # The tag of a run of ``seqlab reproduce``: the id of the run it trains again.

@@ -28,7 +28,7 @@ from seqlab.experiments.tracking.environment import environment_tags
 from seqlab.experiments.tracking.queries import comparison_table, find_runs, varied_params
 from seqlab.experiments.tracking.recorder import RunRecorder
 from seqlab.experiments.tracking.secrets import redact
-from seqlab.experiments.tracking.seeds import configuration_params, dataset_params, over_seeds
+from seqlab.experiments.tracking.seeds import configuration_params, dataset_params, over_seeds, repetitions
 from seqlab.experiments.tracking.store import open_experiment
 from seqlab.experiments.tracking.studies import STUDY, STUDY_PARENT, find_study_parent
 from seqlab.experiments.training.plots import log_figure, metric_against_params
@@ -179,8 +179,9 @@ class SweepCallback(Callback):
         """Log to the parent: the comparison table (``sweep_runs.csv``: every metric of every
         child) and plot; as the parent's own metrics, only what compares sweeps: the selection
         ``metric`` and ``test_accuracy`` of the best child by validation (``best_child_run_id``)
-        and, when the sweep varies the seed, the best configuration's mean and 95 % CI of both
-        over seeds (``sweep_seeds.csv``: every statistic of every configuration)."""
+        and, when the sweep varies the seed or the cross-validation fold, the best
+        configuration's mean and 95 % CI of both over them (``sweep_seeds.csv``: every statistic
+        of every configuration; ``n_seeds``: its repetitions)."""
         table = comparison_table(runs, sort_by=metric)
         self.parent.text(table.to_csv(index=False), "sweep_runs.csv")
         params = varied_params(runs)
@@ -194,7 +195,7 @@ class SweepCallback(Callback):
         self.parent.tags({"best_child_run_id": best["run_id"]})
         shown = [m for m in dict.fromkeys((metric, PRIMARY_TEST_METRIC)) if m in table.columns]
         self.parent.metrics({m: best[m] for m in shown if pd.notna(best[m])})
-        if "seed" in params:
+        if repetitions(params):
             summary = over_seeds(table, dataset_params(params) + configuration_params(params), metric)
             self.parent.text(summary.to_csv(index=False), "sweep_seeds.csv")
             top = summary.iloc[0]
