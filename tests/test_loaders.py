@@ -333,7 +333,9 @@ def data_files(tmp_path_factory):
 END_TO_END = {
     "toy-majority": ["data=majority", "data.train_size=600", "data.val_size=100", "data.test_size=200"],
     "text-sentiment": ["data=sentiment", "data.train_size=800", "data.val_size=100", "data.test_size=200"],
-    "series-shapes": ["data=shapes", "data.train_size=400", "data.val_size=100", "data.test_size=200"],
+    # An Elman RNN is near chance on shapes over 64 steps (0.34-0.48 over seeds on an AVX-512 Xeon):
+    # the loader is under test here, so the series learn through a GRU (0.985-1.0).
+    "series-shapes": ["data=shapes", "data.train_size=400", "data.val_size=100", "data.test_size=200", "model=gru"],
     "csv": ["data=text_table", "data.path={csv}"],
     "ucr-tsv": ["data=archive", "data.train_path={tsv_train}", "data.test_path={tsv_test}"],
     "uea-ts": ["data=archive", "data.train_path={ts_train}", "data.test_path={ts_test}"],
