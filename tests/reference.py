@@ -37,6 +37,26 @@ def conv1d_numpy(x, mask, W, b, kernel, stride, dilation=1):
     return (out + b) * out_mask[:, :, None], out_mask
 
 
+def wide_conv1d_numpy(x, mask, W, b, width):
+    """A wide convolution, one output step and one offset at a time: output step ``t`` in
+    ``0 .. time + width - 2`` sums ``x[t - width + 1 + j] W_j`` over the real steps in its
+    window; outputs (batch, time + width - 1, filters), zero where no real step is in the
+    window, and that mask."""
+    batch, time, channels = x.shape
+    steps = time + width - 1
+    out, out_mask = np.zeros((batch, steps, W.shape[1])), np.zeros((batch, steps))
+    for t in range(steps):
+        for j in range(width):
+            s = t - width + 1 + j
+            if 0 <= s < time:
+                out[:, t] += (x[:, s] * mask[:, s, None]) @ W[j * channels : (j + 1) * channels]
+                out_mask[:, t] = np.maximum(out_mask[:, t], mask[:, s])
+    return (out + b) * out_mask[:, :, None], out_mask
+
+
+BIGRAM_PRIME = 116049371  # seqlab.models.encoders.bag's
+
+
 def batch_norm_numpy(y, mask, gamma, beta, mean, var, eps=1e-5):
     """Batch normalisation with the given statistics, zero on padded steps."""
     return ((y - mean) / np.sqrt(var + eps) * gamma + beta) * mask[:, :, None]
@@ -68,6 +88,19 @@ def block_numpy(block, params, x, mask):
         return x, mask
     if kind == "Embedding":
         return params[""][x], mask
+    if kind == "NgramEmbedding":
+        vectors = params[""][x].copy()
+        if block.buckets:
+            for i in range(x.shape[0]):
+                for t in range(1, int(mask[i].sum())):  # a bigram ends at each real step after the first
+                    bucket = (int(x[i, t - 1]) * BIGRAM_PRIME + int(x[i, t])) % block.buckets
+                    vectors[i, t] += params["_bigrams"][bucket]
+        return vectors, mask
+    if kind == "WideConv":
+        y, out_mask = wide_conv1d_numpy(x, mask, params["W"], params["b"], block.width)
+        return np.maximum(y, 0), out_mask
+    if kind == "Dense":
+        return np.maximum(x @ params["W"] + params["b"], 0), mask
     if kind == "ConvStack":
         o = block.options
         blocks = zip(o.kernels, o.per_block("strides"), o.per_block("dilations"), strict=True)

@@ -13,7 +13,7 @@ import pytest
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
-from seqlab.experiments.classify import predict_split
+from seqlab.experiments.classify import predict_split, predict_texts
 from seqlab.experiments.config.legacy import upgrade_overrides
 from seqlab.experiments.config.model import model_schema
 from seqlab.experiments.config.validation import ConfigError, validate
@@ -187,3 +187,22 @@ def test_renamed_keys_on_the_command_line_are_read_under_their_new_names():
         "model.hidden_size=4",
         "model.conv.layout=a,b",
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["text_cnn", "text_bow"])
+def test_the_text_presets_learn_sentiment_and_serve_texts_from_their_logged_model(preset, store, store_overrides):
+    metrics = train(
+        compose_config(
+            store_overrides
+            + [f"experiment={preset}", "model.embedding_dim=16", "trainer.epochs=20", "trainer.progress=false"]
+            + ["data.train_size=600", "data.val_size=100", "data.test_size=200"]
+            + (["model.filters=8"] if preset == "text_cnn" else ["model.bigram_buckets=1000"])
+        )
+    )
+    assert metrics["test_accuracy"] >= 0.85, "negated opinions: a bag of words alone is near 0.75"
+    run = mlflow.get_run(metrics["run_id"])
+    assert run.data.params["model.max_norm" if preset == "text_cnn" else "model.word_dropout"] != "None"
+    texts = ["the film was not bad at all", "a truly awful , boring plot"]
+    expected = predict_texts(metrics["run_id"], texts, batch_size=10)
+    assert_same_predictions(logged_model(store, metrics["run_id"]).predict(pd.DataFrame({"text": texts})), expected)

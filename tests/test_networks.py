@@ -61,6 +61,9 @@ VARIANTS = {
     "elman-relu-tokens": dict(
         model="elman", activation="relu", hidden_size=HIDDEN, vocab_size=VOCAB, embedding_dim=3, pooling="last"
     ),
+    "cnn-series-widths-1-4": dict(model="cnn", filters=2, widths=[1, 4]),
+    "cnn-tokens-widths-2-3": dict(model="cnn", filters=2, widths=[2, 3], vocab_size=VOCAB, embedding_dim=3),
+    "bag-bigrams-hidden": dict(model="bag", bigram_buckets=7, hidden_size=3, vocab_size=VOCAB, embedding_dim=3),
 }
 # Options that make an encoder small enough for finite differences (one registered elsewhere is
 # tested with its defaults).
@@ -473,6 +476,40 @@ def test_variational_and_recurrent_dropout_masks_match_numpy_draws():
     assert 0 < keep_x.mean() < 1 and 0 < keep_U.mean() < 1
 
 
+def test_word_dropout_drops_whole_embedded_tokens_as_numpy_draws_say():
+    x = pt.tensor3("x", dtype="float64")
+    dropout = Dropout({"word": 0.4}, seed=3, dtype="float64", variational=True)
+    f = pytensor.function([x], dropout(x, "word", time_axis=1), mode="FAST_COMPILE")
+    xs = np.random.default_rng(4).standard_normal((BATCH, 50, FEATURES))
+    keep = np.random.default_rng(3).uniform(size=(BATCH, 50, 1)) >= 0.4
+    np.testing.assert_allclose(f(xs), xs * keep / 0.6, rtol=1e-15)
+    assert 0.5 < keep.mean() < 0.7
+
+
+def test_max_norm_rescales_the_output_columns_longer_than_it_after_each_step_as_numpy_does():
+    spec = default_network_spec(CLASSES, FEATURES, model="cnn", filters=3, widths=[2], max_norm=0.5)
+    params = init_network_params(spec, seed=1)
+    params["out_W"][:, 0] *= 0.01  # one class's weights well within the norm: left as they are
+    model = SequenceClassifier(
+        spec, params, default_optimizer_spec("sgd", lr=0.5), dtype="float64", mode="FAST_COMPILE"
+    )
+    inputs, mask, labels = random_batch(spec, seed=5)
+    names = list(model.params)
+    grads = pytensor.function(
+        [model.inputs, model.mask, model.labels],
+        pytensor.grad(model.loss, list(model.params.values())),
+        mode="FAST_COMPILE",
+    )(inputs, mask, labels)
+    expected = {name: params[name] - 0.5 * g for name, g in zip(names, grads, strict=True)}
+    norms = np.linalg.norm(expected["out_W"], axis=0)
+    assert norms[0] < 0.5 < norms[1:].min(), "one column inside the limit, the others beyond it"
+    expected["out_W"] = expected["out_W"] * np.minimum(1, 0.5 / norms)
+    model.train_step(inputs, mask, labels)
+    for name in names:
+        np.testing.assert_allclose(model.params[name].get_value(), expected[name], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(np.linalg.norm(model.params["out_W"].get_value(), axis=0)[1:], 0.5)
+
+
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 def test_training_graph_gradients_with_every_dropout_kind_batch_norm_and_weighted_smoothed_loss(implementation):
     """The training loss (dropout at every place with fixed masks: no generator updates;
@@ -508,15 +545,20 @@ def test_training_graph_gradients_with_every_dropout_kind_batch_norm_and_weighte
     assert_gradients_match_finite_differences(f, trained, args)
 
 
-@pytest.mark.parametrize("model", ["gru", "fcn", "resnet"])
+@pytest.mark.parametrize("model", ["gru", "fcn", "resnet", "cnn", "bag"])
 def test_a_float32_network_stays_float32_whatever_floatx_says(monkeypatch, model):
     """Every layer (convolution blocks with batch statistics, residual and dilation; every
     dropout kind; attention; the weighted, smoothed loss) builds a float32 training graph with
     float32 updates even when PyTensor's floatX is float64: no constant upcasts it. Likewise
-    the convolutional encoders."""
+    the convolutional encoders, and the text encoders with word dropout and max-norm."""
     monkeypatch.setattr(pytensor.config, "floatX", "float64")
+    text = dict(vocab_size=VOCAB, embedding_dim=3, word_dropout=0.2, output_dropout=0.5, max_norm=3.0)
     spec = (
-        SPECS[f"{model}-small"]
+        default_network_spec(CLASSES, model="cnn", filters=2, widths=[2, 3], **text)
+        if model == "cnn"
+        else default_network_spec(CLASSES, model="bag", bigram_buckets=7, hidden_size=3, **text)
+        if model == "bag"
+        else SPECS[f"{model}-small"]
         if model != "gru"
         else default_network_spec(
             CLASSES,
@@ -544,12 +586,8 @@ def test_a_float32_network_stays_float32_whatever_floatx_says(monkeypatch, model
     model = SequenceClassifier(
         spec, params, default_optimizer_spec("adam", schedule={"name": "plateau"}), dtype="float32", label_smoothing=0.1
     )
-    statistics: list = []
-    logits = network_logits(spec, model.params, model.inputs, model.mask, model.dropout, statistics)
-    loss = training_loss(logits, model.labels, model.label_smoothing, model.class_weights)
-    trained = [p for name, p in model.params.items() if name not in spec.running_stats]
-    updates, _ = model.optimizer.updates(trained, pytensor.grad(loss, trained))
-    outputs = [loss, *(new for _, new in updates + statistics)]
+    outputs, updates = model.training_graph()
+    outputs = [*outputs, *(new for _, new in updates)]
     upcast = [v for v in pytensor.graph.traversal.ancestors(outputs) if getattr(v.type, "dtype", "") == "float64"]
     assert not upcast, f"float64 in a float32 graph: {upcast[:5]}"
 

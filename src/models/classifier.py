@@ -90,13 +90,12 @@ class SequenceClassifier:
         self.loss = cross_entropy(self.logits, self.labels)
         self.steps_taken = 0  # by train_batch in this process
 
-    @cached_property
-    def train_step(self) -> Callable[..., list[np.ndarray]]:
-        """Compiled ``(inputs, mask, labels) -> [loss, correct, learning rate]`` applying one update.
-
-        The loss and the number of correctly classified sequences are those of the batch before
-        the update, with dropout when the network has it.
-        """
+    def training_graph(self) -> tuple[list, list]:
+        """The outputs of one training step, ``[loss, correct, learning rate]`` of the batch
+        before the update (with dropout when the network has it), and its updates: the
+        optimiser's, then the network's constraints (``NetworkSpec.constraints``: max-norm) on
+        the new values of the parameters they name, batch norm's running statistics and the
+        dropout generator's state."""
         if self.optimizer is None:
             raise ValueError("this classifier was built without an optimizer: it predicts but cannot train")
         statistics: list = []  # batch normalisation's running statistics
@@ -105,14 +104,23 @@ class SequenceClassifier:
         fixed = (*self.frozen, *self.spec.running_stats)
         params = [shared for name, shared in self.params.items() if name not in fixed]
         updates, lr = self.optimizer.updates(params, pytensor.grad(loss, params))
+        constraints = self.spec.constraints
+        updates = [(shared, constraints.get(shared.name, lambda new: new)(new)) for shared, new in updates]
         updates += statistics
         if self.dropout is not None:
             updates += self.dropout.updates
         correct = pt.eq(logits.argmax(axis=-1), self.labels).sum()
+        return [loss, correct, lr], updates
+
+    @cached_property
+    def train_step(self) -> Callable[..., list[np.ndarray]]:
+        """Compiled ``(inputs, mask, labels) -> [loss, correct, learning rate]`` applying one
+        update (``training_graph``)."""
+        outputs, updates = self.training_graph()
         with announce_compile(f"{self._what} train step"):
             return pytensor.function(
                 [self.inputs, self.mask, self.labels],
-                [loss, correct, lr],
+                outputs,
                 updates=updates,
                 mode=self.mode,
                 name="train_step",

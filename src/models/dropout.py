@@ -1,7 +1,8 @@
 """Inverted dropout drawn from one seeded PyTensor random stream, at the places of a network
-that have a rate: ``input`` (embedded tokens or input values), ``between`` (stacked recurrent
-layers), ``recurrent`` (the recurrent weights) and ``output`` (the pooled summary before the
-output layer).
+that have a rate: ``word`` (whole tokens: every feature of an embedded step at once, as word
+dropout in Iyyer et al. 2015), ``input`` (embedded tokens or input values), ``between``
+(stacked recurrent layers), ``recurrent`` (the recurrent weights) and ``output`` (the pooled
+summary before the output layer).
 
 Masks on sequences are drawn per element by default. With ``variational`` they are drawn once
 per sequence and feature and shared by all its time steps (Gal and Ghahramani 2016). The
@@ -18,7 +19,10 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.tensor.variable import TensorVariable
 
-PLACES = ("input", "between", "recurrent", "output")
+PLACES = ("word", "input", "between", "recurrent", "output")
+# Places whose masks drop whole steps of a sequence (batch, time, features): one draw per step,
+# shared by its features.
+WHOLE_STEPS = ("word",)
 
 
 class Dropout:
@@ -46,18 +50,20 @@ class Dropout:
         """``x`` with dropout at rate ``rates[where]``; ``x`` itself where there is no rate.
 
         ``time_axis``: the time axis of a sequence tensor; with ``variational`` its mask is
-        drawn with that axis of length 1 and broadcast over it.
+        drawn with that axis of length 1 and broadcast over it. At a ``WHOLE_STEPS`` place the
+        mask is drawn per step (the last axis of length 1), whatever ``variational`` says.
         """
         if where not in self.rates:
             return x
         rate = self.rates[where]
         shape = list(x.shape)
-        if self.variational and time_axis is not None:
-            shape[time_axis] = 1
+        shared_axis = x.ndim - 1 if where in WHOLE_STEPS else time_axis if self.variational else None
+        if shared_axis is not None:
+            shape[shared_axis] = 1
         self._state, uniform = self._state.uniform(size=shape, dtype=x.dtype)
         keep = pt.cast(uniform >= rate, x.dtype)
-        if self.variational and time_axis is not None:
-            keep = pt.specify_broadcastable(keep, time_axis)
+        if shared_axis is not None:
+            keep = pt.specify_broadcastable(keep, shared_axis)
         return x * keep / (1 - rate)
 
     @property

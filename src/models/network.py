@@ -1,6 +1,6 @@
 """A sequence classifier network: a list of blocks (``seqlab.models.blocks``), folded.
 
-    [embedding] → [input dropout] → the encoder's blocks → [output dropout] → linear output layer
+    [embedding] → [word dropout] → [input dropout] → the encoder's blocks → [output dropout] → linear output layer
 
 The encoder (``seqlab.models.encoders``: recurrent, FCN, ResNet, ...) turns the embedded
 sequence (batch, time, features) into one summary per sequence (batch, features).
@@ -35,6 +35,9 @@ class NetworkOptions:
     # Set for token data; null feeds tokens one-hot.
     embedding_dim: int | None = checked(None, lambda v: v is None or v > 0, "must be > 0 or null")
     padding_id: int = non_negative(0)
+    # Standard deviation of the initial word vectors, N(0, std²) (Kim 2014's random ones: U[-0.25, 0.25], 0.144).
+    embedding_std: float = positive(1.0)
+    word_dropout: float = in_range(0.0, 0.0, 1.0)  # whole embedded tokens (every feature of a step at once)
     input_dropout: float = in_range(0.0, 0.0, 1.0)  # on the embedded tokens or input values
     output_dropout: float = in_range(0.0, 0.0, 1.0)  # on the summary, before the output layer
     # true: input and between-layer masks drawn once per sequence, shared by its time steps
@@ -42,6 +45,8 @@ class NetworkOptions:
     # glorot_uniform | normal (N(0, init_std²)): every weight but the recurrent ones
     input_init: str = one_of("glorot_uniform", tuple(INPUT_INITIALIZERS))
     init_std: float = positive(0.01)
+    # Cap on the l2 norm of each class's output weights, applied after every step (Kim 2014: 3); null: none.
+    max_norm: float | None = checked(None, lambda v: v is None or v > 0, "must be > 0 or null")
 
 
 @dataclass(frozen=True)
@@ -84,11 +89,13 @@ class NetworkSpec:
     @cached_property
     def blocks(self) -> Sequential:
         """The whole network as one block: inputs to class scores."""
-        n = self.network
-        front = [Embedding(n.embedding_dim, n.padding_id)] if self.uses_tokens else []
-        encoder = get_encoder(self.encoder).blocks(self)
-        head = [Drop("output", n.output_dropout), Linear(self.num_classes, self.input_weights)]
-        return Sequential([*front, Drop("input", n.input_dropout), *encoder, *head])
+        n, encoder = self.network, get_encoder(self.encoder)
+        embedding = (
+            encoder.embedding(self) if encoder.embedding else Embedding(n.embedding_dim, n.padding_id, n.embedding_std)
+        )
+        front = [embedding, Drop("word", n.word_dropout)] if self.uses_tokens else []
+        head = [Drop("output", n.output_dropout), Linear(self.num_classes, self.input_weights, n.max_norm)]
+        return Sequential([*front, Drop("input", n.input_dropout), *encoder.blocks(self), *head])
 
     @property
     def dropout_rates(self) -> dict[str, float]:
@@ -99,6 +106,11 @@ class NetworkSpec:
     def running_stats(self) -> tuple[str, ...]:
         """Parameters that training updates from batch statistics, not from gradients."""
         return self.blocks.running_stats
+
+    @property
+    def constraints(self) -> dict[str, Callable]:
+        """By parameter name, the projection training applies after each step (max-norm)."""
+        return self.blocks.constraints
 
 
 def init_network_params(spec: NetworkSpec, seed: int | list[int]) -> dict[str, np.ndarray]:

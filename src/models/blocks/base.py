@@ -36,11 +36,17 @@ class Block:
 
     running_stats: local names of parameters that training sets from batch statistics, not
     from gradients; dropout: the rate of each dropout place the block draws at
-    (``seqlab.models.dropout.PLACES``).
+    (``seqlab.models.dropout.PLACES``); constraints: by local name, a projection that training
+    applies to a parameter's value after each optimiser step (``new value -> constrained``, a
+    PyTensor expression).
     """
 
     prefix: str = ""
     running_stats: tuple[str, ...] = ()
+
+    @property
+    def constraints(self) -> dict[str, Any]:
+        return {}
 
     @property
     def dropout(self) -> dict[str, float]:
@@ -108,6 +114,10 @@ class Sequential(Block):
     @property
     def dropout(self) -> dict[str, float]:
         return {place: rate for b in self.blocks for place, rate in b.dropout.items()}
+
+    @property
+    def constraints(self) -> dict[str, Any]:
+        return {name: project for b in self.blocks for name, project in prefixed(b, b.constraints).items()}
 
     def init(self, rng, in_features):
         params: dict[str, np.ndarray] = {}

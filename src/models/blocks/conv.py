@@ -26,29 +26,41 @@ from seqlab.models.numpy_matmul import numpy_matmul
 BATCH_NORM_EPS = 1e-5
 
 
-def conv1d(x: TensorVariable, mask: TensorVariable, W, b, kernel: int, stride: int = 1, dilation: int = 1) -> tuple:
-    """A 'same' convolution of ``x`` (batch, time, channels) over its real steps (``mask``
-    (batch, time)): padded steps count as zeros, as the steps beyond either end do.
+def conv1d(
+    x: TensorVariable, mask: TensorVariable, W, b, kernel: int, stride: int = 1, dilation: int = 1, wide: bool = False
+) -> tuple:
+    """A convolution of ``x`` (batch, time, channels) over its real steps (``mask`` (batch,
+    time)): padded steps count as zeros, as the steps beyond either end do.
 
-    Output step ``t`` sees the inputs ``t * stride + dilation * (j - (kernel - 1) // 2)`` for
-    ``j`` in ``0 .. kernel - 1`` (zeros outside the sequence). W: (kernel * channels, filters),
-    rows ordered by offset then channel; b: (filters,). Returns the outputs (batch, ceil(time /
-    stride), filters), zero where the output mask is, and that mask: an output step is real
-    when the input step at its centre (``t * stride``) is.
+    'same' (the default): output step ``t`` sees the inputs ``t * stride + dilation * (j -
+    (kernel - 1) // 2)`` for ``j`` in ``0 .. kernel - 1`` (zeros outside the sequence); an
+    output step is real when the input step at its centre (``t * stride``) is. ``wide``
+    (Kalchbrenner et al. 2014; Kim 2014's zero padding, any kernel, stride and dilation 1):
+    output step ``t`` in ``0 .. time + kernel - 2`` sees the inputs ``t - kernel + 1 + j``, and
+    is real when its window holds a real step.
+
+    W: (kernel * channels, filters), rows ordered by offset then channel; b: (filters,).
+    Returns the outputs (batch, steps, filters), zero where the output mask is, and that mask
+    (batch, steps): steps = ceil(time / stride) ('same') or time + kernel - 1 (``wide``).
 
     The windows are ``kernel`` strided slices joined along the channels, so the gradient is
     the transposed product and ``kernel`` slice increments (no scatter over an index array).
     """
     batch, time, channels = x.shape[0], x.shape[1], x.shape[2]
-    steps = (time + stride - 1) // stride
     reach = dilation * (kernel - 1)  # the window's span beyond its first step
     zeros = pt.zeros((batch, reach, channels), dtype=x.dtype)
     padded = pt.concatenate([zeros, x * mask[:, :, None], zeros], axis=1)  # step s is padded[:, s + reach]
-    first = reach - dilation * ((kernel - 1) // 2)
-    last = (steps - 1) * stride + 1
+    if wide:
+        steps, first, last = time + reach, 0, time + reach
+        edge = pt.zeros((batch, reach), dtype=mask.dtype)
+        padded_mask = pt.concatenate([edge, mask, edge], axis=1)
+        out_mask = pt.max(pt.stack([padded_mask[:, j : j + steps] for j in range(kernel)]), axis=0)
+    else:
+        steps = (time + stride - 1) // stride
+        first, last = reach - dilation * ((kernel - 1) // 2), (steps - 1) * stride + 1
+        out_mask = mask[:, ::stride]
     shifted = [padded[:, first + dilation * j : first + dilation * j + last : stride] for j in range(kernel)]
     windows = pt.concatenate(shifted, axis=2).reshape((batch * steps, kernel * channels))
-    out_mask = mask[:, ::stride]
     y = numpy_matmul(windows, W).reshape((batch, steps, W.shape[1])) + b
     return y * out_mask[:, :, None], out_mask
 

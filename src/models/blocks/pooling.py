@@ -26,11 +26,21 @@ def attention_weights(outputs: TensorVariable, mask: TensorVariable, W, b, v) ->
     return exp / exp.sum(axis=1, keepdims=True)
 
 
+def max_over_time(x: TensorVariable, mask: TensorVariable) -> TensorVariable:
+    """The maximum of each feature of ``x`` (batch, time, features) over the real steps of
+    ``mask`` (batch, time): (batch, features). Its gradient goes to one step per feature (the
+    first maximum), as PyTorch's ``max`` does: a repeated n-gram gives two equal windows that
+    move together, and a gradient to both would count the feature twice."""
+    first = pt.where(mask[:, :, None] > 0, x, -pt.inf).argmax(axis=1)  # (batch, features)
+    rows = pt.arange(x.shape[0])[:, None]
+    return x[rows, first, pt.arange(x.shape[2])[None, :]]
+
+
 @dataclass
 class Pooling(Block):
     """Reduce a sequence (batch, time, features) to (batch, features) over its real steps.
 
-    'mean' averages and 'max' takes the maximum over real steps; 'attention' sums the steps
+    'mean' averages and 'max' takes the maximum over real steps (``max_over_time``); 'attention' sums the steps
     weighted by ``attention_weights`` (parameters ``W`` (features, attention_size), ``b`` and
     ``v`` (attention_size,), under the prefix ``att_``); 'last' takes a recurrent layer's state
     after the last real step of each direction, whose outputs stand side by side when
@@ -66,7 +76,7 @@ class Pooling(Block):
         if self.kind == "mean":
             return (x * m).sum(axis=1) / m.sum(axis=1), None
         if self.kind == "max":
-            return pt.where(m > 0, x, -pt.inf).max(axis=1), None
+            return max_over_time(x, mask), None
         if self.kind == "attention":
             weights = attention_weights(x, mask, params["W"], params["b"], params["v"])
             return (x * weights[:, :, None]).sum(axis=1), None

@@ -6,10 +6,10 @@ entry in ``ENCODERS`` below (or ``register_encoder`` from elsewhere, e.g. a test
 ``conf/model/<name>.yaml`` (see docs/configuration.md, "Adding an encoder").
 """
 
-from seqlab.models.encoders import fcn, resnet, rnn
+from seqlab.models.encoders import bag, cnn, fcn, resnet, rnn
 from seqlab.models.registry import Registry
 
-ENCODERS = Registry("encoder", (rnn.ENCODER, fcn.ENCODER, resnet.ENCODER))
+ENCODERS = Registry("encoder", (rnn.ENCODER, fcn.ENCODER, resnet.ENCODER, cnn.ENCODER, bag.ENCODER))
 # register_encoder(encoder): make it available as model=<encoder.name>; get_encoder(name): the
 # encoder of that name.
 register_encoder, get_encoder = ENCODERS.register, ENCODERS.named
