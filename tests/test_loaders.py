@@ -583,3 +583,22 @@ def test_a_record_without_text_is_refused_or_dropped_as_data_empty_texts_says(tm
     splits = load_text(path, format="lines", empty_texts="drop")
     assert len(splits.train) + len(splits.validation) + len(splits.test) == 21
     assert "2 record(s) without text left out (data.empty_texts=drop), at lines [21, 23]" in caplog.text
+
+
+@pytest.mark.parametrize("separator", [",", "   "])
+def test_the_old_ucr_txt_format_matches_a_plain_reading(tmp_path, separator):
+    rng = np.random.default_rng(1)
+    series = [rng.normal(size=9) for _ in range(12)]
+    labels = [1, 2] * 6
+
+    def write(path, rows, classes):
+        lines = [separator.join(f"{v:.7e}" for v in (float(y), *s)) for s, y in zip(rows, classes, strict=True)]
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    train = write(tmp_path / "Coffee_TRAIN.txt", series[:8], labels[:8])
+    test = write(tmp_path / "Coffee_TEST.txt", series[8:], labels[8:])
+    splits = load_archive(train, test, val_fraction=0)
+    assert splits.label_names == ("1", "2"), "1.0000000e+00 is the label 1, as in the 2018 files"
+    np.testing.assert_allclose(splits.test.inputs[:, :, 0], np.array(series[8:]), rtol=1e-7)
+    assert [splits.label_names[y] for y in splits.test.labels] == ["1", "2", "1", "2"]

