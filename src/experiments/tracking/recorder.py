@@ -303,14 +303,21 @@ class RunRecorder:
 
     @_whole
     def datasets(self, inputs: list[tuple["Dataset", str]]) -> None:
-        """Log MLflow datasets as the run's inputs, each with its context (``train``, ``test``...)."""
-        self.client.log_inputs(
-            self.run_id,
-            datasets=[
-                DatasetInput(dataset._to_mlflow_entity(), [InputTag(MLFLOW_DATASET_CONTEXT, context)])
-                for dataset, context in inputs
-            ],
-        )
+        """Log MLflow datasets as the run's inputs, each with its context (``train``, ``test``...).
+
+        Two runs of one experiment logging the same data set at once race in MLflow's SQL store
+        (each finds it absent, and the second insert breaks the unique key of data sets, rolled
+        back): the run that lost logs its inputs once more, and then finds the data set."""
+        entities = [
+            DatasetInput(dataset._to_mlflow_entity(), [InputTag(MLFLOW_DATASET_CONTEXT, context)])
+            for dataset, context in inputs
+        ]
+        try:
+            self.client.log_inputs(self.run_id, datasets=entities)
+        except MlflowException as error:
+            if "unique constraint" not in str(error).lower():
+                raise
+            self.client.log_inputs(self.run_id, datasets=entities)
 
     @_whole
     def folder(self, path: Path, artifact_path: str) -> None:
