@@ -113,13 +113,24 @@ def fold_index(labels: Sequence, folds: int, fold: int, seed: int, path: str) ->
     return np.flatnonzero(assigned != fold), np.flatnonzero(assigned == fold)
 
 
+def fold_splits(
+    labels: Sequence, folds: int, fold: int, val_fraction: float, seed: int, path: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The positions of the train, validation and test splits of fold ``fold`` of ``folds``
+    (``fold_index``) over ``labels``: that fold is the test split, and a seeded, stratified
+    ``val_fraction`` of the others (``held_out_index``) the validation split."""
+    rest, test = fold_index(labels, folds, fold, seed, path)
+    trained, held = held_out_index(np.asarray(labels, dtype=object)[rest], val_fraction, seed + 1, path, "validation")
+    return rest[trained], rest[held], test
+
+
 def cross_validation(
     raw: dict[str, RawSplit], folds: int, fold: int, val_fraction: float, seed: int
 ) -> dict[str, RawSplit]:
     """The splits of fold ``fold`` of ``folds`` (``fold_index``) over every example of ``raw``
     (its train, validation and test splits as read, pooled): that fold is the test split, and a
-    seeded, stratified ``val_fraction`` of the others is the validation split (``hold_out``).
-    The pooled examples keep the first file's name in messages."""
+    seeded, stratified ``val_fraction`` of the others is the validation split (``fold_splits``).
+    Messages name the pooled examples by their files, joined with ``+``."""
     parts = [raw[name] for name in SPLITS if name in raw]
     pooled = RawSplit(
         [s for p in parts for s in p.sequences],
@@ -127,6 +138,5 @@ def cross_validation(
         " + ".join(dict.fromkeys(p.path for p in parts)),
         [line for p in parts for line in p.lines],
     )
-    rest, test = fold_index(pooled.labels, folds, fold, seed, pooled.path)
-    train, validation = hold_out(pooled.take(rest), val_fraction, seed + 1, "validation")
-    return {"train": train, "validation": validation, "test": pooled.take(test)}
+    positions = fold_splits(pooled.labels, folds, fold, val_fraction, seed, pooled.path)
+    return {name: pooled.take(index) for name, index in zip(SPLITS, positions, strict=True)}

@@ -15,7 +15,7 @@ from seqlab.data.dataset import DataSplits, Task, split_dataset
 from seqlab.data.first_symbol import first_symbol_task
 from seqlab.data.majority import majority_task
 from seqlab.data.parity import parity_task
-from seqlab.data.raw import SPLITS, RawSplit, cross_validation, fold_index, held_out_index
+from seqlab.data.raw import SPLITS, RawSplit, cross_validation, fold_splits
 from seqlab.data.reber import reber_task
 from seqlab.data.sentiment import sentiment_texts
 from seqlab.data.series import control_chart_task, shapes_task, sines_task
@@ -36,12 +36,9 @@ def generated(generator: Callable[..., Task]) -> Source:
         if folds is None:
             train, validation, test = split_dataset(task.dataset, train_size, val_size, test_size)
         else:
-            where = f"<generated {generator.__name__}>"
-            rest, tested = fold_index(task.dataset.labels, folds, fold, seed, where)
-            share = val_size / (train_size + val_size)
-            trained, held = held_out_index(task.dataset.labels[rest], share, seed + 1, where, "validation")
-            train, validation = task.dataset.subset(rest[trained]), task.dataset.subset(rest[held])
-            test = task.dataset.subset(tested)
+            share, where = val_size / (train_size + val_size), f"<generated {generator.__name__}>"
+            positions = fold_splits(task.dataset.labels, folds, fold, share, seed, where)
+            train, validation, test = (task.dataset.subset(index) for index in positions)
         kind = "series" if task.vocabulary is None else "symbols"
         return DataSplits(train, validation, test, task.label_names, kind, task.vocab_size, task.vocabulary)
 
