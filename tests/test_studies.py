@@ -35,7 +35,7 @@ defaults:
 name: small
 configurations:
   elman: [model=elman]
-  gru: [model=gru]
+  gru: [model=gru, tracking.experiment_name=gru]  # as a preset names its experiment: the study's wins
 datasets:
   sines: [data=sines, data.train_size=120, data.val_size=40, data.test_size=80, data.length=20]
   majority: [data=majority, data.train_size=120, data.val_size=40, data.test_size=80]
@@ -136,6 +136,7 @@ def test_a_study_killed_half_way_runs_only_its_missing_cells_and_then_nothing(st
     assert third.returncode == 0, (third.stdout + third.stderr)[-4000:]
     assert "12 of 12 cells done, 0 to run" in third.stdout + third.stderr
     assert len(cell_runs(study["path"])) == len(study["after_second"]), "the third run trained nothing"
+    assert mlflow.get_experiment_by_name("gru") is None, "every cell is in the study's experiment"
     results = pd.read_csv(parent_report(study["path"], "results.csv"))
     assert len(results) == 12 and not results.duplicated(["dataset", "configuration", "seed"]).any()
     assert set(results["dataset"]) == {"sines", "majority", "Toy"}

@@ -71,7 +71,10 @@ class StudySweeper(Sweeper):
         loader = self.hydra_context.config_loader
         with exit_on_user_error():
             planned = plan_cells(
-                study, arguments, lambda overrides: loader.load_sweep_config(self.cell_master, overrides)
+                study,
+                arguments,
+                lambda overrides: loader.load_sweep_config(self.cell_master, overrides),
+                self.config.tracking.experiment_name,
             )
         parent = RunRecorder((Path(self.config.hydra.sweep.dir) / PARENT_FILE).read_text().strip(), active=False)
         todo = sum(p.state in ("new", "resume") for p in planned)

@@ -104,15 +104,18 @@ def _compose_cell(compose: Callable[[list[str]], DictConfig], cell: Cell, overri
 
 
 def plan_cells(
-    study: DictConfig, arguments: list[str], compose: Callable[[list[str]], DictConfig]
+    study: DictConfig, arguments: list[str], compose: Callable[[list[str]], DictConfig], experiment_name: str
 ) -> list[PlannedCell]:
     """Every cell of ``study`` with its digest, state and job overrides: the common ``arguments``,
-    the cell's own, its tags (``tracking.tags``) and, to resume it, ``trainer.resume``.
-    Archive data sets named by the cells are downloaded here, once, before any job starts."""
+    the cell's own, the study's experiment ``experiment_name`` (over that of a preset such as
+    ``experiment=ts_lstm_fcn``, so that the report finds every cell), its tags
+    (``tracking.tags``) and, to resume it, ``trainer.resume``. Archive data sets named by the
+    cells are downloaded here, once, before any job starts."""
     base = common_overrides(arguments)
     planned, runs = [], None
     for cell in study_cells(study):
-        cfg = _compose_cell(compose, cell, [*base, *cell.overrides])
+        cell_overrides = [*base, *cell.overrides, f"tracking.experiment_name={quoted(experiment_name)}"]
+        cfg = _compose_cell(compose, cell, cell_overrides)
         if cfg.data.get("source") == "ucr" and cfg.data.root is None:
             fetch(cfg.data.name, cfg.data.base_url)
         if runs is None:  # the store of the first cell is every cell's: the study's tracking overrides
@@ -121,7 +124,7 @@ def plan_cells(
         state, run_id = _stored_state(runs, digest, cfg.trainer.checkpoint_dir)
         tags = {STUDY: study.name, CONFIGURATION: cell.configuration, DATASET: cell.dataset, SEED: cell.seed}
         tags |= {} if cell.fold is None else {FOLD: cell.fold}
-        overrides = [*base, *cell.overrides]
+        overrides = [*cell_overrides]
         overrides += [f"++tracking.tags.{key}={quoted(str(value))}" for key, value in tags.items()]
         overrides += [f"++tracking.tags.{CELL_DIGEST}={digest}"]
         overrides += [f"trainer.resume={run_id}"] if state == "resume" else []
