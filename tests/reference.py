@@ -4,6 +4,7 @@ one step at a time."""
 
 import numpy as np
 
+from seqlab.models.blocks.head import relu
 from seqlab.models.cells import get_cell
 
 
@@ -99,8 +100,6 @@ def block_numpy(block, params, x, mask):
     if kind == "WideConv":
         y, out_mask = wide_conv1d_numpy(x, mask, params["W"], params["b"], block.width)
         return np.maximum(y, 0), out_mask
-    if kind == "Dense":
-        return np.maximum(x @ params["W"] + params["b"], 0), mask
     if kind == "ConvStack":
         o = block.options
         blocks = zip(o.kernels, o.per_block("strides"), o.per_block("dilations"), strict=True)
@@ -143,7 +142,9 @@ def block_numpy(block, params, x, mask):
             pooled[i] = weights @ h
         return pooled, None
     if kind == "Linear":
-        return x @ params["W"] + params["b"], mask
+        y = x @ params["W"] + params["b"]
+        assert block.activation in (None, relu), f"no NumPy reference for the activation {block.activation}"
+        return (y if block.activation is None else np.maximum(y, 0)), mask
     raise NotImplementedError(f"no NumPy reference for the block {kind}")
 
 

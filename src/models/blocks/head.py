@@ -18,16 +18,23 @@ def max_norm(W, limit: float):
     return W * pt.where(norms > limit, limit / norms, 1).astype(W.dtype)
 
 
+def relu(x):
+    """max(``x``, 0), element-wise: the activation of a hidden ``Linear``."""
+    return pt.maximum(x, 0)
+
+
 @dataclass
 class Linear(Block):
     """``x W + b`` on a summary (batch, features): ``W`` (features, outputs) from ``weights``,
-    ``b`` (outputs,) zeros; outputs (batch, outputs). With ``max_norm``, training keeps each
-    column of ``W`` within that l2 norm (``max_norm``)."""
+    ``b`` (outputs,) zeros; outputs (batch, outputs), through ``activation`` when given (a
+    hidden layer). With ``max_norm``, training keeps each column of ``W`` within that l2 norm
+    (``max_norm``)."""
 
     outputs: int
     weights: Callable
     max_norm: float | None = None
     prefix: str = "out_"
+    activation: Callable | None = None
 
     @property
     def constraints(self):
@@ -37,4 +44,5 @@ class Linear(Block):
         return {"W": self.weights(rng, in_features, self.outputs), "b": np.zeros(self.outputs)}, self.outputs
 
     def apply(self, params, x, mask, ctx):
-        return x @ params["W"] + params["b"], mask
+        y = x @ params["W"] + params["b"]
+        return (y if self.activation is None else self.activation(y)), mask

@@ -7,15 +7,14 @@ hard to beat on short texts. Word dropout (``model.word_dropout``) drops whole t
 they are averaged (Iyyer et al. 2015).
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import pytensor.tensor as pt
 
 from seqlab.fields import non_negative
 from seqlab.models.blocks.base import Block
 from seqlab.models.blocks.embedding import word_vectors
+from seqlab.models.blocks.head import Linear, relu
 from seqlab.models.blocks.pooling import Pooling
 from seqlab.models.encoders.base import Encoder
 
@@ -64,21 +63,6 @@ class NgramEmbedding(Block):
         return words + bigrams, mask
 
 
-@dataclass
-class Dense(Block):
-    """A hidden layer on a summary: ReLU(``x W + b``), (batch, features) -> (batch, units)."""
-
-    units: int
-    weights: Callable
-    prefix: str = "hidden_"
-
-    def init(self, rng, in_features):
-        return {"W": self.weights(rng, in_features, self.units), "b": np.zeros(self.units)}, self.units
-
-    def apply(self, params, x, mask, ctx):
-        return pt.maximum(x @ params["W"] + params["b"], 0), mask
-
-
 @dataclass(frozen=True)
 class BagOptions:
     """``model.*`` of the bag of n-grams."""
@@ -96,7 +80,8 @@ class BagOptions:
 
 def blocks(spec) -> list:
     """The mean over the real steps, and the hidden layer when it has one."""
-    hidden = [Dense(spec.options.hidden_size, spec.input_weights)] if spec.options.hidden_size else []
+    units = spec.options.hidden_size
+    hidden = [Linear(units, spec.input_weights, prefix="hidden_", activation=relu)] if units else []
     return [Pooling("mean"), *hidden]
 
 
