@@ -90,12 +90,12 @@ def torch_step(spec: NetworkSpec, params: dict, dtype: str):
     for i, (filters, kernel, stride) in enumerate(
         zip(conv.filters, conv.kernels, conv.per_block("strides"), strict=True)
     ):
-        conv = torch.nn.Conv1d(channels, filters, kernel, stride=stride, padding=(kernel - 1) // 2, dtype=kind)
+        layer = torch.nn.Conv1d(channels, filters, kernel, stride=stride, padding=(kernel - 1) // 2, dtype=kind)
         norm = torch.nn.BatchNorm1d(filters, eps=1e-5, momentum=conv.momentum, dtype=kind)
         with torch.no_grad():  # seqlab's W: (kernel * channels, filters), rows by offset then channel
-            conv.weight.copy_(torch.from_numpy(params[f"conv{i}_W"].reshape(kernel, channels, filters).T.copy()))
-            conv.bias.copy_(torch.from_numpy(params[f"conv{i}_b"]))
-        blocks += [conv, norm, torch.nn.ReLU()]
+            layer.weight.copy_(torch.from_numpy(params[f"conv{i}_W"].reshape(kernel, channels, filters).T.copy()))
+            layer.bias.copy_(torch.from_numpy(params[f"conv{i}_b"]))
+        blocks += [layer, norm, torch.nn.ReLU()]
         channels = filters
     convs = torch.nn.Sequential(*blocks)
     lstm_inputs = conv.filters[-1] if conv.layout == "frontend" else spec.input_size

@@ -204,16 +204,21 @@ def interleaved(target, impls: list[str], extra: tuple, rounds: int, steps: int,
             process.start()
             theirs.close()  # so a worker that dies is an EOFError here, not a wait
             workers[impl] = (ours, process)
-    reports = {impl: connection.recv() for impl, (connection, _) in workers.items()}
-    medians = {impl: [] for impl in impls}
-    for _ in range(rounds):
-        for impl, (connection, _) in workers.items():
-            connection.send(steps)
-            medians[impl].append(connection.recv())
-    for impl, (connection, process) in workers.items():
-        connection.send(None)
-        reports[impl]["peak_rss_mb"] = connection.recv()
-        process.join()
+    try:
+        reports = {impl: connection.recv() for impl, (connection, _) in workers.items()}
+        medians = {impl: [] for impl in impls}
+        for _ in range(rounds):
+            for impl, (connection, _) in workers.items():
+                connection.send(steps)
+                medians[impl].append(connection.recv())
+        for impl, (connection, process) in workers.items():
+            connection.send(None)
+            reports[impl]["peak_rss_mb"] = connection.recv()
+            process.join()
+    finally:  # a worker that failed leaves the others waiting for orders: end them
+        for _, process in workers.values():
+            if process.is_alive():
+                process.terminate()
     return {impl: np.array(values) for impl, values in medians.items()}, reports
 
 

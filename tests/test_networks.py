@@ -21,11 +21,12 @@ from seqlab.models.cells import lstm, lstm_kernels
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.dropout import Dropout
 from seqlab.models.fused import FusedRecurrence, FusedRecurrenceGrad
+from seqlab.models.fused_conv import ConvNorm
 from seqlab.models.initializers import glorot_uniform, orthogonal
 from seqlab.models.losses import cross_entropy, training_loss
 from seqlab.models.network import NetworkSpec, count_parameters, init_network_params, network_logits, param_shapes
 from seqlab.models.numpy_matmul import NumpyMatmul
-from tests.reference import conv1d_numpy, log_softmax_numpy, network_logits_numpy
+from tests.reference import batch_norm_numpy, conv1d_numpy, log_softmax_numpy, network_logits_numpy
 
 BATCH, TIME, FEATURES, HIDDEN, CLASSES, VOCAB = 4, 6, 3, 4, 3, 5
 IMPLEMENTATIONS = ("fused", "scan")
@@ -611,3 +612,68 @@ def test_every_parameter_belongs_to_exactly_one_block_which_knows_its_shape(name
     prefixes = [prefix for prefix, _ in leaf_blocks(SPECS[name].blocks) if prefix]
     owners = {param: [prefix for prefix in prefixes if param.startswith(prefix)] for param in params}
     assert all(len(found) == 1 for found in owners.values()), owners
+
+
+def conv_norm_case(dtype: str, kernel: int, stride: int, dilation: int, seed: int = 0):
+    """Inputs (batch 3, time 9, channels 2; the last sequence 5 steps long) and a block's
+    weights (4 filters) for ``ConvNorm``."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((3, 9, 2))
+    mask = np.ones((3, 9))
+    mask[2, 5:] = 0
+    W, b, gamma, beta, mean = (rng.standard_normal(shape) for shape in ((kernel * 2, 4), 4, 4, 4, 4))
+    var = rng.uniform(0.5, 2.0, 4)
+    return [v.astype(dtype) for v in (x, mask, W, b, gamma, beta, mean, var)]
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["batch-stats", "running-stats"])
+@pytest.mark.parametrize("relu", [True, False], ids=["relu", "linear"])
+@pytest.mark.parametrize("geometry", [(3, 1, 1), (5, 2, 1), (3, 1, 2), (1, 2, 1)], ids=str)
+def test_fused_conv_block_matches_numpy_and_its_backward_matches_finite_differences(geometry, relu, training):
+    """The fused Conv1D → batch norm (→ ReLU) Op against the one-step-at-a-time NumPy
+    convolution and batch norm (batch statistics of real steps, or the running ones), its
+    batch statistics against NumPy's, and its hand-written backward pass against central
+    differences (float64), for every input but the mask; float32 to rounding of float64."""
+    kernel, stride, dilation = geometry
+    op = ConvNorm(kernel, stride, dilation, relu, training)
+    inputs = conv_norm_case("float64", kernel, stride, dilation)
+    x, mask, W, b, gamma, beta, mean, var = inputs
+    y, out_mask = conv1d_numpy(x, mask, W, b, kernel, stride, dilation)
+    real = y[out_mask > 0]
+    stats = (real.mean(axis=0), real.var(axis=0)) if training else (mean, var)
+    expected = batch_norm_numpy(y, out_mask, gamma, beta, *stats)
+    expected = np.maximum(expected, 0) if relu else expected
+    symbols = [pt.tensor(dtype="float64", shape=(None,) * v.ndim) for v in inputs]
+    outputs = op(*symbols)
+    outputs = outputs if training else [outputs]
+    f = pytensor.function(symbols, outputs, mode="FAST_COMPILE")
+    found = f(*inputs)
+    np.testing.assert_allclose(found[0], expected, rtol=1e-12, atol=1e-12)
+    if training:
+        np.testing.assert_allclose(found[1:3], stats, rtol=1e-12)
+    # A loss that weighs every output differently, so that no error can cancel out.
+    weights = np.random.default_rng(9).standard_normal(found[0].shape)
+    loss = (outputs[0] * weights).sum()
+    wrt = [s for i, s in enumerate(symbols) if i != 1]
+    g = pytensor.function(symbols, pytensor.grad(loss, wrt), mode="FAST_COMPILE")
+    analytic = g(*inputs)
+    value = pytensor.function(symbols, loss, mode="FAST_COMPILE")
+    eps = 1e-6
+    for k, (index, grad) in enumerate(zip([i for i in range(8) if i != 1], analytic, strict=True)):
+        numeric = np.zeros_like(grad)
+        for position in np.ndindex(grad.shape):
+            plus, minus = [v.copy() for v in inputs], [v.copy() for v in inputs]
+            plus[index][position] += eps
+            minus[index][position] -= eps
+            numeric[position] = (value(*plus) - value(*minus)) / (2 * eps)
+        np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7, err_msg=f"input {index} (#{k})")
+    single = [v.astype("float32") for v in inputs]
+    symbols32 = [pt.tensor(dtype="float32", shape=(None,) * v.ndim) for v in single]
+    out32 = op(*symbols32)
+    out32 = out32 if training else [out32]
+    loss32 = (out32[0] * weights.astype("float32")).sum()
+    grads32 = pytensor.grad(loss32, [s for i, s in enumerate(symbols32) if i != 1])
+    g32 = pytensor.function(symbols32, [out32[0], *grads32], mode="FAST_COMPILE")
+    for found32, found64 in zip(g32(*single), [found[0], *analytic], strict=True):
+        assert found32.dtype == np.float32
+        np.testing.assert_allclose(found32, found64, rtol=2e-4, atol=2e-4)

@@ -1,13 +1,14 @@
 """Temporal convolution blocks for series (FCN / LSTM-FCN, Wang et al. 2017, Karim et al.
 2018): Conv1D → batch normalisation → ReLU, over the real steps of padded batches.
 
-A convolution is one matrix product over unfolded windows: the windows of every output step
-are gathered into a (batch × steps, kernel × channels) matrix and multiplied by the kernel
-(kernel × channels, filters), so BLAS does the arithmetic (NumPy's, as the input projections:
-``seqlab.models.numpy_matmul``); PyTensor derives the gradient (the
-transposed products, and one strided slice increment per kernel offset for the inputs).
-Blocks may stride, dilate and add their input (residual). ``ConvStack`` is the block;
-``ConvOptions`` its ``model.conv.*`` options.
+A block (convolution, batch norm and, unless a residual comes first, the ReLU) is one fused Op
+with a hand-written backward pass (``seqlab.models.fused_conv``): one product of the gathered
+windows (batch × steps, kernel × channels) by the kernel (kernel × channels, filters) on
+NumPy's BLAS, and batch norm's passes in the batch's dtype. ``conv1d`` is the same
+convolution as a PyTensor graph, without batch norm, for the text CNN's wide convolutions
+(PyTensor derives its gradient: the transposed products, and one strided slice increment per
+kernel offset for the inputs). Blocks may stride, dilate and add their input (residual).
+``ConvStack`` is the block; ``ConvOptions`` its ``model.conv.*`` options.
 """
 
 from collections.abc import Callable
@@ -20,10 +21,8 @@ from pytensor.tensor.variable import TensorVariable
 
 from seqlab.fields import counts, in_range
 from seqlab.models.blocks.base import Block
+from seqlab.models.fused_conv import ConvNorm
 from seqlab.models.numpy_matmul import numpy_matmul
-
-# The epsilon added to the variance in batch normalisation.
-BATCH_NORM_EPS = 1e-5
 
 
 def conv1d(
@@ -65,27 +64,6 @@ def conv1d(
     return y * out_mask[:, :, None], out_mask
 
 
-def batch_norm(y, mask, gamma, beta, mean, var, momentum, updates: list | None) -> TensorVariable:
-    """Normalise ``y`` (batch, time, filters) per filter over its real steps (``mask`` (batch,
-    time)), then scale by ``gamma`` and shift by ``beta`` (Ioffe and Szegedy 2015).
-
-    With ``updates`` (a list: training), the statistics are the batch's (mean and biased
-    variance over real steps), and the running ``mean`` and ``var`` (shared variables) get
-    ``(1 - momentum) * running + momentum * batch`` appended to ``updates``; without it
-    (evaluation), the running statistics are used.
-    """
-    m = mask[:, :, None]
-    eps, momentum = (pt.as_tensor_variable(np.asarray(v, dtype=y.dtype)) for v in (BATCH_NORM_EPS, momentum))
-    if updates is None:
-        centre, spread = mean, var
-    else:
-        count = m.sum(axis=(0, 1))
-        centre = (y * m).sum(axis=(0, 1)) / count
-        spread = (((y - centre) * m) ** 2).sum(axis=(0, 1)) / count
-        updates += [(mean, (1 - momentum) * mean + momentum * centre), (var, (1 - momentum) * var + momentum * spread)]
-    return ((y - centre) / pt.sqrt(spread + eps) * gamma + beta) * m
-
-
 @dataclass(frozen=True)
 class ConvOptions:
     """Convolution blocks (Conv1D → batch norm → ReLU), one per entry of ``filters``."""
@@ -113,13 +91,27 @@ class ConvOptions:
         return tuple(getattr(self, key)) or (1,) * len(self.filters)
 
 
-def conv_norm(params, i: int, x, mask, kernel: int, stride: int, dilation: int, momentum: float, updates):
+def conv_norm(params, i: int, x, mask, kernel: int, stride: int, dilation: int, momentum: float, updates, relu=False):
     """Convolution ``i`` (parameters ``{i}_W``, ``{i}_b``, ``{i}_gamma``, ``{i}_beta``,
-    ``{i}_mean``, ``{i}_var``) and batch normalisation of ``x`` (batch, time, channels):
-    the normalised outputs (batch, steps, filters), before any activation, and their mask."""
-    y, out_mask = conv1d(x, mask, params[f"{i}_W"], params[f"{i}_b"], kernel, stride, dilation)
-    stats = (params[f"{i}_{name}"] for name in ("gamma", "beta", "mean", "var"))
-    return batch_norm(y, out_mask, *stats, momentum, updates), out_mask
+    ``{i}_mean``, ``{i}_var``) and batch normalisation of ``x`` (batch, time, channels), one
+    fused Op (``seqlab.models.fused_conv``): the outputs (batch, steps, filters), with
+    ``relu`` after a ReLU, and their mask (batch, steps).
+
+    With ``updates`` (a list: training) the statistics are the batch's (mean and biased
+    variance over real steps), and the running ``{i}_mean`` and ``{i}_var`` get ``(1 -
+    momentum) * running + momentum * batch`` appended to ``updates``; without it
+    (evaluation), the running statistics normalise (Ioffe and Szegedy 2015).
+    """
+    names = ("W", "b", "gamma", "beta", "mean", "var")
+    weights = [params[f"{i}_{name}"] for name in names]
+    op = ConvNorm(kernel, stride, dilation, relu, training=updates is not None)
+    if updates is None:
+        return op(x, mask, *weights), mask[:, ::stride]
+    out, batch_mean, batch_var, _ = op(x, mask, *weights)
+    rate = pt.as_tensor_variable(np.asarray(momentum, dtype=x.dtype))
+    for running, batch in ((weights[4], batch_mean), (weights[5], batch_var)):
+        updates.append((running, (1 - rate) * running + rate * batch))
+    return out, mask[:, ::stride]
 
 
 def init_conv_norm(params: dict, rng, i: int, channels: int, filters: int, kernel: int, weights: Callable) -> None:
@@ -189,11 +181,12 @@ class ConvStack(Block):
         o = self.options
         blocks = zip(o.kernels, o.per_block("strides"), o.per_block("dilations"), strict=True)
         for i, (kernel, stride, dilation) in enumerate(blocks):
-            y, out_mask = conv_norm(params, i, x, mask, kernel, stride, dilation, o.momentum, ctx.updates)
+            relu = not o.residual
+            y, out_mask = conv_norm(params, i, x, mask, kernel, stride, dilation, o.momentum, ctx.updates, relu)
             if o.residual:
                 shortcut = x[:, ::stride]
                 if f"{i}_skip" in params:
                     shortcut = pt.tensordot(shortcut, params[f"{i}_skip"], axes=[[2], [0]])
-                y = y + shortcut * out_mask[:, :, None]
-            x, mask = pt.maximum(y, 0), out_mask
+                y = pt.maximum(y + shortcut * out_mask[:, :, None], 0)
+            x, mask = y, out_mask
         return x, mask

@@ -85,9 +85,8 @@ class ResidualBlock(Block):
     def apply(self, params, x, mask, ctx):
         convs, y = own(params, "conv"), x
         for j, kernel in enumerate(self.kernels):
-            y, _ = conv_norm(convs, j, y, mask, kernel, 1, 1, self.momentum, ctx.updates)
-            if j < len(self.kernels) - 1:
-                y = pt.maximum(y, 0)
+            relu = j < len(self.kernels) - 1
+            y, _ = conv_norm(convs, j, y, mask, kernel, 1, 1, self.momentum, ctx.updates, relu)
         shortcut = pt.tensordot(x, params["skip"], axes=[[2], [0]]) if "skip" in params else x
         return pt.maximum(y + shortcut * mask[:, :, None], 0), mask
 

@@ -1,0 +1,210 @@
+"""A fused convolution block for series: Conv1D → batch normalisation (→ ReLU) over the real
+steps of a padded batch as one PyTensor Op, and its backward pass as another, the way the
+recurrences became fused Ops (``seqlab.models.fused``).
+
+The graph built from PyTensor's own pieces spent more time in batch norm's element-wise passes
+(C loops that accumulate float32 in float64, one pass per node) than in the convolution's
+matrix product. Here NumPy does each pass once, in the batch's dtype: the windows are gathered
+by one strided copy and multiplied by the kernel in one product on NumPy's multi-threaded BLAS
+(as ``seqlab.models.numpy_matmul``); the batch statistics are matrix-vector products with the
+mask.
+
+Shapes: ``x`` (batch, time, channels), ``mask`` (batch, time) 1 on real steps; ``W`` (kernel *
+channels, filters), rows by offset then channel; ``b``, ``gamma``, ``beta`` and the running
+``mean``, ``var`` (filters,). Output step ``t`` sees the inputs ``t * stride + dilation * (j -
+(kernel - 1) // 2)``, ``j`` in ``0 .. kernel - 1`` (zeros outside the sequence and on padded
+steps), and is real when the input step ``t * stride`` is.
+"""
+
+import numpy as np
+import pytensor.tensor as pt
+from numpy.lib.stride_tricks import as_strided
+from pytensor.gradient import DisconnectedType
+from pytensor.graph.basic import Apply
+from pytensor.graph.op import Op
+
+# The epsilon added to the variance in batch normalisation.
+BATCH_NORM_EPS = 1e-5
+
+
+def _geometry(time: int, kernel: int, stride: int, dilation: int) -> tuple[int, int, int]:
+    """``(reach, first, steps)``: the zeros padded at either end, the padded index of output
+    step 0's first input, and the output steps."""
+    reach = dilation * (kernel - 1)
+    return reach, reach - dilation * ((kernel - 1) // 2), -(-time // stride)
+
+
+def gather_windows(x: np.ndarray, mask: np.ndarray, kernel: int, stride: int, dilation: int) -> np.ndarray:
+    """The windows of every output step of ``x`` (batch, time, channels) with its padded steps
+    zeroed: (batch * steps, kernel * channels), by offset then channel."""
+    batch, time, channels = x.shape
+    reach, first, steps = _geometry(time, kernel, stride, dilation)
+    padded = np.zeros((batch, time + 2 * reach, channels), dtype=x.dtype)
+    np.multiply(x, mask[:, :, None], out=padded[:, reach : reach + time])
+    sb, st, sc = padded.strides
+    view = as_strided(
+        padded[:, first:], (batch, steps, kernel, channels), (sb, stride * st, dilation * st, sc), writeable=False
+    )
+    return view.reshape(batch * steps, kernel * channels)
+
+
+def scatter_windows(g_windows: np.ndarray, mask: np.ndarray, kernel: int, stride: int, dilation: int) -> np.ndarray:
+    """The adjoint of ``gather_windows``: the gradient (batch, time, channels) of the inputs
+    from that of their windows (batch * steps, kernel * channels); ``mask`` (batch, time)."""
+    batch, time = mask.shape
+    reach, first, steps = _geometry(time, kernel, stride, dilation)
+    channels = g_windows.shape[1] // kernel
+    g_win = g_windows.reshape(batch, steps, kernel, channels)
+    g_padded = np.zeros((batch, time + 2 * reach, channels), dtype=g_windows.dtype)
+    span = stride * (steps - 1) + 1
+    for j in range(kernel):
+        start = first + dilation * j
+        g_padded[:, start : start + span : stride] += g_win[:, :, j]
+    return g_padded[:, reach : reach + time] * mask[:, :, None]
+
+
+def conv_norm_forward(x, mask, W, b, gamma, beta, mean, var, kernel, stride, dilation, relu, training):
+    """Conv1D, batch normalisation and, with ``relu``, a ReLU. ``training``: normalise by the
+    statistics of the batch's real steps (mean, biased variance) and return ``(out,
+    batch_mean, batch_var, xhat)``, ``xhat`` (batch, steps, filters) the normalised
+    convolution for the backward pass; else by the running ``mean``, ``var``: ``(out,)``.
+    ``out`` (batch, steps, filters) is zero on padded steps."""
+    batch, time, _ = x.shape
+    out_mask = np.ascontiguousarray(mask[:, ::stride]).reshape(-1)
+    z = gather_windows(x, mask, kernel, stride, dilation) @ W
+    z += b
+    if training:
+        count = out_mask.sum()
+        mean = out_mask @ z / count
+        z -= mean
+        var = out_mask @ np.square(z) / count
+    inv_std = (1 / np.sqrt(var + np.asarray(BATCH_NORM_EPS, dtype=x.dtype))).astype(x.dtype, copy=False)
+    if not training:
+        z -= mean
+    z *= inv_std
+    out = z * gamma
+    out += beta
+    out *= out_mask[:, None]
+    if relu:
+        np.maximum(out, 0, out=out)
+    shape = (batch, len(out_mask) // batch, W.shape[1])
+    return (out.reshape(shape), mean, var, z.reshape(shape)) if training else (out.reshape(shape),)
+
+
+def conv_norm_backward(x, mask, W, b, gamma, mean, var, out, xhat, g_out, kernel, stride, dilation, relu, training):
+    """The gradients ``(g_x, g_W, g_b, g_gamma, g_beta, g_mean, g_var)`` of
+    ``conv_norm_forward`` given ``g_out`` (batch, steps, filters) and its ``out``; in training
+    ``mean``, ``var`` are the batch's and ``xhat`` the forward's, in evaluation the running
+    statistics, and ``xhat`` is None (recomputed). With ``g`` the gradient of the normalised
+    outputs (zero on padded steps and, with ``relu``, where ``out`` is 0), σ = √(var + ε):
+    g_beta = Σ g, g_gamma = Σ g·xhat and the convolution's gradient g_z (Ioffe and Szegedy
+    2015), in training over the N real steps
+
+        g_z = m · γ / (N σ) · (N g − g_beta − xhat · g_gamma),  g_b = Σ g_z = 0,
+
+    and in evaluation g_z = m · γ g / σ, g_b = Σ g_z, g_mean = −g_b, g_var = −γ g_gamma / (2σ²);
+    then g_W = windowsᵀ g_z and the windows' gradient g_z Wᵀ scattered back onto the inputs.
+    In training the running statistics get no gradient (g_mean = g_var = 0)."""
+    out_mask = np.ascontiguousarray(mask[:, ::stride]).reshape(-1)
+    filters = W.shape[1]
+    windows = gather_windows(x, mask, kernel, stride, dilation)
+    inv_std = 1 / np.sqrt(var + np.asarray(BATCH_NORM_EPS, dtype=var.dtype))
+    if xhat is None:
+        xhat = windows @ W
+        xhat += b - mean
+        xhat *= inv_std
+    xhat = xhat.reshape(-1, filters)
+    g = g_out.reshape(-1, filters) * out_mask[:, None]
+    if relu:
+        g *= out.reshape(-1, filters) > 0
+    g_beta = np.ones(len(g), dtype=g.dtype) @ g
+    g_gamma = np.einsum("nf,nf->f", g, xhat)
+    zeros = np.zeros(filters, dtype=g.dtype)
+    if training:
+        count = out_mask.sum()
+        g *= count
+        g -= g_beta
+        g -= xhat * g_gamma
+        g *= gamma * inv_std / count
+        g *= out_mask[:, None]
+        g_b, g_mean, g_var = zeros, zeros, zeros
+    else:
+        g *= gamma * inv_std
+        g_b = np.ones(len(g), dtype=g.dtype) @ g
+        g_mean, g_var = -g_b, -0.5 * gamma * inv_std**2 * g_gamma
+    g_W = windows.T @ g
+    g_x = scatter_windows(g @ W.T, mask, kernel, stride, dilation)
+    return g_x, g_W, g_b, g_gamma, g_beta, g_mean, g_var
+
+
+class ConvNorm(Op):
+    """``(x, mask, W, b, gamma, beta, mean, var) -> conv_norm_forward(...)``: in training the
+    block's outputs, its batch mean and variance (for the running statistics) and ``xhat``;
+    in evaluation the outputs alone."""
+
+    __props__ = ("kernel", "stride", "dilation", "relu", "training")
+
+    def __init__(self, kernel: int, stride: int, dilation: int, relu: bool, training: bool):
+        self.kernel, self.stride, self.dilation, self.relu, self.training = kernel, stride, dilation, relu, training
+
+    def make_node(self, x, mask, W, b, gamma, beta, mean, var):
+        inputs = [pt.as_tensor_variable(v) for v in (x, mask, W, b, gamma, beta, mean, var)]
+        dtype = inputs[0].dtype
+        outputs = [pt.tensor3(dtype=dtype)]
+        if self.training:
+            outputs += [pt.vector(dtype=dtype), pt.vector(dtype=dtype), pt.tensor3(dtype=dtype)]
+        return Apply(self, inputs, outputs)
+
+    def perform(self, node, inputs, outputs):
+        x, mask, *weights = inputs
+        mask = mask.astype(x.dtype, copy=False)
+        results = conv_norm_forward(
+            x, mask, *weights, self.kernel, self.stride, self.dilation, self.relu, self.training
+        )
+        for store, value in zip(outputs, results, strict=True):
+            store[0] = value
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        (batch, time, _), _, (_, filters) = input_shapes[:3]
+        out = (batch, (time + self.stride - 1) // self.stride, filters)
+        return [out, (filters,), (filters,), out] if self.training else [out]
+
+    def pullback(self, inputs, outputs, output_grads):
+        x, mask, W, b, gamma, beta, mean, var = inputs
+        out, g_out = outputs[0], output_grads[0]
+        if isinstance(g_out.type, DisconnectedType):
+            g_out = pt.zeros_like(out)
+        grad = ConvNormGrad(self.kernel, self.stride, self.dilation, self.relu, self.training)
+        stats = [outputs[1], outputs[2], out, outputs[3]] if self.training else [mean, var, out]
+        g_x, g_W, g_b, g_gamma, g_beta, g_mean, g_var = grad(x, mask, W, b, gamma, *stats, g_out)
+        return [g_x, pt.zeros_like(mask), g_W, g_b, g_gamma, g_beta, g_mean, g_var]
+
+
+class ConvNormGrad(Op):
+    """``(x, mask, W, b, gamma, mean, var, out[, xhat], g_out) -> (g_x, g_W, g_b, g_gamma,
+    g_beta, g_mean, g_var)``: ``conv_norm_backward``, ``xhat`` in training only."""
+
+    __props__ = ("kernel", "stride", "dilation", "relu", "training")
+
+    def __init__(self, kernel: int, stride: int, dilation: int, relu: bool, training: bool):
+        self.kernel, self.stride, self.dilation, self.relu, self.training = kernel, stride, dilation, relu, training
+
+    def make_node(self, *inputs):
+        inputs = [pt.as_tensor_variable(v) for v in inputs]
+        x, W, vector = inputs[0], inputs[2], inputs[3]
+        return Apply(self, inputs, [x.type(), W.type(), *(vector.type() for _ in range(5))])
+
+    def perform(self, node, inputs, outputs):
+        x, mask, W, b, gamma, mean, var, out, *rest = inputs
+        xhat, g_out = rest if self.training else (None, *rest)
+        mask = mask.astype(x.dtype, copy=False)
+        grads = conv_norm_backward(
+            x, mask, W, b, gamma, mean, var, out, xhat, g_out,
+            self.kernel, self.stride, self.dilation, self.relu, self.training,
+        )  # fmt: skip
+        for store, value in zip(outputs, grads, strict=True):
+            store[0] = value
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        x, _, W, b = input_shapes[:4]
+        return [x, W, b, b, b, b, b]
