@@ -40,7 +40,8 @@ def gather_windows(x: np.ndarray, mask: np.ndarray, kernel: int, stride: int, di
     batch, time, channels = x.shape
     reach, first, steps = _geometry(time, kernel, stride, dilation)
     padded = np.zeros((batch, time + 2 * reach, channels), dtype=x.dtype)
-    np.multiply(x, mask[:, :, None], out=padded[:, reach : reach + time])
+    padded[:, reach : reach + time] = x
+    _zero_padding(padded[:, reach : reach + time], mask)
     sb, st, sc = padded.strides
     view = as_strided(
         padded[:, first:], (batch, steps, kernel, channels), (sb, stride * st, dilation * st, sc), writeable=False
@@ -60,78 +61,92 @@ def scatter_windows(g_windows: np.ndarray, mask: np.ndarray, kernel: int, stride
     for j in range(kernel):
         start = first + dilation * j
         g_padded[:, start : start + span : stride] += g_win[:, :, j]
-    return g_padded[:, reach : reach + time] * mask[:, :, None]
+    return _zero_padding(g_padded[:, reach : reach + time], mask)
+
+
+def _zero_padding(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``a`` (batch, steps, features) with its padded steps (``mask`` (batch, steps) 0) set to
+    zero in place; untouched when every step is real (series of one length)."""
+    if not mask.all():
+        a *= mask[:, :, None]
+    return a
 
 
 def conv_norm_forward(x, mask, W, b, gamma, beta, mean, var, kernel, stride, dilation, relu, training):
-    """Conv1D, batch normalisation and, with ``relu``, a ReLU. ``training``: normalise by the
-    statistics of the batch's real steps (mean, biased variance) and return ``(out,
-    batch_mean, batch_var, xhat)``, ``xhat`` (batch, steps, filters) the normalised
-    convolution for the backward pass; else by the running ``mean``, ``var``: ``(out,)``.
-    ``out`` (batch, steps, filters) is zero on padded steps."""
-    batch, time, _ = x.shape
-    out_mask = np.ascontiguousarray(mask[:, ::stride]).reshape(-1)
+    """Conv1D z = windows W + b, batch normalisation γ (z − μ) / σ + β with σ = √(var + ε)
+    and, with ``relu``, a ReLU. ``training``: μ and var are the mean and biased variance of
+    the batch's real steps; returns ``(out, batch_mean, batch_var, centred)``, ``centred``
+    (batch, steps, filters) = z − μ for the backward pass (b cancels: z is computed without
+    it). Else the running ``mean``, ``var`` normalise: ``(out,)``. ``out`` (batch, steps,
+    filters) is zero on padded steps. Each element-wise pass runs once, in place."""
+    batch = x.shape[0]
+    out_mask = np.ascontiguousarray(mask[:, ::stride])
+    shape = (batch, out_mask.shape[1], W.shape[1])
     z = gather_windows(x, mask, kernel, stride, dilation) @ W
-    z += b
+    eps = np.asarray(BATCH_NORM_EPS, dtype=x.dtype)
     if training:
-        count = out_mask.sum()
-        mean = out_mask @ z / count
-        z -= mean
-        var = out_mask @ np.square(z) / count
-    inv_std = (1 / np.sqrt(var + np.asarray(BATCH_NORM_EPS, dtype=x.dtype))).astype(x.dtype, copy=False)
-    if not training:
-        z -= mean
-    z *= inv_std
-    out = z * gamma
-    out += beta
-    out *= out_mask[:, None]
+        weights = out_mask.reshape(-1) / out_mask.sum()
+        centre = weights @ z
+        z -= centre
+        out = np.square(z)
+        var = weights @ out
+        scale = gamma / np.sqrt(var + eps)
+        np.multiply(z, scale, out=out)
+        out += beta
+    else:
+        scale = gamma / np.sqrt(var + eps)
+        z *= scale
+        z += beta + (b - mean) * scale
+        out = z
+    out = _zero_padding(out.reshape(shape), out_mask)
     if relu:
         np.maximum(out, 0, out=out)
-    shape = (batch, len(out_mask) // batch, W.shape[1])
-    return (out.reshape(shape), mean, var, z.reshape(shape)) if training else (out.reshape(shape),)
+    return (out, centre + b, var, z.reshape(shape)) if training else (out,)
 
 
-def conv_norm_backward(x, mask, W, b, gamma, mean, var, out, xhat, g_out, kernel, stride, dilation, relu, training):
+def conv_norm_backward(x, mask, W, b, gamma, mean, var, out, centred, g_out, kernel, stride, dilation, relu, training):
     """The gradients ``(g_x, g_W, g_b, g_gamma, g_beta, g_mean, g_var)`` of
     ``conv_norm_forward`` given ``g_out`` (batch, steps, filters) and its ``out``; in training
-    ``mean``, ``var`` are the batch's and ``xhat`` the forward's, in evaluation the running
-    statistics, and ``xhat`` is None (recomputed). With ``g`` the gradient of the normalised
-    outputs (zero on padded steps and, with ``relu``, where ``out`` is 0), σ = √(var + ε):
-    g_beta = Σ g, g_gamma = Σ g·xhat and the convolution's gradient g_z (Ioffe and Szegedy
-    2015), in training over the N real steps
+    ``mean``, ``var`` are the batch's and ``centred`` the forward's z − μ, in evaluation the
+    running statistics, and ``centred`` is None (recomputed). With ``g`` the gradient of the
+    normalised outputs (zero on padded steps and, with ``relu``, where ``out`` is 0), σ =
+    √(var + ε) and x̂ = (z − μ) / σ: g_beta = Σ g, g_gamma = Σ g x̂ and the convolution's
+    gradient g_z (Ioffe and Szegedy 2015), in training over the N real steps
 
-        g_z = m · γ / (N σ) · (N g − g_beta − xhat · g_gamma),  g_b = Σ g_z = 0,
+        g_z = m · γ / σ · (g − g_beta / N − x̂ · g_gamma / N),  g_b = Σ g_z = 0,
 
     and in evaluation g_z = m · γ g / σ, g_b = Σ g_z, g_mean = −g_b, g_var = −γ g_gamma / (2σ²);
     then g_W = windowsᵀ g_z and the windows' gradient g_z Wᵀ scattered back onto the inputs.
     In training the running statistics get no gradient (g_mean = g_var = 0)."""
-    out_mask = np.ascontiguousarray(mask[:, ::stride]).reshape(-1)
+    out_mask = np.ascontiguousarray(mask[:, ::stride])
     filters = W.shape[1]
     windows = gather_windows(x, mask, kernel, stride, dilation)
     inv_std = 1 / np.sqrt(var + np.asarray(BATCH_NORM_EPS, dtype=var.dtype))
-    if xhat is None:
-        xhat = windows @ W
-        xhat += b - mean
-        xhat *= inv_std
-    xhat = xhat.reshape(-1, filters)
-    g = g_out.reshape(-1, filters) * out_mask[:, None]
-    if relu:
-        g *= out.reshape(-1, filters) > 0
+    if centred is None:
+        centred = windows @ W
+        centred += b - mean
+    centred = centred.reshape(-1, filters)
+    if relu:  # out ≥ 0, so sign(out) is the ReLU's derivative; out is 0 on padded steps too
+        g = np.sign(out.reshape(-1, filters))
+        g *= g_out.reshape(-1, filters)
+    else:
+        g = _zero_padding(np.array(g_out, copy=True), out_mask).reshape(-1, filters)
     g_beta = np.ones(len(g), dtype=g.dtype) @ g
-    g_gamma = np.einsum("nf,nf->f", g, xhat)
+    g_gamma = np.einsum("nf,nf->f", g, centred) * inv_std
+    scale = gamma * inv_std
     zeros = np.zeros(filters, dtype=g.dtype)
     if training:
         count = out_mask.sum()
-        g *= count
-        g -= g_beta
-        g -= xhat * g_gamma
-        g *= gamma * inv_std / count
-        g *= out_mask[:, None]
+        shift = np.multiply(centred, -scale * inv_std * g_gamma / count)
+        shift -= scale * g_beta / count
+        g *= scale
+        g += shift
+        g = _zero_padding(g.reshape(out.shape), out_mask).reshape(-1, filters)
         g_b, g_mean, g_var = zeros, zeros, zeros
     else:
-        g *= gamma * inv_std
+        g *= scale
         g_b = np.ones(len(g), dtype=g.dtype) @ g
-        g_mean, g_var = -g_b, -0.5 * gamma * inv_std**2 * g_gamma
+        g_mean, g_var = -g_b, -0.5 * scale * inv_std * g_gamma
     g_W = windows.T @ g
     g_x = scatter_windows(g @ W.T, mask, kernel, stride, dilation)
     return g_x, g_W, g_b, g_gamma, g_beta, g_mean, g_var
@@ -139,7 +154,8 @@ def conv_norm_backward(x, mask, W, b, gamma, mean, var, out, xhat, g_out, kernel
 
 class ConvNorm(Op):
     """``(x, mask, W, b, gamma, beta, mean, var) -> conv_norm_forward(...)``: in training the
-    block's outputs, its batch mean and variance (for the running statistics) and ``xhat``;
+    block's outputs, its batch mean and variance (for the running statistics) and the centred
+    convolution;
     in evaluation the outputs alone."""
 
     __props__ = ("kernel", "stride", "dilation", "relu", "training")
@@ -181,8 +197,8 @@ class ConvNorm(Op):
 
 
 class ConvNormGrad(Op):
-    """``(x, mask, W, b, gamma, mean, var, out[, xhat], g_out) -> (g_x, g_W, g_b, g_gamma,
-    g_beta, g_mean, g_var)``: ``conv_norm_backward``, ``xhat`` in training only."""
+    """``(x, mask, W, b, gamma, mean, var, out[, centred], g_out) -> (g_x, g_W, g_b, g_gamma,
+    g_beta, g_mean, g_var)``: ``conv_norm_backward``, ``centred`` in training only."""
 
     __props__ = ("kernel", "stride", "dilation", "relu", "training")
 
@@ -196,10 +212,10 @@ class ConvNormGrad(Op):
 
     def perform(self, node, inputs, outputs):
         x, mask, W, b, gamma, mean, var, out, *rest = inputs
-        xhat, g_out = rest if self.training else (None, *rest)
+        centred, g_out = rest if self.training else (None, *rest)
         mask = mask.astype(x.dtype, copy=False)
         grads = conv_norm_backward(
-            x, mask, W, b, gamma, mean, var, out, xhat, g_out,
+            x, mask, W, b, gamma, mean, var, out, centred, g_out,
             self.kernel, self.stride, self.dilation, self.relu, self.training,
         )  # fmt: skip
         for store, value in zip(outputs, grads, strict=True):
