@@ -30,36 +30,31 @@ from seqlab.models.network import NetworkSpec, init_network_params
 
 CLASSES, LR = 10, 0.01
 
-# name: (batch, length, channels, network options). The first two are the LSTM-FCN preset on
-# series as long as ArrowHead's and ACSF1's; the third a strided front-end feeding an LSTM.
+# name: (batch, length, channels, model, network options). The first two are the LSTM-FCN
+# preset on series as long as ArrowHead's and ACSF1's; the third a strided front-end feeding an
+# LSTM; the last two the FCN and ResNet encoders (their presets' sizes) on ArrowHead's length.
+LSTM_FCN = {"hidden_size": 8, "conv": {"filters": [128, 256, 128], "kernels": [7, 5, 3], "layout": "branch"}}
 SHAPES = {
-    "fcn-branch B16/L251": (
-        16,
-        251,
-        1,
-        {"hidden_size": 8, "conv": {"filters": [128, 256, 128], "kernels": [7, 5, 3], "layout": "branch"}},
-    ),
-    "fcn-branch B16/L1460": (
-        16,
-        1460,
-        1,
-        {"hidden_size": 8, "conv": {"filters": [128, 256, 128], "kernels": [7, 5, 3], "layout": "branch"}},
-    ),
+    "fcn-branch B16/L251": (16, 251, 1, "lstm", LSTM_FCN),
+    "fcn-branch B16/L1460": (16, 1460, 1, "lstm", LSTM_FCN),
     "frontend B32/L512/C8": (
         32,
         512,
         8,
+        "lstm",
         {
             "hidden_size": 128,
             "conv": {"filters": [64, 64], "kernels": [5, 3], "strides": [2, 2], "layout": "frontend"},
         },
     ),
+    "fcn B16/L251": (16, 251, 1, "fcn", {"conv": {"filters": [128, 256, 128], "kernels": [7, 5, 3]}}),
+    "resnet B16/L251": (16, 251, 1, "resnet", {"conv": {"filters": [64, 128, 128], "kernels": [7, 5, 3]}}),
 }
 
 
 def network(shape: str) -> tuple[NetworkSpec, tuple]:
-    batch, length, channels, options = SHAPES[shape]
-    return default_network_spec(CLASSES, channels, model="lstm", **options), (batch, length, channels)
+    batch, length, channels, model, options = SHAPES[shape]
+    return default_network_spec(CLASSES, channels, model=model, **options), (batch, length, channels)
 
 
 def make_batch(batch: int, length: int, channels: int, dtype: str):
@@ -68,48 +63,97 @@ def make_batch(batch: int, length: int, channels: int, dtype: str):
     return x, np.ones((batch, length), dtype), rng.integers(0, CLASSES, size=batch).astype("int32")
 
 
+def conv_layers(spec: NetworkSpec, channels: int) -> list[tuple[str, int, int, int, int]]:
+    """``(prefix, kernel, channels, filters, stride)`` of every convolution of ``spec``'s
+    encoder, in order (a ResNet's 1×1 shortcuts as kernel-1 layers named ``res{i}_skip``)."""
+    conv, layers = spec.options.conv, []
+    if spec.encoder == "resnet":
+        for i, filters in enumerate(conv.filters):
+            for j, kernel in enumerate(conv.kernels):
+                layers.append((f"res{i}_conv{j}", kernel, channels if j == 0 else filters, filters, 1))
+            if channels != filters:
+                layers.append((f"res{i}_skip", 1, channels, filters, 1))
+            channels = filters
+        return layers
+    for i, (filters, kernel, stride) in enumerate(
+        zip(conv.filters, conv.kernels, conv.per_block("strides"), strict=True)
+    ):
+        layers.append((f"conv{i}", kernel, channels, filters, stride))
+        channels = filters
+    return layers
+
+
 def flops(spec: NetworkSpec, batch: int, length: int, channels: int) -> float:
     """Multiply-adds x 2 of one step's convolutions and LSTM products, forward + backward."""
-    forward, steps, conv, hidden = 0.0, length, spec.options.conv, spec.options.hidden_size
-    for filters, kernel, stride in zip(conv.filters, conv.kernels, conv.per_block("strides"), strict=True):
+    forward, steps = 0.0, length
+    for _, kernel, inputs, filters, stride in conv_layers(spec, channels):
         steps = -(-steps // stride)
-        forward += 2 * batch * steps * kernel * channels * filters
-        channels = filters
-    if conv.layout == "branch":
-        channels, steps = spec.input_size, length
-    forward += 2 * batch * steps * (channels + hidden) * 4 * hidden
+        forward += 2 * batch * steps * kernel * inputs * filters
+    if spec.encoder == "rnn":
+        conv, hidden = spec.options.conv, spec.options.hidden_size
+        inputs = conv.filters[-1] if conv.layout == "frontend" else spec.input_size
+        steps = steps if conv.layout == "frontend" else length
+        forward += 2 * batch * steps * (inputs + hidden) * 4 * hidden
     return 3 * forward
 
 
 def torch_step(spec: NetworkSpec, params: dict, dtype: str):
+    """A PyTorch training step of ``spec``'s network with seqlab's ``params``: ``nn.Conv1d``,
+    ``nn.BatchNorm1d`` and ReLU blocks (a ResNet's shortcuts added before the last ReLU of
+    each block, through a bias-free 1×1 ``nn.Conv1d`` where the channels change), beside or
+    after an ``nn.LSTM``, or before the mean over time; then ``nn.Linear``, SGD."""
     import torch
 
     torch.set_num_threads(os.cpu_count())
     kind = getattr(torch, dtype)
-    blocks, channels, conv, hidden = [], spec.input_size, spec.options.conv, spec.options.hidden_size
-    for i, (filters, kernel, stride) in enumerate(
-        zip(conv.filters, conv.kernels, conv.per_block("strides"), strict=True)
-    ):
-        layer = torch.nn.Conv1d(channels, filters, kernel, stride=stride, padding=(kernel - 1) // 2, dtype=kind)
-        norm = torch.nn.BatchNorm1d(filters, eps=1e-5, momentum=conv.momentum, dtype=kind)
+    conv = spec.options.conv
+    layers = {}
+    for name, kernel, channels, filters, stride in conv_layers(spec, spec.input_size):
+        skip = name.endswith("skip")
+        layer = torch.nn.Conv1d(
+            channels, filters, kernel, stride=stride, padding=(kernel - 1) // 2, bias=not skip, dtype=kind
+        )
         with torch.no_grad():  # seqlab's W: (kernel * channels, filters), rows by offset then channel
-            layer.weight.copy_(torch.from_numpy(params[f"conv{i}_W"].reshape(kernel, channels, filters).T.copy()))
-            layer.bias.copy_(torch.from_numpy(params[f"conv{i}_b"]))
-        blocks += [layer, norm, torch.nn.ReLU()]
-        channels = filters
-    convs = torch.nn.Sequential(*blocks)
-    lstm_inputs = conv.filters[-1] if conv.layout == "frontend" else spec.input_size
-    lstm = torch.nn.LSTM(lstm_inputs, hidden, batch_first=True, dtype=kind)
+            weights = params[name if skip else f"{name}_W"].reshape(kernel, channels, filters)
+            layer.weight.copy_(torch.from_numpy(weights.T.copy()))
+            if not skip:
+                layer.bias.copy_(torch.from_numpy(params[f"{name}_b"]))
+        norm = [] if skip else [torch.nn.BatchNorm1d(filters, eps=1e-5, momentum=conv.momentum, dtype=kind)]
+        layers[name] = torch.nn.Sequential(layer, *norm)
     out = torch.nn.Linear(params["out_W"].shape[0], CLASSES, dtype=kind)
-    copy_weights(params, lstm, out)
-    modules = [convs, lstm, out]
+    modules = [*layers.values(), out]
+    relu = torch.nn.functional.relu
+    if spec.encoder == "rnn":
+        lstm_inputs = conv.filters[-1] if conv.layout == "frontend" else spec.input_size
+        lstm = torch.nn.LSTM(lstm_inputs, spec.options.hidden_size, batch_first=True, dtype=kind)
+        copy_weights(params, lstm, out)
+        modules.append(lstm)
+    else:
+        with torch.no_grad():
+            out.weight.copy_(torch.from_numpy(params["out_W"].T.copy()))
+            out.bias.copy_(torch.from_numpy(params["out_b"]))
     optimizer = torch.optim.SGD([p for m in modules for p in m.parameters()], lr=LR)
+
+    def encode(x):  # (batch, channels, time) -> (batch, filters, steps)
+        if spec.encoder != "resnet":
+            for block in layers.values():
+                x = relu(block(x))
+            return x
+        for i in range(len(conv.filters)):
+            y = x
+            for j in range(len(conv.kernels)):
+                y = layers[f"res{i}_conv{j}"](y)
+                y = relu(y) if j < len(conv.kernels) - 1 else y
+            x = relu(y + (layers[f"res{i}_skip"](x) if f"res{i}_skip" in layers else x))
+        return x
 
     def step(x, mask, y):
         optimizer.zero_grad()
         inputs = torch.from_numpy(x)
-        convolved = convs(inputs.transpose(1, 2))  # (batch, filters, steps)
-        if conv.layout == "frontend":
+        convolved = encode(inputs.transpose(1, 2))
+        if spec.encoder != "rnn":
+            summary = convolved.mean(dim=2)
+        elif conv.layout == "frontend":
             states, _ = lstm(convolved.transpose(1, 2))
             summary = states[:, -1]
         else:
