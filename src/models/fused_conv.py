@@ -152,16 +152,19 @@ def conv_norm_backward(x, mask, W, b, gamma, mean, var, out, centred, g_out, ker
     return g_x, g_W, g_b, g_gamma, g_beta, g_mean, g_var
 
 
-class ConvNorm(Op):
-    """``(x, mask, W, b, gamma, beta, mean, var) -> conv_norm_forward(...)``: in training the
-    block's outputs, its batch mean and variance (for the running statistics) and the centred
-    convolution;
-    in evaluation the outputs alone."""
+class _ConvNormOp(Op):
+    """What both Ops are built for: the block's geometry, its ReLU and its mode."""
 
     __props__ = ("kernel", "stride", "dilation", "relu", "training")
 
     def __init__(self, kernel: int, stride: int, dilation: int, relu: bool, training: bool):
         self.kernel, self.stride, self.dilation, self.relu, self.training = kernel, stride, dilation, relu, training
+
+
+class ConvNorm(_ConvNormOp):
+    """``(x, mask, W, b, gamma, beta, mean, var) -> conv_norm_forward(...)``: in training the
+    block's outputs, its batch mean and variance (for the running statistics) and the centred
+    convolution; in evaluation the outputs alone."""
 
     def make_node(self, x, mask, W, b, gamma, beta, mean, var):
         inputs = [pt.as_tensor_variable(v) for v in (x, mask, W, b, gamma, beta, mean, var)]
@@ -196,14 +199,9 @@ class ConvNorm(Op):
         return [g_x, pt.zeros_like(mask), g_W, g_b, g_gamma, g_beta, g_mean, g_var]
 
 
-class ConvNormGrad(Op):
+class ConvNormGrad(_ConvNormOp):
     """``(x, mask, W, b, gamma, mean, var, out[, centred], g_out) -> (g_x, g_W, g_b, g_gamma,
     g_beta, g_mean, g_var)``: ``conv_norm_backward``, ``centred`` in training only."""
-
-    __props__ = ("kernel", "stride", "dilation", "relu", "training")
-
-    def __init__(self, kernel: int, stride: int, dilation: int, relu: bool, training: bool):
-        self.kernel, self.stride, self.dilation, self.relu, self.training = kernel, stride, dilation, relu, training
 
     def make_node(self, *inputs):
         inputs = [pt.as_tensor_variable(v) for v in inputs]

@@ -180,8 +180,8 @@ class ConvStack(Block):
     def apply(self, params, x, mask, ctx):
         o = self.options
         blocks = zip(o.kernels, o.per_block("strides"), o.per_block("dilations"), strict=True)
+        relu = not o.residual  # a residual block adds its input before the ReLU
         for i, (kernel, stride, dilation) in enumerate(blocks):
-            relu = not o.residual
             y, out_mask = conv_norm(params, i, x, mask, kernel, stride, dilation, o.momentum, ctx.updates, relu)
             if o.residual:
                 shortcut = x[:, ::stride]
