@@ -97,17 +97,20 @@ def flops(spec: NetworkSpec, batch: int, length: int, channels: int) -> float:
     return 3 * forward
 
 
-def torch_step(spec: NetworkSpec, params: dict, dtype: str):
-    """A PyTorch training step of ``spec``'s network with seqlab's ``params``: ``nn.Conv1d``,
-    ``nn.BatchNorm1d`` and ReLU blocks (a ResNet's shortcuts added before the last ReLU of
-    each block, through a bias-free 1×1 ``nn.Conv1d`` where the channels change), beside or
-    after an ``nn.LSTM``, or before the mean over time; then ``nn.Linear``, SGD."""
+def torch_network(spec: NetworkSpec, params: dict, dtype: str):
+    """``spec``'s network in PyTorch with seqlab's ``params``: ``nn.Conv1d``, ``nn.BatchNorm1d``
+    and ReLU blocks (a ResNet's shortcuts added before the last ReLU of each block, through a
+    bias-free 1×1 ``nn.Conv1d`` where the channels change), beside or after an ``nn.LSTM``, or
+    before the mean over time; then ``nn.Linear``.
+
+    Returns the ``nn.Module`` holding every layer (its ``train()``/``eval()`` switch batch
+    norm's statistics) and ``forward``: inputs (batch, time, channels) -> logits (batch, classes)."""
     import torch
 
     torch.set_num_threads(os.cpu_count())
     kind = getattr(torch, dtype)
     conv = spec.options.conv
-    layers = {}
+    layers = torch.nn.ModuleDict()
     for name, kernel, channels, filters, stride in conv_layers(spec, spec.input_size):
         skip = name.endswith("skip")
         layer = torch.nn.Conv1d(
@@ -120,19 +123,18 @@ def torch_step(spec: NetworkSpec, params: dict, dtype: str):
                 layer.bias.copy_(torch.from_numpy(params[f"{name}_b"]))
         norm = [] if skip else [torch.nn.BatchNorm1d(filters, eps=1e-5, momentum=conv.momentum, dtype=kind)]
         layers[name] = torch.nn.Sequential(layer, *norm)
-    out = torch.nn.Linear(params["out_W"].shape[0], CLASSES, dtype=kind)
-    modules = [*layers.values(), out]
+    out = torch.nn.Linear(params["out_W"].shape[0], spec.num_classes, dtype=kind)
+    network = torch.nn.ModuleDict({"conv": layers, "out": out})
     relu = torch.nn.functional.relu
     if spec.encoder == "rnn":
         lstm_inputs = conv.filters[-1] if conv.layout == "frontend" else spec.input_size
         lstm = torch.nn.LSTM(lstm_inputs, spec.options.hidden_size, batch_first=True, dtype=kind)
         copy_weights(params, lstm, out)
-        modules.append(lstm)
+        network["lstm"] = lstm
     else:
         with torch.no_grad():
             out.weight.copy_(torch.from_numpy(params["out_W"].T.copy()))
             out.bias.copy_(torch.from_numpy(params["out_b"]))
-    optimizer = torch.optim.SGD([p for m in modules for p in m.parameters()], lr=LR)
 
     def encode(x):  # (batch, channels, time) -> (batch, filters, steps)
         if spec.encoder != "resnet":
@@ -147,9 +149,7 @@ def torch_step(spec: NetworkSpec, params: dict, dtype: str):
             x = relu(y + (layers[f"res{i}_skip"](x) if f"res{i}_skip" in layers else x))
         return x
 
-    def step(x, mask, y):
-        optimizer.zero_grad()
-        inputs = torch.from_numpy(x)
+    def forward(inputs):
         convolved = encode(inputs.transpose(1, 2))
         if spec.encoder != "rnn":
             summary = convolved.mean(dim=2)
@@ -159,7 +159,21 @@ def torch_step(spec: NetworkSpec, params: dict, dtype: str):
         else:
             states, _ = lstm(inputs)
             summary = torch.cat([states[:, -1], convolved.mean(dim=2)], dim=1)
-        loss = torch.nn.functional.cross_entropy(out(summary), torch.from_numpy(y).long())
+        return out(summary)
+
+    return network, forward
+
+
+def torch_step(spec: NetworkSpec, params: dict, dtype: str):
+    """A PyTorch training step (``torch_network``, softmax cross-entropy, SGD) on a batch."""
+    import torch
+
+    network, forward = torch_network(spec, params, dtype)
+    optimizer = torch.optim.SGD(network.parameters(), lr=LR)
+
+    def step(x, mask, y):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(forward(torch.from_numpy(x)), torch.from_numpy(y).long())
         loss.backward()
         optimizer.step()
         return loss.item()

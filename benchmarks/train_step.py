@@ -101,7 +101,9 @@ def seqlab_step(cell: str, hidden: int, dtype: str, implementation: str, params)
 
 def copy_weights(params: dict, rnn, out) -> None:
     """Give PyTorch's one-layer ``rnn`` and its ``out`` layer seqlab's ``params`` (its gates
-    are in PyTorch's order; seqlab has one bias where PyTorch has two)."""
+    are in PyTorch's order). seqlab has one bias where PyTorch has two: the second is zero and
+    frozen, so that both train the same parameters (with Adam, two biases fed the same gradient
+    would move twice as far)."""
     import torch
 
     with torch.no_grad():
@@ -111,6 +113,7 @@ def copy_weights(params: dict, rnn, out) -> None:
         rnn.bias_hh_l0.zero_()
         out.weight.copy_(torch.from_numpy(params["out_W"].T.copy()))
         out.bias.copy_(torch.from_numpy(params["out_b"]))
+    rnn.bias_hh_l0.requires_grad_(False)
 
 
 # The PyTorch module of each registered cell that has one; a cell without a twin (a cell a user

@@ -6,8 +6,10 @@ benchmark measures what a user's machine runs and says so.
 
 import os
 
+import mlflow
 import pytest
 
+from benchmarks.epochs import seqlab_epochs
 from benchmarks.train_step import KERNEL_VARIABLES, interleaved, serve
 
 
@@ -32,3 +34,17 @@ def test_measurement_processes_run_without_the_kernel_variables_and_report_their
     assert os.environ["OPENBLAS_CORETYPE"] == "Haswell", "this process's own environment is restored"
     assert len(rounds["probe"]) == 2 and (rounds["probe"] > 0).all()
     assert reports["probe"]["peak_rss_mb"] > 0
+
+
+def test_epoch_benchmark_times_each_epoch_of_a_seqlab_run_from_its_log_and_reads_its_first_loss(
+    tmp_path, store, default_run
+):
+    # The default experiment (compiled by default_run, whose cache the new process shares) for
+    # three epochs: the benchmark times epochs 2 and 3 from the run's log lines, so a change of
+    # their format, or of the line naming the run, fails here rather than in a silent benchmark.
+    report = seqlab_epochs(["trainer.epochs=3", "trainer.progress=false"], str(tmp_path))
+    assert len(report["epoch_s"]) == 2 and (report["epoch_s"] > 0).all()
+    assert report["run_s"] > report["epoch_s"].sum()
+    # The same seed, weights and batches as default_run's first epoch: the same mean loss.
+    history = mlflow.MlflowClient(store["uri"]).get_metric_history(default_run["metrics"]["run_id"], "train_loss")
+    assert report["first_loss"] == pytest.approx(next(m.value for m in history if m.step == 1), rel=1e-6)

@@ -13,7 +13,7 @@ import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -63,8 +63,12 @@ def journal_path(checkpoint_dir: str, run_id: str) -> Path:
 
 
 def save_checkpoint(checkpoint: Checkpoint, path: Path) -> None:
-    """Write ``checkpoint`` to ``path`` atomically."""
-    save_tree(asdict(checkpoint), path)
+    """Write ``checkpoint`` to ``path`` atomically (its arrays as they are: ``asdict`` would
+    deep-copy each of them first)."""
+    save_tree(
+        {f.name: getattr(checkpoint, f.name) for f in fields(checkpoint)} | {"progress": vars(checkpoint.progress)},
+        path,
+    )
 
 
 # Overrides a resume may give besides its own: how long it trains (applied), and where and how
@@ -177,6 +181,10 @@ class TrainingState:
     data_hash: str
     progress: Progress
     rng: np.random.Generator
+    config_yaml: str = field(init=False, repr=False)  # written into every checkpoint
+
+    def __post_init__(self):
+        self.config_yaml = OmegaConf.to_yaml(self.config, resolve=True)
 
     @classmethod
     def start(
@@ -205,7 +213,7 @@ class TrainingState:
         """Checkpoint the run as it stands after its last finished epoch."""
         checkpoint = Checkpoint(
             run_id=self.run_id,
-            config=OmegaConf.to_yaml(self.config, resolve=True),
+            config=self.config_yaml,
             data_hash=self.data_hash,
             progress=self.progress,
             model_state=model.training_state(),
