@@ -36,6 +36,7 @@ def test_measurement_processes_run_without_the_kernel_variables_and_report_their
     assert reports["probe"]["peak_rss_mb"] > 0
 
 
+@pytest.mark.slow
 def test_epoch_benchmark_times_each_epoch_of_a_seqlab_run_from_its_log_and_reads_its_first_loss(
     tmp_path, store, default_run
 ):
