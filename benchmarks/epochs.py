@@ -152,11 +152,10 @@ def _torch_worker(connection, arguments: list[str]) -> None:
         losses.append(total / len(splits.train))
         plateau.step(losses[-1])
         if losses[-1] < best:
-            best, kept = losses[-1], {k: v.detach().clone() for k, v in network.state_dict().items()}  # noqa: F841
+            best, kept = losses[-1], {k: v.detach().clone() for k, v in network.state_dict().items()}
         times.append(time.perf_counter() - start)
-    connection.send(
-        {"epoch_s": np.array(times[1:]), "first_loss": losses[0], "blas": blas_libraries(), "kept": len(kept)}
-    )
+    network.load_state_dict(kept)  # the best epoch's weights, as seqlab ends with
+    connection.send({"epoch_s": np.array(times[1:]), "first_loss": losses[0], "blas": blas_libraries()})
 
 
 def torch_epochs(arguments: list[str]) -> dict:
