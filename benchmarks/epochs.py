@@ -31,21 +31,30 @@ logged model).
 import argparse
 import multiprocessing
 import os
-import re
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 
-from benchmarks.train_step import KERNEL_VARIABLES, kernel_environment
+from benchmarks.layers import torch_network
+from benchmarks.train_step import KERNEL_VARIABLES, kernel_environment, logged_run, seconds_to_lines
+from seqlab.api import compose
 from seqlab.engine import blas_libraries
+from seqlab.experiments.training.builders import (
+    INIT_STREAM,
+    class_weights,
+    load_data,
+    model_inputs,
+    network_spec,
+    shuffle_rng,
+)
+from seqlab.models.network import init_network_params
 
-EPOCH_LINE = re.compile(r"epoch (\d+)/\d+ +train_loss=")
-RUN_LINE = re.compile(r"MLflow run (\w+) in (\S+)")
+EPOCH_LINE = r"epoch \d+/\d+ +train_loss="  # logged after every epoch
 
 
 def overrides(experiment: str, train: Path, test: Path, epochs: int, dtype: str) -> list[str]:
@@ -70,33 +79,19 @@ def seqlab_epochs(arguments: list[str], folder: str) -> dict:
     and outputs in ``folder`` (its compile cache the usual one): the seconds between its
     epochs' log lines (``epoch_s``), from launch to exit (``run_s``), and the first epoch's
     training loss as MLflow recorded it (``first_loss``)."""
-    where = [
+    where = (
         f"tracking.uri=sqlite:///{folder}/mlflow.db",
         f"tracking.artifact_root={folder}/artifacts",
         f"trainer.checkpoint_dir={folder}/checkpoints",
         f"hydra.run.dir={folder}/outputs",
-    ]
-    start = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "seqlab.experiments.train", *arguments, *where],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
     )
-    ends, lines = [], []
-    for line in process.stdout:
-        lines.append(line)
-        if EPOCH_LINE.search(line):
-            ends.append(time.perf_counter() - start)
-    if process.wait() != 0:
-        raise RuntimeError(f"seqlab train {' '.join(arguments)} failed:\n{''.join(lines[-20:])}")
-    run_id, uri = next(match.groups() for line in lines if (match := RUN_LINE.search(line)))
-    import mlflow
-
+    command = ("-m", "seqlab.experiments.train", *arguments, *where)
+    seconds, lines = seconds_to_lines(command, dict(os.environ), {"epoch": EPOCH_LINE})
+    run_id, uri = logged_run(lines)
     first = mlflow.MlflowClient(uri).get_metric_history(run_id, "train_loss")
     return {
-        "epoch_s": np.diff(ends),
-        "run_s": time.perf_counter() - start,
+        "epoch_s": np.diff(seconds["epoch"]),
+        "run_s": seconds["exit"],
         "first_loss": next(m.value for m in first if m.step == 1),
     }
 
@@ -105,18 +100,6 @@ def _torch_worker(connection, arguments: list[str]) -> None:
     """Train ``arguments``' experiment in PyTorch (module docstring) and send its epoch times,
     first epoch's loss and BLAS kernels."""
     import torch
-
-    from benchmarks.layers import torch_network
-    from seqlab.api import compose
-    from seqlab.experiments.training.builders import (
-        INIT_STREAM,
-        class_weights,
-        load_data,
-        model_inputs,
-        network_spec,
-        shuffle_rng,
-    )
-    from seqlab.models.network import init_network_params
 
     cfg = compose(arguments)
     splits = model_inputs(cfg, load_data(cfg))

@@ -342,8 +342,8 @@ print("predicted", model.predict(pd.DataFrame({{"sequence": [list("10110100")]}}
 
 def seconds_to_lines(arguments: tuple[str, ...], env: dict, patterns: dict[str, str]) -> tuple[dict, list[str]]:
     """Run Python with ``arguments`` in a new process; return the seconds from its launch to
-    the first output line matching each of ``patterns`` (name -> regex) and to its exit, and
-    its output lines."""
+    every output line matching each of ``patterns`` (name -> list, in order; regexes) and to
+    its exit (``exit``, a number), and its output lines."""
     start = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, *arguments],
@@ -357,11 +357,16 @@ def seconds_to_lines(arguments: tuple[str, ...], env: dict, patterns: dict[str, 
     for line in process.stdout:
         lines.append(line)
         for name, pattern in patterns.items():
-            if name not in seconds and re.search(pattern, line):
-                seconds[name] = time.perf_counter() - start
+            if re.search(pattern, line):
+                seconds.setdefault(name, []).append(time.perf_counter() - start)
     if process.wait() != 0:
         raise RuntimeError(f"{' '.join(arguments)} failed:\n{''.join(lines[-20:])}")
     return seconds | {"exit": time.perf_counter() - start}, lines
+
+
+def logged_run(lines: list[str]) -> tuple[str, str]:
+    """The run id and tracking URI a ``seqlab train`` process logged among its output ``lines``."""
+    return next(match.groups() for line in lines if (match := re.search(r"MLflow run (\w+) in (\S+)", line)))
 
 
 def startup_table() -> pd.DataFrame:
@@ -377,17 +382,15 @@ def startup_table() -> pd.DataFrame:
             rows.append(
                 {
                     "what": f"default experiment, {state} cache",
-                    "first_step_s": seconds["first_step"],
+                    "first_step_s": seconds["first_step"][0],
                     "exit_s": seconds["exit"],
                 }
             )
-        run_id, store = next(
-            re.search(r"MLflow run (\w+) in (\S+)", line).groups() for line in lines if "MLflow run" in line
-        )
+        run_id, store = logged_run(lines)
         for load in ("first", "second"):
             probe = ("-c", PREDICT_PROBE.format(run_id=run_id))
             seconds, _ = seconds_to_lines(probe, env | {"MLFLOW_TRACKING_URI": store}, {"prediction": "^predicted"})
-            rows.append({"what": f"logged model, {load} load", "first_prediction_s": seconds["prediction"]})
+            rows.append({"what": f"logged model, {load} load", "first_prediction_s": seconds["prediction"][0]})
     return pd.DataFrame(rows).round(2)
 
 
