@@ -29,7 +29,6 @@ logged model).
 """
 
 import argparse
-import multiprocessing
 import os
 import sys
 import tempfile
@@ -41,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.layers import torch_network
-from benchmarks.train_step import KERNEL_VARIABLES, kernel_environment, logged_run, seconds_to_lines
+from benchmarks.train_step import KERNEL_VARIABLES, kernel_environment, logged_run, run_in_process, seconds_to_lines
 from seqlab.api import compose
 from seqlab.engine import blas_libraries
 from seqlab.experiments.training.builders import (
@@ -144,17 +143,8 @@ def _torch_worker(connection, arguments: list[str]) -> None:
 def torch_epochs(arguments: list[str]) -> dict:
     """``_torch_worker`` in a spawned process with native kernels; its report and its launch
     to exit seconds (``run_s``)."""
-    context = multiprocessing.get_context("spawn")
-    ours, theirs = context.Pipe()
     start = time.perf_counter()
-    with kernel_environment(True):
-        process = context.Process(target=_torch_worker, args=(theirs, arguments))
-        process.start()
-    theirs.close()  # so a worker that dies is an EOFError here, not a wait
-    try:
-        report = ours.recv()
-    finally:
-        process.join()
+    report = run_in_process(_torch_worker, arguments)
     return report | {"run_s": time.perf_counter() - start}
 
 

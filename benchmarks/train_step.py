@@ -247,18 +247,26 @@ def _timed(work) -> float:
     return time.perf_counter() - start
 
 
-def gemm_peak(dtype: str, native: bool) -> tuple[float, str]:
-    """The machine's GEMM peak in GFLOP/s for ``dtype`` (in a process of its own, with the
-    kernels the measurements use) and the BLAS that reached it."""
+def run_in_process(target, *args, native: bool = True):
+    """``target(connection, *args)`` in a spawned process with native kernels (or the
+    environment's: ``kernel_environment``): what it sends on ``connection``, once it has exited.
+    A worker that dies before sending is an ``EOFError`` here, not a wait."""
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
     with kernel_environment(native):
-        process = context.Process(target=_gemm_worker, args=(theirs, dtype))
+        process = context.Process(target=target, args=(theirs, *args))
         process.start()
     theirs.close()
-    peak = ours.recv()
-    process.join()
-    return peak
+    try:
+        return ours.recv()
+    finally:
+        process.join()
+
+
+def gemm_peak(dtype: str, native: bool) -> tuple[float, str]:
+    """The machine's GEMM peak in GFLOP/s for ``dtype`` (in a process of its own, with the
+    kernels the measurements use) and the BLAS that reached it."""
+    return run_in_process(_gemm_worker, dtype, native=native)
 
 
 def step_table(args) -> tuple[pd.DataFrame, set[str]]:
