@@ -628,7 +628,7 @@ def conv_norm_case(dtype: str, kernel: int, stride: int, dilation: int, seed: in
 
 @pytest.mark.parametrize("training", [True, False], ids=["batch-stats", "running-stats"])
 @pytest.mark.parametrize("relu", [True, False], ids=["relu", "linear"])
-@pytest.mark.parametrize("geometry", [(3, 1, 1), (5, 2, 1), (3, 1, 2), (1, 2, 1)], ids=str)
+@pytest.mark.parametrize("geometry", [(3, 1, 1), (5, 2, 1), (3, 1, 2), (1, 2, 1), (4, 3, 2)], ids=str)
 def test_fused_conv_block_matches_numpy_and_its_backward_matches_finite_differences(geometry, relu, training):
     """The fused Conv1D → batch norm (→ ReLU) Op against the one-step-at-a-time NumPy
     convolution and batch norm (batch statistics of real steps, or the running ones), its
