@@ -2,7 +2,7 @@
 
     .venv/bin/pip install torch==2.13.0      # optional benchmark dependency (CPU build)
     .venv/bin/python -m benchmarks.train_step [--rounds 4] [--steps 10] [--cells ...] [--shapes ...]
-        [--dtypes ...] [--scan] [--compile] [--startup] [--no-steps] [--environment-kernels]
+        [--dtypes ...] [--scan] [--compile] [--startup] [--sweep] [--no-steps] [--environment-kernels]
 
 One training step = forward over the sequence, softmax cross-entropy on the last state,
 gradients, and an SGD update. Each implementation runs in a process of its own (sharing one
@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -402,6 +403,51 @@ def startup_table() -> pd.DataFrame:
     return pd.DataFrame(rows).round(2)
 
 
+SWEEP = (
+    "-m",
+    "seqlab.experiments.train",
+    "-m",
+    "hydra/launcher=joblib",
+    "hydra.launcher.n_jobs=4",
+    "seed=0,1,2,3",
+    "trainer.epochs=1",
+    "trainer.progress=false",
+)
+NEW_MODULES = r"compiled the .+ in [\d.]+ s \((\d+) new C modules"  # seqlab.models.compiling's notice
+
+
+def sweep_table() -> pd.DataFrame:
+    """A 4-job joblib sweep (the default experiment, seeds 0-3, one epoch each, four processes
+    at once) on an empty compile cache: the C modules each job compiled (from its log), their
+    sum, and the modules in the cache afterwards. The sum equals the cache's count when no
+    module was compiled twice; the jobs build the same graphs, so it also equals what one job
+    alone compiles. And the sweep's seconds from launch to exit."""
+    with tempfile.TemporaryDirectory() as folder:
+        cache = Path(folder, "cache")
+        env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={cache}", "NUMBA_CACHE_DIR": f"{cache}/numba"}
+        where = (
+            f"tracking.uri=sqlite:///{folder}/mlflow.db",
+            f"tracking.artifact_root={folder}/artifacts",
+            f"trainer.checkpoint_dir={folder}/checkpoints",
+            f"hydra.sweep.dir={folder}/sweep",
+        )
+        seconds, _ = seconds_to_lines((*SWEEP, *where), env, {})
+        jobs = sorted(Path(folder, "sweep").glob("*/*.log"))
+        compiled = [sum(int(n) for n in re.findall(NEW_MODULES, log.read_text())) for log in jobs]
+        cached = len(list(cache.glob("compiledir_*/tmp*/*.so")))
+    return pd.DataFrame(
+        [
+            {
+                "jobs": len(jobs),
+                "compiled_per_job": " ".join(map(str, compiled)),
+                "compiled_total": sum(compiled),
+                "modules_in_cache": cached,
+                "sweep_s": round(seconds["exit"], 1),
+            }
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=4)
@@ -419,6 +465,9 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="also time cold and warm compiles")
     parser.add_argument(
         "--startup", action="store_true", help="also time the default experiment's start-up and its model's load"
+    )
+    parser.add_argument(
+        "--sweep", action="store_true", help="also count the C modules a 4-job joblib sweep compiles on a cold cache"
     )
     parser.add_argument("--no-steps", action="store_true", help="skip the training-step table")
     args = parser.parse_args()
@@ -439,6 +488,8 @@ def main() -> None:
         print("\ncompile and first step in a new process:\n" + compile_table().to_string(index=False))
     if args.startup:
         print("\nstart-up, seconds from launch:\n" + startup_table().to_string(index=False, na_rep=""))
+    if args.sweep:
+        print("\n4-job joblib sweep on a cold compile cache:\n" + sweep_table().to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -129,6 +129,8 @@ def test_an_installed_wheel_trains_searches_compares_and_predicts_in_any_directo
     log = trained.stdout + trained.stderr
     assert f"runs in {work / 'runs'} (current directory); compile cache in {tmp_path / 'cache' / 'seqlab'}" in log
     assert "compiled the Elman RNN train step in" in log and "new C modules, cached in" in log, log
+    first_step = [line for line in log.splitlines() if "first training step in" in line]
+    assert not any("new C modules" in line for line in first_step), "the step's modules are counted once, not twice"
     run(
         [
             seqlab,

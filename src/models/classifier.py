@@ -144,9 +144,11 @@ class SequenceClassifier:
     def train_batch(self, batch: Sequences) -> "TrainStep":
         """Apply one optimiser step on ``batch``; return its loss and accuracy before the step
         and the learning rate used. The first step also compiles its Ops' kernels (the float32
-        LSTM's Numba loops): announced when that takes a while."""
+        LSTM's Numba loops): announced when that takes a while, apart from the compile of the
+        step's function (announced by ``train_step``), which comes first."""
+        step = self.train_step
         with announce_compile(f"{self._what} first training step") if self.steps_taken == 0 else nullcontext():
-            loss, correct, lr = self.train_step(batch.inputs, batch.mask, batch.labels)
+            loss, correct, lr = step(batch.inputs, batch.mask, batch.labels)
         self.steps_taken += 1
         return TrainStep(float(loss), float(correct) / len(batch), float(lr))
 
