@@ -444,7 +444,7 @@ def test_batch_norm_trains_on_the_batch_statistics_of_real_steps_and_tracks_them
     trained = {name: p for name, p in trained.items() if name not in without_training_gradient(spec)}
     f = pytensor.function(
         [model.inputs, model.mask, model.labels],
-        [loss, *pytensor.grad(loss, list(trained.values())), *(new for _, new in statistics)],
+        [loss, *pytensor.grad(loss, list(trained.values())), *(s.update()[1] for s in statistics)],
         mode="FAST_COMPILE",
     )
     inputs, mask, labels = random_batch(spec, seed=5)
@@ -458,6 +458,31 @@ def test_batch_norm_trains_on_the_batch_statistics_of_real_steps_and_tracks_them
     np.testing.assert_allclose(running[1], (1 - momentum) * weights["conv0_var"] + momentum * real.var(axis=0))
     # Gradients of the training graph (batch statistics) against central differences.
     assert_gradients_match_finite_differences(f, trained, (inputs, mask, labels))
+
+
+@pytest.mark.parametrize("batch_size", [BATCH, 3], ids=["one-batch", "batches-of-3"])
+def test_recomputed_norm_statistics_are_the_training_data_statistics_of_the_current_weights(batch_size):
+    # Precise BN: the running statistics become the training data's own under the kept weights;
+    # in one batch exactly its statistics over real steps, in several the sequence-weighted
+    # mean of each batch's. Checked on the first block, whose inputs no other statistic changes.
+    spec = SPECS["elman-2x-bidir-max-fcn-branch"]
+    model = make_model(spec, mode="FAST_COMPILE")
+    inputs, mask, labels = random_batch(spec, seed=6)
+    before = model.get_weights()
+    model.recompute_norm_statistics(SequenceDataset(inputs, mask, labels), batch_size)
+    after = model.get_weights()
+    expected = {"conv0_mean": 0.0, "conv0_var": 0.0}
+    for start in range(0, BATCH, batch_size):
+        part = slice(start, start + batch_size)
+        y, y_mask = conv1d_numpy(inputs[part], mask[part], before["conv0_W"], before["conv0_b"], 5, 1)
+        real = y[y_mask > 0]
+        share = len(inputs[part]) / BATCH
+        expected["conv0_mean"] += share * real.mean(axis=0)
+        expected["conv0_var"] += share * real.var(axis=0)
+    for name, value in expected.items():
+        np.testing.assert_allclose(after[name], value, rtol=1e-10, atol=1e-12)
+    changed = {name for name in before if not np.array_equal(before[name], after[name])}
+    assert changed == set(spec.running_stats), "only the running statistics change"
 
 
 def test_variational_and_recurrent_dropout_masks_match_numpy_draws():

@@ -106,7 +106,7 @@ class SequenceClassifier:
         updates, lr = self.optimizer.updates(params, pytensor.grad(loss, params))
         constraints = self.spec.constraints
         updates = [(shared, constraints.get(shared.name, lambda new: new)(new)) for shared, new in updates]
-        updates += statistics
+        updates += [statistic.update() for statistic in statistics]
         if self.dropout is not None:
             updates += self.dropout.updates
         correct = pt.eq(logits.argmax(axis=-1), self.labels).sum()
@@ -136,6 +136,34 @@ class SequenceClassifier:
                 mode=self.mode,
                 name="log_proba",
             )
+
+    @cached_property
+    def _batch_statistics(self) -> tuple[list, Callable[[np.ndarray, np.ndarray], list[np.ndarray]]]:
+        """Batch normalisation's running statistics (shared variables) and the compiled
+        ``(inputs, mask) -> [their values on that batch]`` (training mode, no dropout)."""
+        statistics: list = []
+        network_logits(self.spec, self.params, self.inputs, self.mask, None, statistics)
+        with announce_compile(f"{self._what} batch statistics"):
+            values = pytensor.function(
+                [self.inputs, self.mask], [s.batch for s in statistics], mode=self.mode, name="batch_statistics"
+            )
+        return [s.running for s in statistics], values
+
+    def recompute_norm_statistics(self, dataset: Sequences, batch_size: int) -> None:
+        """Set batch normalisation's running statistics to their values on ``dataset`` under the
+        current weights: each batch's mean and variance (training mode, no dropout), averaged
+        over batches weighted by their sequences, as precise BN does (Wu and Johnson 2021). A
+        dataset in one batch gets its exact statistics. No-op for a network without batch norm."""
+        if not self.spec.running_stats or not len(dataset):
+            return
+        running, values = self._batch_statistics
+        sums, count = [np.zeros(shared.get_value().shape) for shared in running], 0
+        for batch in dataset.batches(batch_size):
+            for total, value in zip(sums, values(batch.inputs, batch.mask), strict=True):
+                total += len(batch) * value
+            count += len(batch)
+        for shared, total in zip(running, sums, strict=True):
+            shared.set_value((total / count).astype(self.dtype))
 
     @property
     def _what(self) -> str:

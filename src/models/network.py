@@ -162,7 +162,8 @@ def network_logits(
     mask: (batch, time), 1 on real steps; sequences are padded at the end.
     dropout: applied where ``spec`` has rates (training graphs only).
     updates: given (a list: a training graph), batch normalisation uses the batch's statistics
-    and appends the updates of its running statistics; None uses the running statistics.
+    and appends a ``seqlab.models.blocks.conv.RunningStatistic`` for each of its running
+    statistics; None uses the running statistics.
     """
     return spec.blocks.apply(params, inputs, mask, Context(dropout, updates))[0]
 

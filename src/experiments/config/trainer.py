@@ -37,6 +37,10 @@ class TrainerConfig:
     # class weights (none | balanced: each class weighs as much in total, from the training split)
     label_smoothing: float = in_range(0.0, 0.0, 1.0)
     class_weights: str = one_of("none", ("none", "balanced"))
+    # Batch normalisation's statistics for the test metrics and the logged model: train recomputes
+    # them on the training split with the kept weights (precise BN, Wu and Johnson 2021), running
+    # keeps the moving averages of training, which lag weights that still move.
+    norm_statistics: str = one_of("train", ("train", "running"))
     # Stop after this many epochs without improvement of the monitor; null trains every epoch.
     patience: int | None = checked(None, lambda v: v is None or v > 0, "must be > 0 or null")
     # <checkpoint_dir>/<run id>/checkpoint.safetensors is rewritten after every epoch (deleted when the

@@ -252,16 +252,20 @@ def record_results(
     splits: DataSplits,
     progress: Progress,
 ) -> dict[str, float]:
-    """Evaluate the best epoch's weights on the test split and record the run's results: final
-    and per-class metrics, the model's files (logged and packaged as the pyfunc model from one
-    local folder) and plots. Returns the best epoch's metrics with the ``test_<metric>``s."""
+    """Evaluate the best epoch's weights on the test split, batch normalisation's statistics
+    recomputed on the training split first (unless ``trainer.norm_statistics=running``), and
+    record the run's results: final and per-class metrics, the model's files (logged and
+    packaged as the pyfunc model from one local folder) and plots. Returns the best epoch's
+    metrics with the ``test_<metric>``s."""
     run.sync()  # the results go to the store, not to the journal
     model.set_weights(progress.best_weights)
+    if cfg.trainer.norm_statistics == "train":
+        model.recompute_norm_statistics(splits.train, cfg.trainer.eval_batch_size)
     test_metrics = evaluate(model, splits.test, cfg.trainer.eval_batch_size, "test")
     best = {"best_epoch": progress.best_epoch} | {f"best_{k}": v for k, v in progress.best_metrics.items()}
     run.metrics(test_metrics | best)
     with tempfile.TemporaryDirectory() as tmp:  # the model's files, logged and packaged from here
-        files = write_model_files(Path(tmp), cfg, progress.best_weights, data)
+        files = write_model_files(Path(tmp), cfg, model.get_weights(), data)
         run.files([f for f in files if f.name != CONFIG_ARTIFACT])  # config.yaml is logged already
         history = pd.DataFrame({key: run.metric_history(key) for key in EPOCH_METRICS}).sort_index()
         log_figure(run, learning_curves(history.rename_axis("epoch"), progress.best_epoch), "learning_curves")

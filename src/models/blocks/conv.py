@@ -13,7 +13,7 @@ kernel offset for the inputs). Blocks may stride, dilate and add their input (re
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pytensor.tensor as pt
@@ -98,9 +98,9 @@ def conv_norm(params, i: int, x, mask, kernel: int, stride: int, dilation: int, 
     ``relu`` after a ReLU, and their mask (batch, steps).
 
     With ``updates`` (a list: training) the statistics are the batch's (mean and biased
-    variance over real steps), and the running ``{i}_mean`` and ``{i}_var`` get ``(1 -
-    momentum) * running + momentum * batch`` appended to ``updates``; without it
-    (evaluation), the running statistics normalise (Ioffe and Szegedy 2015).
+    variance over real steps), and a ``RunningStatistic`` for each of the running ``{i}_mean``
+    and ``{i}_var`` is appended to ``updates``; without it (evaluation), the running statistics
+    normalise (Ioffe and Szegedy 2015).
     """
     names = ("W", "b", "gamma", "beta", "mean", "var")
     weights = [params[f"{i}_{name}"] for name in names]
@@ -108,10 +108,22 @@ def conv_norm(params, i: int, x, mask, kernel: int, stride: int, dilation: int, 
     if updates is None:
         return op(x, mask, *weights), mask[:, ::stride]
     out, batch_mean, batch_var, _ = op(x, mask, *weights)
-    rate = pt.as_tensor_variable(np.asarray(momentum, dtype=x.dtype))
-    for running, batch in ((weights[4], batch_mean), (weights[5], batch_var)):
-        updates.append((running, (1 - rate) * running + rate * batch))
+    updates += [RunningStatistic(weights[4], batch_mean, momentum), RunningStatistic(weights[5], batch_var, momentum)]
     return out, mask[:, ::stride]
+
+
+class RunningStatistic(NamedTuple):
+    """A running statistic of batch normalisation (``running``, a shared vector), its value on
+    the batch (``batch``, symbolic) and the ``momentum`` of its moving average."""
+
+    running: Any
+    batch: TensorVariable
+    momentum: float
+
+    def update(self) -> tuple:
+        """The training graph's update: ``(1 - momentum) * running + momentum * batch``."""
+        rate = pt.as_tensor_variable(np.asarray(self.momentum, dtype=self.batch.dtype))
+        return self.running, (1 - rate) * self.running + rate * self.batch
 
 
 def init_conv_norm(params: dict, rng, i: int, channels: int, filters: int, kernel: int, weights: Callable) -> None:
