@@ -132,6 +132,37 @@ with signals.stop_cleanly():
 """
 
 
+# The handler runs inside a weakref callback, where Python drops the exception it raises (a
+# SIGHUP during a model's build was lost so, and the run trained to its end): the stop is raised
+# at the next check.
+LOST_STOP = """
+import os, signal, weakref
+from seqlab.experiments import signals
+
+class Node:
+    pass
+
+def collected(_):
+    os.kill(os.getpid(), signal.SIGHUP)
+    sum(range(1000))  # the handler runs here
+
+with signals.stop_cleanly():
+    node = Node()
+    ref = weakref.ref(node, collected)
+    del node
+    print("went on after the callback", flush=True)
+    signals.raise_if_stopped()
+    print("went on after the check", flush=True)
+"""
+
+
+def test_a_stop_whose_exception_python_dropped_is_raised_at_the_next_check():
+    result = subprocess.run([sys.executable, "-c", LOST_STOP], capture_output=True, text=True, timeout=120)
+    assert "Exception ignored in" in result.stderr, "the handler's exception was dropped"
+    assert result.returncode == 129, (result.stdout, result.stderr)
+    assert result.stdout.splitlines() == ["went on after the callback"], result.stdout
+
+
 @pytest.mark.parametrize(
     ("probe", "printed"), [(DEFERRED_STOP, ["write finished"]), (DEFERRED_STOP_FAILED_WRITE, [])], ids=["ok", "failed"]
 )

@@ -13,7 +13,10 @@ process was stopped this way.
 
 A signal that arrives inside ``deferred`` (a write to the tracking store) is raised when the
 block ends: an sqlite transaction cut in half keeps the store locked, and the run could then
-not be marked KILLED.
+not be marked KILLED. A signal's exception can also be lost: the handler runs wherever the main
+thread is, and Python drops an exception raised inside a weakref callback or a ``__del__``
+method (printing "Exception ignored in"). The training loop therefore asks ``raise_if_stopped``
+before every batch.
 """
 
 import logging
@@ -44,6 +47,7 @@ _deferring = 0  # how many ``deferred`` blocks are open
 _pending: int | None = None  # a signal held by ``deferred``
 _watching = False  # whether ``watch_parent`` runs in this process
 _stopped_by: str | None = None  # the signal that stopped this process
+_requested: int | None = None  # the number of the stop signal received, raised or held
 
 
 class Terminated(KeyboardInterrupt):
@@ -102,8 +106,8 @@ def stop_reason(stop: KeyboardInterrupt) -> str:
 
 
 def _on_signal(signum, frame) -> None:
-    global _stopped, _pending, _stopped_by
-    _stopped, _stopped_by = True, stop_reason(_stop_error(signum))
+    global _stopped, _pending, _stopped_by, _requested
+    _stopped, _stopped_by, _requested = True, stop_reason(_stop_error(signum)), signum
     for handled in (*STOP_SIGNALS, signal.SIGINT):  # a second signal must not interrupt the clean-up
         signal.signal(handled, signal.SIG_IGN)
     _stop_children(signum)
@@ -111,6 +115,14 @@ def _on_signal(signum, frame) -> None:
         _pending = signum
         return
     raise _stop_error(signum)
+
+
+def raise_if_stopped() -> None:
+    """Raise the stop (``Terminated`` or ``KeyboardInterrupt``) that a signal asked for, if the
+    process is still at work after it (its exception was lost; see the module docstring) and
+    not inside ``deferred``, which raises it itself."""
+    if _requested is not None and not _deferring:
+        raise _stop_error(_requested)
 
 
 @contextmanager

@@ -25,7 +25,7 @@ from seqlab.experiments.config.trainer import TrainerConfig
 from seqlab.experiments.config.validation import ConfigError, validate
 from seqlab.experiments.metrics import EPOCH_METRICS, confusion, measure, per_class, per_class_metrics
 from seqlab.experiments.mlflow_model import MODEL_NAME, log_model
-from seqlab.experiments.signals import stop_reason
+from seqlab.experiments.signals import raise_if_stopped, stop_reason
 from seqlab.experiments.tracking.journal import MetricJournal
 from seqlab.experiments.tracking.logged_runs import write_model_files
 from seqlab.experiments.tracking.queries import killed_runs
@@ -80,7 +80,8 @@ def train_epoch(
 ) -> TrainStep:
     """Run one shuffled pass over the training split (its first ``trainer.limit_batches``
     minibatches when set); ``lr_setting`` is ``optimizer.lr``, named when the loss diverges;
-    ``advance(mean loss so far)`` is called after every batch (the progress bar).
+    ``advance(mean loss so far)`` is called after every batch (the progress bar); a stop
+    signal whose exception Python dropped is raised before the next batch.
 
     Returns the mean loss and accuracy per sequence trained on (each measured by its batch's
     step, before the update) and the learning rate of the epoch's last step.
@@ -89,6 +90,7 @@ def train_epoch(
     batches = splits.train.batches(trainer.batch_size, rng, trainer.bucket_by_length)
     total_loss, total_correct, lr, seen = 0.0, 0.0, math.nan, 0
     for number, batch in enumerate(itertools.islice(batches, num_batches), start=1):
+        raise_if_stopped()
         loss, accuracy, lr = model.train_batch(batch)
         if number == 1:  # after the compile: what start-up costs (benchmarks.train_step --startup)
             log.debug("epoch %d: first training step done", epoch)
