@@ -4,10 +4,10 @@ recurrences became fused Ops (``seqlab.models.fused``).
 
 The graph built from PyTensor's own pieces spent more time in batch norm's element-wise passes
 (C loops that accumulate float32 in float64, one pass per node) than in the convolution's
-matrix product. Here NumPy does each pass once, in the batch's dtype: the windows are gathered
-by one strided copy and multiplied by the kernel in one product on NumPy's multi-threaded BLAS
-(as ``seqlab.models.numpy_matmul``); the batch statistics are matrix-vector products with the
-mask.
+matrix product. Here the windows are gathered by one strided copy and multiplied by the kernel
+in one product on NumPy's multi-threaded BLAS (as ``seqlab.models.numpy_matmul``); in training
+batch normalisation and the ReLU are compiled kernels of three passes forward and two backward
+(``seqlab.models.conv_kernels``), in evaluation NumPy's passes with the running statistics.
 
 Shapes: ``x`` (batch, time, channels), ``mask`` (batch, time) 1 on real steps; ``W`` (kernel *
 channels, filters), rows by offset then channel; ``b``, ``gamma``, ``beta`` and the running
@@ -75,33 +75,28 @@ def _zero_padding(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def conv_norm_forward(x, mask, W, b, gamma, beta, mean, var, kernel, stride, dilation, relu, training):
     """Conv1D z = windows W + b, batch normalisation γ (z − μ) / σ + β with σ = √(var + ε)
     and, with ``relu``, a ReLU. ``training``: μ and var are the mean and biased variance of
-    the batch's real steps; returns ``(out, batch_mean, batch_var, centred)``, ``centred``
-    (batch, steps, filters) = z − μ for the backward pass (b cancels: z is computed without
-    it). Else the running ``mean``, ``var`` normalise: ``(out,)``. ``out`` (batch, steps,
-    filters) is zero on padded steps. Each element-wise pass runs once, in place."""
+    the batch's real steps (``seqlab.models.conv_kernels.norm_forward``); returns ``(out,
+    batch_mean, batch_var, centred)``, ``centred`` (batch, steps, filters) = z − μ for the
+    backward pass (b cancels: z is computed without it). Else the running ``mean``, ``var``
+    normalise: ``(out,)``. ``out`` (batch, steps, filters) is zero on padded steps."""
     batch = x.shape[0]
     out_mask = np.ascontiguousarray(mask[:, ::stride])
     shape = (batch, out_mask.shape[1], W.shape[1])
     z = gather_windows(x, mask, kernel, stride, dilation) @ W
     eps = np.asarray(BATCH_NORM_EPS, dtype=x.dtype)
     if training:
-        weights = out_mask.reshape(-1) / out_mask.sum()
-        centre = weights @ z
-        z -= centre
-        out = np.square(z)
-        var = weights @ out
-        scale = gamma / np.sqrt(var + eps)
-        np.multiply(z, scale, out=out)
-        out += beta
-    else:
-        scale = gamma / np.sqrt(var + eps)
-        z *= scale
-        z += beta + (b - mean) * scale
-        out = z
-    out = _zero_padding(out.reshape(shape), out_mask)
+        from seqlab.models import conv_kernels  # Numba is slow to import: imported by runs with conv blocks
+
+        out = np.empty_like(z)
+        centre, var = conv_kernels.norm_forward(z, out_mask.reshape(-1), gamma, beta, eps, relu, out)
+        return out.reshape(shape), centre + b, var, z.reshape(shape)
+    scale = gamma / np.sqrt(var + eps)
+    z *= scale
+    z += beta + (b - mean) * scale
+    out = _zero_padding(z.reshape(shape), out_mask)
     if relu:
         np.maximum(out, 0, out=out)
-    return (out, centre + b, var, z.reshape(shape)) if training else (out,)
+    return (out,)
 
 
 def conv_norm_backward(x, mask, W, b, gamma, mean, var, out, centred, g_out, kernel, stride, dilation, relu, training):
@@ -117,33 +112,32 @@ def conv_norm_backward(x, mask, W, b, gamma, mean, var, out, centred, g_out, ker
 
     and in evaluation g_z = m · γ g / σ, g_b = Σ g_z, g_mean = −g_b, g_var = −γ g_gamma / (2σ²);
     then g_W = windowsᵀ g_z and the windows' gradient g_z Wᵀ scattered back onto the inputs.
-    In training the running statistics get no gradient (g_mean = g_var = 0)."""
+    In training (``seqlab.models.conv_kernels.norm_backward``) the running statistics get no
+    gradient (g_mean = g_var = 0)."""
     out_mask = np.ascontiguousarray(mask[:, ::stride])
     filters = W.shape[1]
     windows = gather_windows(x, mask, kernel, stride, dilation)
-    inv_std = 1 / np.sqrt(var + np.asarray(BATCH_NORM_EPS, dtype=var.dtype))
-    if centred is None:
-        centred = windows @ W
-        centred += b - mean
-    centred = centred.reshape(-1, filters)
-    if relu:  # out ≥ 0, so sign(out) is the ReLU's derivative; out is 0 on padded steps too
-        g = np.sign(out.reshape(-1, filters))
-        g *= g_out.reshape(-1, filters)
-    else:
-        g = _zero_padding(np.array(g_out, copy=True), out_mask).reshape(-1, filters)
-    g_beta = np.ones(len(g), dtype=g.dtype) @ g
-    g_gamma = np.einsum("nf,nf->f", g, centred) * inv_std
-    scale = gamma * inv_std
-    zeros = np.zeros(filters, dtype=g.dtype)
+    eps = np.asarray(BATCH_NORM_EPS, dtype=var.dtype)
+    zeros = np.zeros(filters, dtype=x.dtype)
     if training:
-        count = out_mask.sum()
-        shift = np.multiply(centred, -scale * inv_std * g_gamma / count)
-        shift -= scale * g_beta / count
-        g *= scale
-        g += shift
-        g = _zero_padding(g.reshape(out.shape), out_mask).reshape(-1, filters)
+        from seqlab.models import conv_kernels
+
+        rows = [np.ascontiguousarray(a).reshape(-1, filters) for a in (g_out, out, centred)]
+        g = np.empty_like(rows[0])
+        g_gamma, g_beta = conv_kernels.norm_backward(*rows, out_mask.reshape(-1), gamma, var, eps, relu, g)
         g_b, g_mean, g_var = zeros, zeros, zeros
     else:
+        inv_std = 1 / np.sqrt(var + eps)
+        centred = windows @ W
+        centred += b - mean
+        if relu:  # out ≥ 0, so sign(out) is the ReLU's derivative; out is 0 on padded steps too
+            g = np.sign(out.reshape(-1, filters))
+            g *= g_out.reshape(-1, filters)
+        else:
+            g = _zero_padding(np.array(g_out, copy=True), out_mask).reshape(-1, filters)
+        g_beta = np.ones(len(g), dtype=g.dtype) @ g
+        g_gamma = np.einsum("nf,nf->f", g, centred) * inv_std
+        scale = gamma * inv_std
         g *= scale
         g_b = np.ones(len(g), dtype=g.dtype) @ g
         g_mean, g_var = -g_b, -0.5 * scale * inv_std * g_gamma

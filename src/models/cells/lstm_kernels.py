@@ -26,10 +26,8 @@ import numba
 import numpy as np
 from numba.core import types
 
-# fastmath for vectorising, without its no-NaN and no-infinity assumptions: a diverged run must
-# keep its NaNs for the trainer to stop it.
-_FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
-_JIT = {"nogil": True, "fastmath": _FASTMATH, "error_model": "numpy", "cache": True}
+from seqlab.models.jit import JIT
+
 _CLAMP = np.float32(7.90531110763549805)  # tanh is 1 to float32 precision beyond this
 # Coefficients of tanh(x) ~ x p(x^2) / q(x^2), highest power first.
 _P = tuple(
@@ -50,7 +48,7 @@ _Q = tuple(
 _HALF, _ONE = np.float32(0.5), np.float32(1.0)
 
 
-@numba.njit(inline="always", **_JIT)
+@numba.njit(inline="always", **JIT)
 def _tanh(x):
     x = min(max(x, -_CLAMP), _CLAMP)
     x2 = x * x
@@ -60,12 +58,12 @@ def _tanh(x):
     return x * p / q
 
 
-@numba.njit(inline="always", **_JIT)
+@numba.njit(inline="always", **JIT)
 def _sigmoid(x):
     return _HALF * _tanh(_HALF * x) + _HALF
 
 
-@numba.njit(inline="always", **_JIT)
+@numba.njit(inline="always", **JIT)
 def _parts(row, hidden):
     """The six (hidden,) parts of a cache row: gates i, f, g, o, cell state, tanh of it."""
     return (
@@ -78,7 +76,7 @@ def _parts(row, hidden):
     )
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def forward_step(z, xw, prev_cache, h_prev, m, cache, h):
     """One step: ``z`` (batch, 4H) = h_prev @ U (overwritten), ``xw`` (batch, 4H) the input
     projection, ``prev_cache`` (batch, 6H) the previous step's cache (zeros at the first),
@@ -109,7 +107,7 @@ def forward_step(z, xw, prev_cache, h_prev, m, cache, h):
             hr[:] = h_prev[row]
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def backward_step(gh, g_h, gc, cache, prev_cache, m, dz):
     """One step back: adds ``g_h`` (batch, H), the loss gradient of this step's state, to
     ``gh``, the gradient flowing back into it; writes ``dz`` (batch, 4H), the gradient of the
@@ -166,7 +164,7 @@ def numpy_blas_linked() -> bool:
     return False
 
 
-@numba.njit(inline="always", **_JIT)
+@numba.njit(inline="always", **JIT)
 def _matmul(a, b, out):
     """``out`` = ``a`` @ ``b``, all three C-contiguous float32 matrices."""
     m, k = a.shape
@@ -176,7 +174,7 @@ def _matmul(a, b, out):
     )
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def forward_sequence(xw, mask, U, hs, cache):
     """The whole forward pass: ``xw`` (time, batch, 4H) the input projections, ``mask`` (time,
     batch), ``U`` (H, 4H); writes ``hs`` (time, batch, H) and ``cache`` (time, batch, 6H) as
@@ -190,7 +188,7 @@ def forward_sequence(xw, mask, U, hs, cache):
         h_prev, prev_cache = hs[t], cache[t]
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT)
 def backward_sequence(mask, U_t, cache, g_hs, g_xw):
     """Backpropagation through time (the equations of ``seqlab.models.cells.lstm.backward``)
     from the last step to the first: ``U_t`` (4H, H) is ``U`` transposed, ``cache`` (time,
