@@ -23,10 +23,9 @@ def norm_forward(z, mask, gamma, beta, eps, relu, out):
     ``z`` ← z − μ in place (the backward pass's ``centred``) and ``out`` = γ (z − μ) / √(v + ε)
     + β, ReLU'd with ``relu`` (NaN kept), zero on padded rows. Returns ``(μ, v)``."""
     rows, filters = z.shape
-    total, squares, count = np.zeros(filters), np.zeros(filters), 0
+    total, squares, count = np.zeros(filters), np.zeros(filters), np.count_nonzero(mask)
     for n in range(rows):
         if mask[n] != 0:
-            count += 1
             for f in range(filters):
                 total[f] += z[n, f]
     mean = (total / count).astype(z.dtype)
@@ -62,10 +61,9 @@ def norm_backward(g_out, out, centred, mask, gamma, var, eps, relu, g_z):
     x̂ · g_γ / N), the gradient of the convolution's output, zero on padded rows. Returns
     ``(g_γ, g_β)``."""
     rows, filters = centred.shape
-    g_beta, g_gamma, count = np.zeros(filters), np.zeros(filters), 0
+    g_beta, g_gamma, count = np.zeros(filters), np.zeros(filters), np.count_nonzero(mask)
     for n in range(rows):
         if mask[n] != 0:
-            count += 1
             for f in range(filters):
                 g = _normalised_grad(g_out[n, f], out[n, f], relu)
                 g_beta[f] += g
