@@ -17,9 +17,8 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import optuna
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep
@@ -29,6 +28,9 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab.experiments.signals import stopped_by
+
+if TYPE_CHECKING:
+    import optuna
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,7 @@ def _numbers(values: list[Any]) -> bool:
     return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
 
 
-def suggest(trial: optuna.Trial, override: Override) -> Any:
+def suggest(trial: "optuna.Trial", override: Override) -> Any:
     """The value trial ``trial`` takes for the sweep ``override`` (choice, range or interval)."""
     name, sweep = override.get_key_element(), override.value()
     if isinstance(sweep, ChoiceSweep):
@@ -87,7 +89,7 @@ class OptunaSweeper(Sweeper):
 
     def __init__(
         self,
-        sampler: optuna.samplers.BaseSampler,
+        sampler: "optuna.samplers.BaseSampler",
         direction: str,
         study_name: str | None,
         storage: str | None,
@@ -124,6 +126,8 @@ class OptunaSweeper(Sweeper):
         """Run the study; return the trials' values (None for failed ones)."""
         searched, fixed = self._split(arguments)
         seeds = self._seed_overrides(fixed, searched)
+        import optuna
+
         study = optuna.create_study(
             study_name=self.study_name,
             storage=self.storage,
@@ -169,7 +173,7 @@ class OptunaSweeper(Sweeper):
             raise ValueError(f"hydra.sweeper.seeds={self.seeds} sets each job's seed: do not give seed as well")
         return [[f"seed={self.config.seed + i}"] for i in range(self.seeds)]
 
-    def _claim(self, study: optuna.Study) -> None:
+    def _claim(self, study: "optuna.Study") -> None:
         """Record ``user_attrs`` in a new study; refuse a stored one whose attributes differ."""
         for key, value in self.user_attrs.items():
             stored = study.user_attrs.get(key)
@@ -183,29 +187,33 @@ class OptunaSweeper(Sweeper):
                 )
 
     @staticmethod
-    def _tell(study: optuna.Study, trial: optuna.Trial, jobs: list[Any]) -> float | None:
+    def _tell(study: "optuna.Study", trial: "optuna.Trial", jobs: list[Any]) -> float | None:
         """Tell ``study`` the mean return value of ``trial``'s jobs (one per seed), or that it
         failed when any job raised or returned a non-finite value; return the value told."""
+        from optuna.trial import TrialState
+
         try:
             value = sum(float(job.return_value) for job in jobs) / len(jobs)
         except Exception as error:  # a job raised: a failed trial, the search goes on
             log.warning("trial %d failed: %s: %s", trial.number, type(error).__name__, error)
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            study.tell(trial, state=TrialState.FAIL)
             return None
         if not math.isfinite(value):
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            study.tell(trial, state=TrialState.FAIL)
             return None
         study.tell(trial, value)
         return value
 
     @staticmethod
-    def _fail_stopped(study: optuna.Study, trials: list[optuna.Trial]) -> None:
+    def _fail_stopped(study: "optuna.Study", trials: "list[optuna.Trial]") -> None:
         """Mark the trials a stop interrupted FAIL in the study (never left RUNNING), with the
         signal that stopped them as the user attribute ``stopped_by``."""
+        from optuna.trial import TrialState
+
         reason = stopped_by() or "an interrupt"
         for trial in trials:
             trial.set_user_attr("stopped_by", reason)
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            study.tell(trial, state=TrialState.FAIL)
         log.warning(
             "search stopped by %s: trial(s) %s marked FAIL in Optuna study %r",
             reason,
@@ -213,8 +221,10 @@ class OptunaSweeper(Sweeper):
             study.study_name,
         )
 
-    def _save_best(self, study: optuna.Study) -> None:
-        completed = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    def _save_best(self, study: "optuna.Study") -> None:
+        from optuna.trial import TrialState
+
+        completed = study.get_trials(states=(TrialState.COMPLETE,))
         if not completed:
             raise RuntimeError(f"Optuna study {study.study_name!r}: no trial completed")
         best = study.best_trial
