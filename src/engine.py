@@ -23,7 +23,10 @@ Details of ``configure``:
   ``libopenblas-dev``.
 * Threads: the fused recurrences multiply with NumPy's OpenBLAS while PyTensor's own products
   run on MKL; two busy thread pools on few cores slow each other, so MKL gets
-  ``trainer.blas_threads`` (1 by default).
+  ``trainer.blas_threads`` (1 by default). With more than one, MKL's threads (Intel OpenMP)
+  would spin for 200 ms after each product, on the cores NumPy's OpenBLAS threads are about to
+  use (a ResNet step's eight products between its convolutions made it twice as slow, and
+  bimodal); ``KMP_BLOCKTIME=0`` puts them to sleep at once, unless the user set it.
 * Memory: the fused recurrences allocate and free megabytes every step; raising glibc's mmap
   and trim thresholds (``mallopt``) keeps that memory in the heap instead of fresh zero-filled
   pages.
@@ -189,6 +192,7 @@ def configure(blas_threads: int = DEFAULT_BLAS_THREADS) -> None:
 
     if not _configured:
         os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir() / "numba"))
+        os.environ.setdefault("KMP_BLOCKTIME", "0")  # read when MKL's OpenMP runtime starts
         if "blas__ldflags" not in _user_flags():
             ldflags = mkl_ldflags()
             if ldflags is not None:

@@ -28,13 +28,17 @@ import ctypes
 mkl = engine.mkl_library()
 print("MKL_THREADS=%s" % (ctypes.CDLL(str(mkl)).MKL_Get_Max_Threads() if mkl else "none"))
 print("OPS=" + ",".join(sorted(ops)))
+try:  # Intel OpenMP, MKL's threading layer, read KMP_BLOCKTIME when the product above started it
+    print("BLOCKTIME=%s" % ctypes.CDLL("libiomp5.so").kmp_get_blocktime())
+except OSError:
+    print("BLOCKTIME=none")
 from pytensor.link.c.cmodule import GCC_compiler
 print("COMPILE_ARGS=" + " ".join(GCC_compiler.compile_args()))
 """
 
 
 def test_pytensor_links_a_blas_without_warnings():
-    env = {k: v for k, v in os.environ.items() if k != "PYTENSOR_FLAGS"}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTENSOR_FLAGS", "KMP_BLOCKTIME")}
     result = subprocess.run(
         [sys.executable, "-W", "error", "-c", PROBE],
         cwd=PROJECT_ROOT,
@@ -50,6 +54,8 @@ def test_pytensor_links_a_blas_without_warnings():
     assert ldflags.strip(), "PyTensor's blas__ldflags is empty"
     mkl_threads = result.stdout.split("MKL_THREADS=")[1].splitlines()[0]
     assert mkl_threads in ("1", "none"), "PyTensor's MKL runs single-threaded by default"
+    blocktime = result.stdout.split("BLOCKTIME=")[1].splitlines()[0]
+    assert blocktime in ("0", "none"), "MKL's OpenMP threads sleep after each product instead of spinning"
     ops = result.stdout.split("OPS=")[1].split()[0].split(",")
     assert "Dot22" in ops or "Gemm" in ops, ops  # BLAS-backed C ops, not the NumPy fallback
     # No debug information (PyTensor passes -g before these arguments; the last one wins).
