@@ -4,9 +4,10 @@ recurrences became fused Ops (``seqlab.models.fused``).
 
 The graph built from PyTensor's own pieces spent more time in batch norm's element-wise passes
 (C loops that accumulate float32 in float64, one pass per node) than in the convolution's
-matrix product. Here the windows are gathered by one strided copy and multiplied by the kernel
-in one product on NumPy's multi-threaded BLAS (as ``seqlab.models.numpy_matmul``); in training
-batch normalisation and the ReLU are compiled kernels of three passes forward and two backward
+matrix product. Here the windows are gathered by one compiled copy and multiplied by the kernel
+in one product on NumPy's multi-threaded BLAS (as ``seqlab.models.numpy_matmul``), and their
+gradient is added back onto the inputs in one compiled pass; in training batch normalisation and
+the ReLU are compiled kernels of three passes forward and two backward
 (``seqlab.models.conv_kernels``), in evaluation NumPy's passes with the running statistics.
 
 Shapes: ``x`` (batch, time, channels), ``mask`` (batch, time) 1 on real steps; ``W`` (kernel *
@@ -18,7 +19,6 @@ steps), and is real when the input step ``t * stride`` is.
 
 import numpy as np
 import pytensor.tensor as pt
-from numpy.lib.stride_tricks import as_strided
 from pytensor.gradient import DisconnectedType
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
@@ -27,41 +27,37 @@ from pytensor.graph.op import Op
 BATCH_NORM_EPS = 1e-5
 
 
-def _geometry(time: int, kernel: int, stride: int, dilation: int) -> tuple[int, int, int]:
-    """``(reach, first, steps)``: the zeros padded at either end, the padded index of output
-    step 0's first input, and the output steps."""
-    reach = dilation * (kernel - 1)
-    return reach, reach - dilation * ((kernel - 1) // 2), -(-time // stride)
-
-
 def gather_windows(x: np.ndarray, mask: np.ndarray, kernel: int, stride: int, dilation: int) -> np.ndarray:
     """The windows of every output step of ``x`` (batch, time, channels) with its padded steps
-    zeroed: (batch * steps, kernel * channels), by offset then channel."""
+    zeroed: (batch * steps, kernel * channels), by offset then channel
+    (``seqlab.models.conv_kernels.gather``)."""
+    from seqlab.models import conv_kernels  # Numba is slow to import: imported by runs with conv blocks
+
     batch, time, channels = x.shape
-    reach, first, steps = _geometry(time, kernel, stride, dilation)
-    padded = np.zeros((batch, time + 2 * reach, channels), dtype=x.dtype)
-    padded[:, reach : reach + time] = x
-    _zero_padding(padded[:, reach : reach + time], mask)
-    sb, st, sc = padded.strides
-    view = as_strided(
-        padded[:, first:], (batch, steps, kernel, channels), (sb, stride * st, dilation * st, sc), writeable=False
-    )
-    return view.reshape(batch * steps, kernel * channels)
+    windows = np.empty((batch * -(-time // stride), kernel * channels), dtype=x.dtype)
+    conv_kernels.gather(*_contiguous(x, mask), kernel, stride, dilation, _left(kernel, dilation), windows)
+    return windows
 
 
 def scatter_windows(g_windows: np.ndarray, mask: np.ndarray, kernel: int, stride: int, dilation: int) -> np.ndarray:
     """The adjoint of ``gather_windows``: the gradient (batch, time, channels) of the inputs
     from that of their windows (batch * steps, kernel * channels); ``mask`` (batch, time)."""
+    from seqlab.models import conv_kernels
+
     batch, time = mask.shape
-    reach, first, steps = _geometry(time, kernel, stride, dilation)
-    channels = g_windows.shape[1] // kernel
-    g_win = g_windows.reshape(batch, steps, kernel, channels)
-    g_padded = np.zeros((batch, time + 2 * reach, channels), dtype=g_windows.dtype)
-    span = stride * (steps - 1) + 1
-    for j in range(kernel):
-        start = first + dilation * j
-        g_padded[:, start : start + span : stride] += g_win[:, :, j]
-    return _zero_padding(g_padded[:, reach : reach + time], mask)
+    g_x = np.empty((batch, time, g_windows.shape[1] // kernel), dtype=g_windows.dtype)
+    conv_kernels.scatter(*_contiguous(g_windows, mask), kernel, stride, dilation, _left(kernel, dilation), g_x)
+    return g_x
+
+
+def _left(kernel: int, dilation: int) -> int:
+    """How many steps before an output step its window starts: (kernel − 1) // 2 offsets."""
+    return dilation * ((kernel - 1) // 2)
+
+
+def _contiguous(*arrays: np.ndarray) -> list[np.ndarray]:
+    """The arrays C-contiguous, as the compiled kernels are specialised for."""
+    return [np.ascontiguousarray(a) for a in arrays]
 
 
 def _zero_padding(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
