@@ -24,9 +24,10 @@ Details of ``configure``:
 * Threads: the fused recurrences multiply with NumPy's OpenBLAS while PyTensor's own products
   run on MKL; two busy thread pools on few cores slow each other, so MKL gets
   ``trainer.blas_threads`` (1 by default). With more than one, MKL's threads (Intel OpenMP)
-  would spin for 200 ms after each product, on the cores NumPy's OpenBLAS threads are about to
-  use (a ResNet step's eight products between its convolutions made it twice as slow, and
-  bimodal); ``KMP_BLOCKTIME=0`` puts them to sleep at once, unless the user set it.
+  would keep spinning after each product (its ``KMP_BLOCKTIME``), on the cores NumPy's OpenBLAS
+  threads are about to use (a ResNet step's eight products between its convolutions made it
+  twice as slow, and bimodal: ``docs/performance.md``); ``KMP_BLOCKTIME=0`` puts them to sleep
+  at once, unless the user set it.
 * Memory: the fused recurrences allocate and free megabytes every step; raising glibc's mmap
   and trim thresholds (``mallopt``) keeps that memory in the heap instead of fresh zero-filled
   pages.
