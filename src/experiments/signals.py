@@ -15,8 +15,9 @@ A signal that arrives inside ``deferred`` (a write to the tracking store) is rai
 block ends: an sqlite transaction cut in half keeps the store locked, and the run could then
 not be marked KILLED. A signal's exception can also be lost: the handler runs wherever the main
 thread is, and Python drops an exception raised inside a weakref callback or a ``__del__``
-method (printing "Exception ignored in"). The training loop therefore asks ``raise_if_stopped``
-before every batch.
+method. The training loop therefore asks ``raise_if_stopped`` before every batch, and while
+``stop_cleanly`` is active such a dropped stop is not printed as an ignored exception (with its
+traceback) either: it has not been ignored.
 """
 
 import logging
@@ -117,6 +118,19 @@ def _on_signal(signum, frame) -> None:
     raise _stop_error(signum)
 
 
+def _unraisable(previous):
+    """A ``sys.unraisablehook`` that keeps quiet about a stop this module raised where Python
+    drops exceptions (``raise_if_stopped`` raises it again) and hands anything else to
+    ``previous``."""
+
+    def hook(unraisable) -> None:
+        if _requested is not None and isinstance(unraisable.exc_value, KeyboardInterrupt):
+            return
+        previous(unraisable)
+
+    return hook
+
+
 def raise_if_stopped() -> None:
     """Raise the stop (``Terminated`` or ``KeyboardInterrupt``) that a signal asked for, if the
     process is still at work after it (its exception was lost; see the module docstring) and
@@ -183,10 +197,11 @@ def stop_cleanly(entry_point: bool = False) -> Iterator[None]:
     ``_exit``); otherwise it is a launcher's worker, which watches its launcher (``watch_parent``)."""
     global _stopped, _entry_point
     _entry_point = _entry_point or entry_point
-    previous = {}
+    previous, hook = {}, sys.unraisablehook
     if threading.current_thread() is threading.main_thread():
         interrupt = [signal.SIGINT] * (signal.getsignal(signal.SIGINT) is not signal.SIG_IGN)
         previous = {signum: signal.signal(signum, _on_signal) for signum in [*STOP_SIGNALS, *interrupt]}
+        sys.unraisablehook = _unraisable(hook)
         if not _entry_point:
             watch_parent()
     try:
@@ -200,3 +215,4 @@ def stop_cleanly(entry_point: bool = False) -> Iterator[None]:
         if not _stopped:  # once stopping, the process stays deaf to both signals
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+            sys.unraisablehook = hook
