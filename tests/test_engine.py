@@ -24,12 +24,12 @@ f = pytensor.function([a], a @ a, mode=COMPILE_MODE)
 ops = {type(node.op).__name__ for node in f.maker.fgraph.toposort()}
 np.testing.assert_allclose(f(np.eye(3)), np.eye(3))
 print("LDFLAGS=" + pytensor.config.blas__ldflags)
-import ctypes
+import ctypes, os
 mkl = engine.mkl_library()
 print("MKL_THREADS=%s" % (ctypes.CDLL(str(mkl)).MKL_Get_Max_Threads() if mkl else "none"))
 print("OPS=" + ",".join(sorted(ops)))
-try:  # Intel OpenMP, MKL's threading layer, read KMP_BLOCKTIME when the product above started it
-    print("BLOCKTIME=%s" % ctypes.CDLL("libiomp5.so").kmp_get_blocktime())
+try:  # the Intel OpenMP runtime the product above started (not a second copy), MKL's threading layer
+    print("BLOCKTIME=%s" % ctypes.CDLL("libiomp5.so", mode=os.RTLD_NOLOAD).kmp_get_blocktime())
 except OSError:
     print("BLOCKTIME=none")
 from pytensor.link.c.cmodule import GCC_compiler
