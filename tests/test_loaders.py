@@ -16,15 +16,16 @@ from seqlab.data.missing import handle_missing
 from seqlab.data.raw import RawSplit, hold_out
 from seqlab.data.registry import build_splits
 from seqlab.data.sentiment import sentiment_texts
-from seqlab.data.text import tokenize
+from seqlab.data.text import Vocabulary, tokenize
 from seqlab.data.ucr import read_uea_ts
 from seqlab.experiments.classify import predict_file, predict_texts
 from seqlab.experiments.config.validation import ConfigError, validate
+from seqlab.experiments.encoding import encode_texts
 from seqlab.experiments.tracking.store import use_tracking_store
 from seqlab.experiments.training.runner import train
 from tests.conftest import compose_config
 
-TEXT_OPTIONS = dict(lowercase=True, punctuation="split", min_freq=1, max_size=None, max_len=None)
+TEXT_OPTIONS = dict(lowercase=True, punctuation="split", ngrams=1, min_freq=1, max_size=None, max_len=None)
 
 
 def load_text(path=None, **options):
@@ -104,6 +105,35 @@ def test_csv_with_quoted_commas_and_non_ascii_matches_a_plain_reading(tmp_path):
         assert [splits.label_names[y] for y in splits.split(name).labels] == [r["label"] for r in rows]
     assert {"très", "mauvais", "…", '"', "naïve"} <= set(splits.vocabulary)
     assert "left" in splits.vocabulary and "fun" not in splits.vocabulary  # train split only
+
+
+def with_word_ngrams(tokens, n):
+    """The reference: each run of 2..n consecutive tokens, joined by a space, after the words."""
+    return tokens + [" ".join(tokens[i : i + k]) for k in range(2, n + 1) for i in range(len(tokens) - k + 1)]
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_ngrams_follow_each_text_as_tokens_with_ids_from_the_training_split(tmp_path, n):
+    path = write_csv(tmp_path / "reviews.csv", ROWS)
+    words, splits = load_text(path, split_column="split"), load_text(path, split_column="split", ngrams=n)
+    train_grams = {g for text, _, split in ROWS if split == "train" for g in with_word_ngrams(tokenize(text), n)}
+    assert set(splits.vocabulary) == train_grams | {"<pad>", "<unk>"}
+    assert set(words.vocabulary) < set(splits.vocabulary)
+    for name in ("train", "validation", "test"):
+        rows = [with_word_ngrams(tokenize(text), n) for text, _, split in ROWS if split == name]
+        assert decoded(splits, splits.split(name)) == [[t if t in train_grams else "<unk>" for t in r] for r in rows]
+    assert ", great" not in splits.vocabulary, "a bigram seen in the test split only is unknown"
+
+
+def test_new_texts_get_the_ngrams_of_the_run_that_learned_them():
+    vocabulary = ("<pad>", "<unk>", "not", "bad", "not bad", "bad at")
+    config = OmegaConf.create({"data": {"lowercase": True, "punctuation": "split", "ngrams": 2, "max_len": None}})
+    run = type("Run", (), {"vocabulary": vocabulary, "config": config, "input_kind": "text"})()
+    encoded = encode_texts(["Not bad at all", "bad"], run)
+    expected = [["not", "bad", "<unk>", "<unk>", "not bad", "bad at", "<unk>"], ["bad"]]
+    ids = [Vocabulary(vocabulary).encode(tokens) for tokens in expected]
+    assert encoded.inputs[0].tolist() == ids[0] and encoded.inputs[1, :1].tolist() == ids[1]
+    assert encoded.mask.sum(axis=1).tolist() == [7, 1]
 
 
 def test_tsv_without_split_column_holds_out_seeded_shares(tmp_path):

@@ -26,6 +26,31 @@ def tokenize(text: str, lowercase: bool = True, punctuation: str = "split") -> l
     return pattern.findall(text)
 
 
+# Joins the words of an n-gram token; tokenize never leaves white space inside a token.
+NGRAM_JOINER = " "
+
+
+def with_ngrams(tokens: Sequence[str], n: int) -> list[str]:
+    """``tokens`` followed by their word n-grams of 2 to ``n`` words, each one token (words
+    joined by a space), bigrams first: ``["not", "so", "bad"]`` with ``n=2`` -> ``["not", "so",
+    "bad", "not so", "so bad"]``. ``n=1``: ``tokens`` as they are.
+
+    For order-free models (``model=bag``): each n-gram gets a vocabulary id of its own, so
+    unlike hashed bigrams (``model.bigram_buckets``) no two share a vector, and an n-gram never
+    seen in training is unknown rather than another's."""
+    grams = [
+        NGRAM_JOINER.join(tokens[start : start + size])
+        for size in range(2, n + 1)
+        for start in range(len(tokens) - size + 1)
+    ]
+    return [*tokens, *grams]
+
+
+def text_tokens(text: str, lowercase: bool, punctuation: str, ngrams: int) -> list[str]:
+    """The tokens of ``text`` as a text source gives them: ``tokenize``, then ``with_ngrams``."""
+    return with_ngrams(tokenize(text, lowercase, punctuation), ngrams)
+
+
 @dataclass(frozen=True)
 class Vocabulary:
     """Tokens in id order: id 0 is padding, id 1 stands for every unknown token."""

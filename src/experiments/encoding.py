@@ -12,7 +12,7 @@ from seqlab.data.dataset import SequenceDataset
 from seqlab.data.errors import DataError
 from seqlab.data.padding import pad_sequences
 from seqlab.data.raw import RawSplit
-from seqlab.data.text import Vocabulary, tokenize
+from seqlab.data.text import Vocabulary, text_tokens
 from seqlab.experiments.tracking.logged_runs import LoggedRun
 
 # What each kind of run classifies, and the DataFrame column the MLflow model reads it from.
@@ -40,7 +40,10 @@ def _dataset(sequences: list[np.ndarray], run: LoggedRun, source: str, origin: R
 def encode_texts(texts: Sequence[str], run: LoggedRun, origin: RawSplit | None = None) -> SequenceDataset:
     """Token ids (batch, time) of ``texts``; words the run never saw become ``<unk>``."""
     vocabulary, data = Vocabulary(run.vocabulary), run.config.data
-    encoded = [np.array(vocabulary.encode(tokenize(t, data.lowercase, data.punctuation)), np.int32) for t in texts]
+    ngrams = data.get("ngrams", 1)  # runs logged before data.ngrams existed read words only
+    encoded = [
+        np.array(vocabulary.encode(text_tokens(t, data.lowercase, data.punctuation, ngrams)), np.int32) for t in texts
+    ]
     return _dataset(encoded, run, "text", origin)
 
 

@@ -123,6 +123,9 @@ class TextOptions:
 
     lowercase: bool = True
     punctuation: str = one_of("split", PUNCTUATION_MODES)  # split: a token each | strip | keep
+    # Word n-grams of up to this many words follow each text's words as tokens of their own
+    # (seqlab.data.text.with_ngrams), for order-free models (model=bag); 1: words only.
+    ngrams: int = positive(1)
     min_freq: int = positive(1)
     max_size: int | None = checked(None, lambda v: v is None or v > 2, "must be > 2 or null")
     # Truncate longer texts (with a warning); null = never.

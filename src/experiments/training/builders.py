@@ -30,7 +30,8 @@ def model_inputs(cfg: DictConfig, splits: DataSplits) -> DataSplits:
     """``splits`` in the form ``cfg.model`` takes, cast to ``cfg.trainer.dtype``.
 
     Token data goes to a model without an embedding as one-hot vectors, unless they would take
-    more than ``trainer.max_input_gb``; an embedding on real-valued data is a ConfigError.
+    more than ``trainer.max_input_gb``; an embedding on real-valued data, and n-grams appended
+    to texts (``data.ngrams``) for an encoder that reads order, are ConfigErrors.
     """
     if cfg.model.embedding_dim is not None and splits.vocab_size is None:
         raise ConfigError(
@@ -42,6 +43,17 @@ def model_inputs(cfg: DictConfig, splits: DataSplits) -> DataSplits:
         raise ConfigError(
             f"model={cfg.model.name}: the {encoder.title} encoder reads real-valued series, "
             f"but data={cfg.data.name} gives tokens; choose a model that reads them"
+        )
+    ngrams = cfg.data.get("ngrams", 1)
+    if ngrams > 1 and encoder.reads_order:
+        raise ConfigError(
+            f"data.ngrams={ngrams}: the n-grams follow each text's words, which the {encoder.title} "
+            "encoder would read as more text; use model=bag, or data.ngrams=1"
+        )
+    if ngrams > 1 and cfg.model.get("bigram_buckets"):
+        raise ConfigError(
+            f"data.ngrams={ngrams} gives the bag its bigrams, and model.bigram_buckets="
+            f"{cfg.model.bigram_buckets} would hash pairs of those tokens too; set model.bigram_buckets=0"
         )
     if cfg.model.embedding_dim is None and splits.vocab_size is not None:
         steps = sum(part.mask.size for part in (splits.train, splits.validation, splits.test))

@@ -26,6 +26,8 @@ class Encoder:
     (batch, features); the network adds the output dropout and layer.
     token_inputs: whether it reads token data (through the embedding, or one-hot); an encoder
     for real-valued series only says False, and a config that gives it tokens is refused.
+    reads_order: whether its output depends on the order of the steps; only an encoder that
+    says False may be fed texts with their n-grams appended (``data.ngrams``).
     embedding: ``embedding(spec) -> block`` that embeds token ids (batch, time) into (batch,
     time, features) in place of the network's ``Embedding`` (its word table still named
     ``embedding``, so pretrained vectors and ``embedding_freeze`` apply); None: the network's.
@@ -37,4 +39,5 @@ class Encoder:
     options: type = NoOptions
     uses_cell: bool = False
     token_inputs: bool = True
+    reads_order: bool = True
     embedding: Callable | None = None
