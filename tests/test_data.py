@@ -28,6 +28,7 @@ OPTIONS = {
         "label_noise": 0.0,
         "lowercase": True,
         "punctuation": "split",
+        "ngrams": 1,
         "min_freq": 1,
         "max_size": None,
         "max_len": None,
