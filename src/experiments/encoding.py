@@ -40,9 +40,9 @@ def _dataset(sequences: list[np.ndarray], run: LoggedRun, source: str, origin: R
 def encode_texts(texts: Sequence[str], run: LoggedRun, origin: RawSplit | None = None) -> SequenceDataset:
     """Token ids (batch, time) of ``texts``; words the run never saw become ``<unk>``."""
     vocabulary, data = Vocabulary(run.vocabulary), run.config.data
-    ngrams = data.get("ngrams", 1)  # runs logged before data.ngrams existed read words only
     encoded = [
-        np.array(vocabulary.encode(text_tokens(t, data.lowercase, data.punctuation, ngrams)), np.int32) for t in texts
+        np.array(vocabulary.encode(text_tokens(t, data.lowercase, data.punctuation, data.ngrams)), np.int32)
+        for t in texts
     ]
     return _dataset(encoded, run, "text", origin)
 
