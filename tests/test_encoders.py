@@ -13,11 +13,11 @@ import pytest
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
-from seqlab.experiments.classify import predict_split, predict_texts
+from seqlab.experiments.classify import RunClassifier, predict_split, predict_texts
 from seqlab.experiments.config.legacy import upgrade_overrides
 from seqlab.experiments.config.model import model_schema
 from seqlab.experiments.config.validation import ConfigError, validate
-from seqlab.experiments.tracking.logged_runs import INPUTS_ARTIFACT, download_model_files, read_logged_run
+from seqlab.experiments.tracking.logged_runs import INPUTS_ARTIFACT, download_model_files, load_run, read_logged_run
 from seqlab.experiments.tracking.run_inputs import CONFIG_ARTIFACT
 from seqlab.experiments.training.runner import train
 from seqlab.fields import positive
@@ -177,6 +177,44 @@ def test_a_series_run_with_a_convolution_front_end_serves_its_own_kind_of_input(
     old = read_logged_run(folder)
     assert old.input_features == 3
     assert list(old.config.model.conv.filters) == [16] and old.config.model.conv.layout == "frontend"
+
+
+@pytest.mark.slow
+def test_the_dimension_shuffle_learns_where_in_a_series_a_bump_is_and_takes_that_length_only(
+    store, store_overrides, tmp_path
+):
+    # 12-step series with a bump in their first or second half: an LSTM that reads the whole
+    # series as one step (model.dimension_shuffle) tells them apart.
+    rng = np.random.default_rng(6)
+    labels = ["early", "late"] * 60
+    series = [rng.normal(0, 0.3, 12) + np.repeat(np.eye(2), 6, axis=1)[i % 2] * 2 for i in range(120)]
+    train_file = write_ucr(tmp_path / "B_TRAIN.tsv", series[:80], labels[:80])
+    test_file = write_ucr(tmp_path / "B_TEST.tsv", series[80:], labels[80:])
+    shuffle = ["model=lstm", "model.hidden_size=4", "model.dimension_shuffle=true", "data=archive"]
+    settings = ["optimizer=adam", "optimizer.lr=0.05", "trainer.epochs=10", "trainer.progress=false"]
+    files = [f"data.train_path={train_file}", f"data.test_path={test_file}"]
+    metrics = train(compose_config(store_overrides + shuffle + files + settings))
+    assert metrics["test_accuracy"] >= 0.95
+    run = load_run(metrics["run_id"])
+    assert run.weights["rnn0_fwd_W"].shape == (12, 16)
+    expected = predict_split(metrics["run_id"], "test", batch_size=500)
+    raw = [list(s) for s in series[80:]]
+    assert_same_predictions(logged_model(store, metrics["run_id"]).predict(pd.DataFrame({"sequence": raw})), expected)
+    with pytest.raises(ConfigError, match=r"rnn0_fwd_W is \(12, 16\) in the run and \(10, 16\) for inputs of 10 steps"):
+        RunClassifier(run).classify_raw([s[:10] for s in raw], batch_size=8)
+    with pytest.raises(
+        ConfigError, match="model.dimension_shuffle=true reads each series' values .* series of 5 to 11 steps"
+    ):
+        cases, labels = random_series(rng, 40, 1, ["a", "b"])
+        unequal = [write_ucr(tmp_path / f"U_{part}.tsv", [c[0] for c in cases], labels) for part in ("TRAIN", "TEST")]
+        train(
+            compose_config(
+                store_overrides + shuffle + settings + [f"data.train_path={unequal[0]}", f"data.test_path={unequal[1]}"]
+            )
+        )
+    frontend = ["model.conv.filters=[4]", "model.conv.kernels=[3]", "model.conv.layout=frontend"]
+    with pytest.raises(ConfigError, match="model.dimension_shuffle=True: reads the series itself"):
+        validate(compose_config(shuffle + files + frontend))
 
 
 def test_ngrams_appended_to_texts_are_refused_where_they_would_be_read_as_text(store_overrides):

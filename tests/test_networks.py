@@ -225,6 +225,37 @@ def loss_and_gradients(model: SequenceClassifier, batch) -> list[np.ndarray]:
     return f(*batch)
 
 
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_the_dimension_shuffle_reads_each_channel_as_one_step_of_its_values_over_time(implementation):
+    # LSTM-FCN's dimension shuffle: the network on series (batch, time, channels) is the same
+    # network without it on the transposed series, channels steps of time features, in values
+    # and gradients; with the convolution branch beside it, its gradient against finite differences.
+    options = dict(model="lstm", hidden_size=HIDDEN, implementation=implementation)
+    shuffled = make_model(
+        default_network_spec(CLASSES, FEATURES, steps=TIME, dimension_shuffle=True, **options), mode="FAST_COMPILE"
+    )
+    plain = make_model(default_network_spec(CLASSES, TIME, **options), mode="FAST_COMPILE")
+    assert param_shapes(shuffled.spec) == param_shapes(plain.spec)
+    assert param_shapes(shuffled.spec)["rnn0_fwd_W"] == (TIME, 4 * HIDDEN)
+    rng = np.random.default_rng(4)
+    inputs, labels = rng.standard_normal((BATCH, TIME, FEATURES)), rng.integers(0, CLASSES, BATCH).astype("int32")
+    got = loss_and_gradients(shuffled, (inputs, np.ones((BATCH, TIME)), labels))
+    want = loss_and_gradients(plain, (inputs.transpose(0, 2, 1), np.ones((BATCH, FEATURES)), labels))
+    for value, expected in zip(got, want, strict=True):
+        np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-14)
+
+    branch = default_network_spec(
+        CLASSES, FEATURES, steps=TIME, dimension_shuffle=True, conv={"filters": [3], "kernels": [3]}, **options
+    )
+    model = make_model(branch, mode="FAST_COMPILE")
+    f = pytensor.function(
+        [model.inputs, model.mask, model.labels],
+        [model.loss, *pytensor.grad(model.loss, list(model.params.values()))],
+        mode="FAST_COMPILE",
+    )
+    assert_gradients_match_finite_differences(f, model.params, (inputs, np.ones((BATCH, TIME)), labels))
+
+
 def test_float32_lstm_kernels_match_the_float64_scan_reference():
     # float32 LSTMs run compiled kernels (seqlab.models.cells.lstm_kernels: the whole time loop,
     # with an approximate tanh) in the fused Ops; the reference is the float64 scan. Two

@@ -60,6 +60,8 @@ class NetworkSpec:
     encoder: a registered encoder's name; options: an instance of its options dataclass.
     cell, cell_options: for an encoder that ``uses_cell``, a registered cell's name and an
     instance of its options dataclass.
+    steps: the time steps of the (padded) inputs, for a network whose weights depend on them
+    (the recurrent encoder's ``dimension_shuffle``); None when unknown.
     """
 
     num_classes: int
@@ -70,6 +72,7 @@ class NetworkSpec:
     network: NetworkOptions
     cell: str | None = None
     cell_options: Any = None
+    steps: int | None = None
 
     @property
     def uses_tokens(self) -> bool:

@@ -30,8 +30,9 @@ def model_inputs(cfg: DictConfig, splits: DataSplits) -> DataSplits:
     """``splits`` in the form ``cfg.model`` takes, cast to ``cfg.trainer.dtype``.
 
     Token data goes to a model without an embedding as one-hot vectors, unless they would take
-    more than ``trainer.max_input_gb``; an embedding on real-valued data, and n-grams appended
-    to texts (``data.ngrams``) for an encoder that reads order, are ConfigErrors.
+    more than ``trainer.max_input_gb``; an embedding on real-valued data, n-grams appended to
+    texts (``data.ngrams``) for an encoder that reads order, and series of different lengths
+    for ``model.dimension_shuffle`` are ConfigErrors.
     """
     if cfg.model.embedding_dim is not None and splits.vocab_size is None:
         raise ConfigError(
@@ -55,6 +56,15 @@ def model_inputs(cfg: DictConfig, splits: DataSplits) -> DataSplits:
             f"data.ngrams={ngrams} gives the bag its bigrams, and model.bigram_buckets="
             f"{cfg.model.bigram_buckets} would hash pairs of those tokens too; set model.bigram_buckets=0"
         )
+    if cfg.model.get("dimension_shuffle"):
+        lengths = np.concatenate([part.mask.sum(axis=1) for part in (splits.train, splits.validation, splits.test)])
+        if lengths.min() != lengths.max() or lengths.max() != splits.train.inputs.shape[1]:
+            raise ConfigError(
+                f"model.dimension_shuffle=true reads each series' values at every time step as the "
+                f"features of one step, so it needs series of one length; data={cfg.data.name} has "
+                f"series of {lengths.min():.0f} to {lengths.max():.0f} steps (set data.max_len to cut them, "
+                "or model.dimension_shuffle=false)"
+            )
     if cfg.model.embedding_dim is None and splits.vocab_size is not None:
         steps = sum(part.mask.size for part in (splits.train, splits.validation, splits.test))
         size_gb = steps * splits.vocab_size * np.dtype(cfg.trainer.dtype).itemsize / 1e9
@@ -68,7 +78,9 @@ def model_inputs(cfg: DictConfig, splits: DataSplits) -> DataSplits:
     return splits.astype(cfg.trainer.dtype)
 
 
-def _network_spec(model: dict, num_classes: int, input_size: int, vocab_size: int | None) -> NetworkSpec:
+def _network_spec(
+    model: dict, num_classes: int, input_size: int, vocab_size: int | None, steps: int | None
+) -> NetworkSpec:
     """A NetworkSpec from a complete ``model`` config (as a dict)."""
     encoder = get_encoder(model["encoder"])
     cell = get_cell(model["name"]) if encoder.uses_cell else None
@@ -81,23 +93,31 @@ def _network_spec(model: dict, num_classes: int, input_size: int, vocab_size: in
         network=from_values(NetworkOptions, model),
         cell=cell.name if cell is not None else None,
         cell_options=from_values(cell.options, model) if cell is not None else None,
+        steps=steps,
     )
 
 
 def network_spec(cfg: DictConfig, splits: DataSplits) -> NetworkSpec:
     """The network ``cfg.model`` describes, sized for ``splits``."""
     model = OmegaConf.to_container(cfg.model, resolve=True)
-    return _network_spec(model, splits.num_classes, splits.num_features or 0, splits.vocab_size)
+    steps = splits.train.inputs.shape[1]
+    return _network_spec(model, splits.num_classes, splits.num_features or 0, splits.vocab_size, steps)
 
 
 def default_network_spec(
-    num_classes: int, input_size: int = 0, vocab_size: int | None = None, model: str = "elman", **options: object
+    num_classes: int,
+    input_size: int = 0,
+    vocab_size: int | None = None,
+    model: str = "elman",
+    steps: int | None = None,
+    **options: object,
 ) -> NetworkSpec:
     """The network ``model=<model>`` with the schema's defaults and the ``options`` given
-    (``model.<key>`` values; a sub-config such as ``conv`` as a dict), for code that builds
-    models without composing a config (tests, benchmarks)."""
+    (``model.<key>`` values; a sub-config such as ``conv`` as a dict), for inputs of ``steps``
+    time steps when its shape depends on them, for code that builds models without composing a
+    config (tests, benchmarks)."""
     config = OmegaConf.merge(OmegaConf.structured(schema_of("model", model)), options)
-    return _network_spec(OmegaConf.to_container(config), num_classes, input_size, vocab_size)
+    return _network_spec(OmegaConf.to_container(config), num_classes, input_size, vocab_size, steps)
 
 
 def _optimizer_spec(settings: dict, steps_per_epoch: int, total_epochs: int) -> OptimizerSpec:
@@ -163,6 +183,8 @@ def build_classifier(
     spec = network_spec(cfg, splits)
     if weights is None:
         weights = init_network_params(spec, seed=[cfg.seed, INIT_STREAM])
+    else:
+        check_weight_shapes(spec, weights)
     return SequenceClassifier(
         spec,
         weights,
@@ -173,6 +195,20 @@ def build_classifier(
         label_smoothing=cfg.trainer.label_smoothing,
         class_weights=class_weights(cfg.trainer.class_weights, splits),
     )
+
+
+def check_weight_shapes(spec: NetworkSpec, weights: dict[str, np.ndarray]) -> None:
+    """Raise ConfigError when a logged run's ``weights`` do not have the shapes that ``spec``
+    (the run's network sized for the inputs at hand) gives them, naming the first that differs:
+    a network whose shape depends on the series' length (``model.dimension_shuffle``) takes
+    series of the length it was trained on only."""
+    for name, shape in param_shapes(spec).items():
+        if name in weights and weights[name].shape != shape:
+            raise ConfigError(
+                f"the run's weights do not fit these inputs: {name} is {weights[name].shape} in the run and "
+                f"{shape} for inputs of {spec.steps} steps of {spec.input_size or spec.vocab_size} features "
+                "(with model.dimension_shuffle=true a model classifies series of its training length only)"
+            )
 
 
 def load_pretrained_embedding(model: SequenceClassifier, cfg: DictConfig, splits: DataSplits) -> float:

@@ -1,9 +1,12 @@
 """The recurrent encoder (``model=elman|lstm|gru``): stacked (bi)directional layers of a
 registered cell, pooled over time, optionally with convolution blocks before them
-(``model.conv.layout=frontend``) or beside them (``branch``: LSTM-FCN, Karim et al. 2018).
+(``model.conv.layout=frontend``) or beside them (``branch``: LSTM-FCN, Karim et al. 2018), and
+optionally reading the series with its axes swapped (``model.dimension_shuffle``, LSTM-FCN's
+dimension shuffle: one step per channel, the series' values at every time step its features).
 
-    inputs → [conv blocks →] recurrent layers → pooling                       (frontend or none)
-    inputs → (recurrent layers → pooling) ‖ (conv blocks → mean over time)    (branch)
+    inputs → [shuffle →] recurrent layers → pooling                                     (no conv blocks)
+    inputs → conv blocks → recurrent layers → pooling                                   (frontend)
+    inputs → ([shuffle →] recurrent layers → pooling) ‖ (conv blocks → mean over time)  (branch)
 """
 
 from dataclasses import dataclass, field
@@ -14,6 +17,7 @@ from seqlab.models.blocks.base import Parallel, path
 from seqlab.models.blocks.conv import ConvOptions, ConvStack
 from seqlab.models.blocks.pooling import POOLINGS, Pooling
 from seqlab.models.blocks.recurrent import RecurrentStack
+from seqlab.models.blocks.shuffle import DimensionShuffle
 from seqlab.models.encoders.base import Encoder
 from seqlab.models.initializers import RECURRENT_INITIALIZERS, initializer
 
@@ -45,6 +49,10 @@ class RecurrentOptions:
     recurrent_init: str = one_of("orthogonal", tuple(RECURRENT_INITIALIZERS))
     # fused: a whole-sequence Op (fast) | scan: PyTensor's scan over the cell's step (the reference)
     implementation: str = one_of("fused", ("fused", "scan"))
+    # true: the recurrent layers read each channel of a series as one step whose features are its
+    # values at every time step (LSTM-FCN's dimension shuffle, Karim et al. 2018); for series of
+    # one fixed length, which sizes the first layer's input weights
+    dimension_shuffle: bool = False
     conv: RecurrentConvOptions = field(default_factory=RecurrentConvOptions)
 
     def cross_check(self) -> list[tuple[str, Any, str]]:
@@ -54,13 +62,23 @@ class RecurrentOptions:
             found.append(("hidden_size", self.hidden_size, f"must be at most {MAX_HIDDEN_SIZE}"))
         if self.dropout > 0 and self.num_layers == 1:
             found.append(("dropout", self.dropout, "acts between layers: needs model.num_layers > 1"))
+        if self.dimension_shuffle and self.conv.filters and self.conv.layout == "frontend":
+            found.append(
+                (
+                    "dimension_shuffle",
+                    True,
+                    "reads the series itself: not after convolution blocks (conv.layout=frontend)",
+                )
+            )
         return found
 
 
 def blocks(spec) -> list:
-    """The recurrent layers and pooling of ``spec`` (a ``NetworkSpec``), with its convolution
-    blocks before them or beside them."""
+    """The recurrent layers and pooling of ``spec`` (a ``NetworkSpec``), reading the series
+    shuffled or not, with its convolution blocks before them or beside them."""
     o: RecurrentOptions = spec.options
+    if o.dimension_shuffle and spec.steps is None:
+        raise ValueError("model.dimension_shuffle: the network needs the series' length (NetworkSpec.steps)")
     weights = spec.input_weights
     rnn = RecurrentStack(
         cell=spec.cell,
@@ -75,12 +93,13 @@ def blocks(spec) -> list:
         recurrent_weights=initializer(o.recurrent_init, spec.network.init_std, RECURRENT_INITIALIZERS),
     )
     pooling = Pooling(o.pooling, o.attention_size, o.bidirectional, weights)
+    recurrent = [DimensionShuffle(spec.steps), rnn, pooling] if o.dimension_shuffle else [rnn, pooling]
     if not o.conv.filters:
-        return [rnn, pooling]
+        return recurrent
     conv = ConvStack(o.conv, weights)
     if o.conv.layout == "frontend":
         return [conv, rnn, pooling]
-    return [Parallel([path(rnn, pooling), path(conv, Pooling("mean"))])]
+    return [Parallel([path(*recurrent), path(conv, Pooling("mean"))])]
 
 
 ENCODER = Encoder(name="rnn", title="recurrent", blocks=blocks, options=RecurrentOptions, uses_cell=True)
