@@ -100,8 +100,9 @@ def flops(spec: NetworkSpec, batch: int, length: int, channels: int) -> float:
 def torch_network(spec: NetworkSpec, params: dict, dtype: str):
     """``spec``'s network in PyTorch with seqlab's ``params``: ``nn.Conv1d``, ``nn.BatchNorm1d``
     and ReLU blocks (a ResNet's shortcuts added before the last ReLU of each block, through a
-    bias-free 1×1 ``nn.Conv1d`` where the channels change), beside or after an ``nn.LSTM``, or
-    before the mean over time; then ``nn.Linear``.
+    bias-free 1×1 ``nn.Conv1d`` where the channels change), beside an ``nn.LSTM`` (reading the
+    series transposed with ``dimension_shuffle``) or before one, or before the mean over time;
+    then ``nn.Linear``.
 
     Returns the ``nn.Module`` holding every layer (its ``train()``/``eval()`` switch batch
     norm's statistics) and ``forward``: inputs (batch, time, channels) -> logits (batch, classes)."""
@@ -127,7 +128,8 @@ def torch_network(spec: NetworkSpec, params: dict, dtype: str):
     network = torch.nn.ModuleDict({"conv": layers, "out": out})
     relu = torch.nn.functional.relu
     if spec.encoder == "rnn":
-        lstm_inputs = conv.filters[-1] if conv.layout == "frontend" else spec.input_size
+        shuffle = spec.options.dimension_shuffle  # LSTM-FCN's: each channel one step of its values over time
+        lstm_inputs = conv.filters[-1] if conv.layout == "frontend" else spec.steps if shuffle else spec.input_size
         lstm = torch.nn.LSTM(lstm_inputs, spec.options.hidden_size, batch_first=True, dtype=kind)
         copy_weights(params, lstm, out)
         network["lstm"] = lstm
@@ -157,7 +159,7 @@ def torch_network(spec: NetworkSpec, params: dict, dtype: str):
             states, _ = lstm(convolved.transpose(1, 2))
             summary = states[:, -1]
         else:
-            states, _ = lstm(inputs)
+            states, _ = lstm(inputs.transpose(1, 2) if spec.options.dimension_shuffle else inputs)
             summary = torch.cat([states[:, -1], convolved.mean(dim=2)], dim=1)
         return out(summary)
 
