@@ -202,16 +202,13 @@ def test_the_dimension_shuffle_learns_where_in_a_series_a_bump_is_and_takes_that
     assert_same_predictions(logged_model(store, metrics["run_id"]).predict(pd.DataFrame({"sequence": raw})), expected)
     with pytest.raises(ConfigError, match=r"rnn0_fwd_W is \(12, 16\) in the run and \(10, 16\) for inputs of 10 steps"):
         RunClassifier(run).classify_raw([s[:10] for s in raw], batch_size=8)
+    cases, labels = random_series(rng, 40, 1, ["a", "b"])
+    unequal = [write_ucr(tmp_path / f"U_{part}.tsv", [c[0] for c in cases], labels) for part in ("TRAIN", "TEST")]
+    unequal_files = [f"data.train_path={unequal[0]}", f"data.test_path={unequal[1]}"]
     with pytest.raises(
         ConfigError, match="model.dimension_shuffle=true reads each series' values .* series of 5 to 11 steps"
     ):
-        cases, labels = random_series(rng, 40, 1, ["a", "b"])
-        unequal = [write_ucr(tmp_path / f"U_{part}.tsv", [c[0] for c in cases], labels) for part in ("TRAIN", "TEST")]
-        train(
-            compose_config(
-                store_overrides + shuffle + settings + [f"data.train_path={unequal[0]}", f"data.test_path={unequal[1]}"]
-            )
-        )
+        train(compose_config(store_overrides + shuffle + settings + unequal_files))
     frontend = ["model.conv.filters=[4]", "model.conv.kernels=[3]", "model.conv.layout=frontend"]
     with pytest.raises(ConfigError, match="model.dimension_shuffle=True: reads the series itself"):
         validate(compose_config(shuffle + files + frontend))
