@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pytensor.tensor.blas import Dot22, Dot22Scalar
+from pytensor.tensor.math import Sum
 
 from seqlab.data.dataset import SequenceDataset
 from seqlab.experiments.config.model import model_options
@@ -25,7 +26,7 @@ from seqlab.models.fused_conv import ConvNorm
 from seqlab.models.initializers import glorot_uniform, orthogonal
 from seqlab.models.losses import cross_entropy, training_loss
 from seqlab.models.network import NetworkSpec, count_parameters, init_network_params, network_logits, param_shapes
-from seqlab.models.numpy_matmul import NumpyMatmul
+from seqlab.models.numpy_matmul import NumpyMatmul, numpy_affine
 from tests.reference import batch_norm_numpy, conv1d_numpy, log_softmax_numpy, network_logits_numpy
 
 BATCH, TIME, FEATURES, HIDDEN, CLASSES, VOCAB = 4, 6, 3, 4, 3, 5
@@ -336,6 +337,29 @@ def test_a_compiled_train_step_runs_each_fused_recurrence_and_matrix_product_onc
     # The gradient-clipping norm and the update share each weight gradient's product.
     products = [tuple(node.inputs[:2]) for node in nodes if isinstance(node.op, Dot22 | Dot22Scalar | NumpyMatmul)]
     assert products and len(products) == len(set(products))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_affine_product_adds_its_bias_inside_the_product_with_numpys_gradients(dtype):
+    rng = np.random.default_rng(3)
+    x_value, W_value, b_value, g_value = (
+        rng.standard_normal(shape).astype(dtype) for shape in ((7, 3), (3, 5), (5,), (7, 5))
+    )
+    x, W, b = pt.matrix("x", dtype=dtype), pt.matrix("W", dtype=dtype), pt.vector("b", dtype=dtype)
+    y = numpy_affine(x, W, b)
+    f = pytensor.function([x, W, b], [y, *pytensor.grad((y * g_value).sum(), [x, W, b])], mode="FAST_COMPILE")
+    y_out, g_x, g_W, g_b = f(x_value, W_value, b_value)
+    rtol = 1e-5 if dtype == "float32" else 1e-12
+    expected = [x_value @ W_value + b_value, g_value @ W_value.T, x_value.T @ g_value, g_value.sum(axis=0)]
+    for out, reference in zip((y_out, g_x, g_W, g_b), expected, strict=True):
+        assert out.dtype == dtype
+        np.testing.assert_allclose(out, reference, rtol=rtol, atol=rtol)
+    # In a fused train step, the bias's gradient is the weights' product's last row: no sum of its own.
+    spec = default_network_spec(3, 4, model="lstm", hidden_size=5)
+    model = SequenceClassifier(spec, init_network_params(spec, seed=0), default_optimizer_spec())
+    nodes = model.train_step.maker.fgraph.toposort()
+    sums_over_rows = [node for node in nodes if isinstance(node.op, Sum) and node.op.axis == (0,)]
+    assert len(sums_over_rows) == 1, "the output layer's bias's alone"
 
 
 def test_a_sweep_over_hyper_parameters_compiles_its_train_step_once():

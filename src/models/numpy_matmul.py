@@ -4,6 +4,7 @@ PyTensor's own products run on MKL, kept to one thread (see :mod:`seqlab.engine`
 fused recurrences already multiply with NumPy's multi-threaded OpenBLAS. Running the input
 projection ``(time*batch, features) @ W`` and its weight gradient there too halves their time
 (see ``docs/performance.md``), and the convolutions' window products run there too.
+``numpy_affine`` adds a bias inside the product.
 """
 
 import numpy as np
@@ -38,3 +39,13 @@ class NumpyMatmul(Op):
 
 
 numpy_matmul = NumpyMatmul()
+
+
+def numpy_affine(x, W, b):
+    """``x @ W + b`` for x (m, k), W (k, n) and b (n,), as one ``NumpyMatmul``: x with a
+    column of ones (m, k + 1) times W with b as its last row (k + 1, n). The bias costs no
+    pass over the (m, n) outputs of its own, and its gradient, the column sums of the
+    outputs' gradient, is the last row of the weights' gradient product (x1ᵀ g). Worth it
+    where k is small next to n (an input projection), as x is copied once."""
+    ones = pt.ones((x.shape[0], 1), dtype=x.dtype)
+    return numpy_matmul(pt.concatenate([x, ones], axis=1), pt.concatenate([W, b[None, :]], axis=0))

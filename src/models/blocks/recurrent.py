@@ -12,7 +12,7 @@ import pytensor.tensor as pt
 from seqlab.models.blocks.base import Block
 from seqlab.models.cells import get_cell
 from seqlab.models.fused import FusedRecurrence
-from seqlab.models.numpy_matmul import numpy_matmul
+from seqlab.models.numpy_matmul import numpy_affine
 
 
 @dataclass
@@ -95,11 +95,11 @@ class RecurrentStack(Block):
             U = ctx.dropout(U, "recurrent")
         T, B = inputs.shape[0], inputs.shape[1]
         # One (time*batch, features) matrix product, whose gradient is one product too; the fused
-        # path runs it on NumPy's BLAS like the recurrence (see ``seqlab.models.numpy_matmul``).
-        x = inputs.reshape((T * B, inputs.shape[2]))
+        # path runs it on NumPy's BLAS like the recurrence, the bias inside the product
+        # (see ``seqlab.models.numpy_matmul``).
+        x, b = inputs.reshape((T * B, inputs.shape[2])), params[f"{name}_b"]
         fused = self.implementation == "fused"
-        product = numpy_matmul(x, W) if fused else x @ W
-        xw = product.reshape((T, B, W.shape[1])) + params[f"{name}_b"]
+        xw = (numpy_affine(x, W, b) if fused else x @ W + b).reshape((T, B, W.shape[1]))
         if fused:
             if backwards:
                 xw, mask = xw[::-1], mask[::-1]
