@@ -15,7 +15,7 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.compile.mode import Mode
 
-from seqlab.models.compiling import COMPILE_MODE, announce_compile
+from seqlab.models.compiling import COMPILE_MODE, announce_compile, compile_function
 from seqlab.models.dropout import Dropout
 from seqlab.models.losses import cross_entropy, log_softmax, training_loss
 from seqlab.models.network import NetworkSpec, network_logits
@@ -118,24 +118,15 @@ class SequenceClassifier:
         update (``training_graph``)."""
         outputs, updates = self.training_graph()
         with announce_compile(f"{self._what} train step"):
-            return pytensor.function(
-                [self.inputs, self.mask, self.labels],
-                outputs,
-                updates=updates,
-                mode=self.mode,
-                name="train_step",
+            return compile_function(
+                [self.inputs, self.mask, self.labels], outputs, self.mode, "train_step", updates=updates
             )
 
     @cached_property
     def log_proba(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
         """Compiled ``(inputs, mask) -> log class probabilities (batch, classes)``, no dropout."""
         with announce_compile(f"{self._what} prediction"):
-            return pytensor.function(
-                [self.inputs, self.mask],
-                log_softmax(self.logits),
-                mode=self.mode,
-                name="log_proba",
-            )
+            return compile_function([self.inputs, self.mask], log_softmax(self.logits), self.mode, "log_proba")
 
     @cached_property
     def _batch_statistics(self) -> tuple[list, Callable[[np.ndarray, np.ndarray], list[np.ndarray]]]:
@@ -144,8 +135,8 @@ class SequenceClassifier:
         statistics: list = []
         network_logits(self.spec, self.params, self.inputs, self.mask, None, statistics)
         with announce_compile(f"{self._what} batch statistics"):
-            values = pytensor.function(
-                [self.inputs, self.mask], [s.batch for s in statistics], mode=self.mode, name="batch_statistics"
+            values = compile_function(
+                [self.inputs, self.mask], [s.batch for s in statistics], self.mode, "batch_statistics"
             )
         return [s.running for s in statistics], values
 
