@@ -101,7 +101,8 @@ def compile_function(
         except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, IndexError) as error:
             log.warning("the cached rewritten graph %s cannot be read (%s): rewriting it again", path, error)
         else:
-            os.utime(path)
+            with suppress(OSError):  # a read-only cache: the entry just ages
+                os.utime(path)
             log.debug("%s: rewritten graph from %s", name, path)
             return maker.create()
     function = pytensor.function(inputs, outputs, updates=updates, mode=mode, name=name)
@@ -143,8 +144,9 @@ class _KeyPickler(_StoragePickler):
     def reducer_override(self, obj: object) -> object:
         if isinstance(obj, Variable):
             state = obj.__getstate__()
-            del state["auto_name"]
-            state["tag"] = {name: value for name, value in vars(state["tag"]).items() if name != "trace"}
+            state.pop("auto_name", None)
+            if "tag" in state:
+                state["tag"] = {name: value for name, value in vars(state["tag"]).items() if name != "trace"}
             return type(obj), (), state
         if isinstance(obj, Op) and getattr(obj, "__props__", None) is not None:
             return type(obj), (), {"props": obj._props()}
