@@ -55,7 +55,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from seqlab.paths import cache_dir
+from seqlab.paths import cache_dir, write_atomically
 
 FLOAT_DTYPES = ("float32", "float64")
 DEFAULT_BLAS_THREADS = 1
@@ -150,11 +150,8 @@ def reuse_march_flags() -> None:
         GCC_compiler.march_flags = json.loads(path.read_text())
         return
     GCC_compiler.compile_args()  # detects and sets GCC_compiler.march_flags
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(GCC_compiler.march_flags))
-        tmp.replace(path)  # atomic: parallel jobs read a whole file or none
+        write_atomically(json.dumps(GCC_compiler.march_flags).encode(), path)  # parallel jobs read all or none
     except OSError as error:  # a read-only compile directory: detect again next time
         log.info("could not keep the -march flags in %s: %s", path, error)
 

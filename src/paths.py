@@ -1,4 +1,5 @@
-"""Where seqlab keeps its configs, its local outputs and its compile cache.
+"""Where seqlab keeps its configs, its local outputs and its compile cache, and how it writes a
+file there so that no reader sees half of it.
 
 ``runs_dir()`` holds the embedded MLflow store, artifacts, Hydra output folders, checkpoints and
 predictions. It is ``$SEQLAB_HOME/runs`` when ``SEQLAB_HOME`` is set; else ``runs/`` of the
@@ -10,6 +11,7 @@ loads a logged model from.
 """
 
 import os
+import tempfile
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -64,3 +66,21 @@ def cache_dir() -> Path:
     if reason != "current directory":
         return runs / ".cache"
     return _user_cache()
+
+
+def write_atomically(content: bytes, path: Path) -> None:
+    """Write ``content`` to ``path`` (its folder made if missing) through a temporary file in the
+    same folder, synced and renamed: a reader, a parallel writer or a run killed mid-write sees
+    the whole file or none, and no temporary file is left behind. Raises OSError."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "wb") as f:
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, a signal: no half-written file is left behind
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -26,7 +26,6 @@ import logging
 import os
 import pickle
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -43,6 +42,8 @@ from pytensor.graph.op import Op
 from pytensor.link.basic import Container
 from pytensor.link.c.basic import get_module_cache
 from pytensor.misc.frozendict import frozendict
+
+from seqlab.paths import PACKAGE_DIR, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def compile_function(
         log.debug("%s: not cached (%s)", name, error)
         return pytensor.function(inputs, outputs, updates=updates, mode=mode, name=name)
     path = rewritten_graphs_dir() / f"{name}-{key}.pkl"
-    numbered = [container for _, container in sorted(storage.values(), key=lambda pair: pair[0])]
+    numbered = [container for _, container in storage.values()]  # numbered in insertion order
     if path.exists():
         try:
             with path.open("rb") as file:
@@ -179,17 +180,15 @@ def _graph_key(graph: tuple, storage: dict[int, tuple[int, Container]]) -> str:
 @cache
 def _environment() -> bytes:
     """The versions of Python, NumPy and PyTensor, and the SHA-256 of seqlab's source files."""
-    package = Path(__file__).parents[1]
     source = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        source.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        source.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0" + path.read_bytes())
     return f"{sys.version} {np.__version__} {pytensor.__version__} {source.hexdigest()}".encode()
 
 
 def _store(maker: object, storage: dict[int, tuple[int, Container]], path: Path) -> None:
-    """Write ``maker`` to ``path`` atomically (concurrent sweep jobs write the same entry) and
-    delete the entries not used for ``cmodule__age_thresh_use``. A graph that does not pickle
-    is not cached."""
+    """Write ``maker`` to ``path`` and delete the entries not used for
+    ``cmodule__age_thresh_use``. A graph that does not pickle is not cached."""
     pickled = io.BytesIO()
     try:
         _StoragePickler(pickled, storage, closed=True).dump(maker)
@@ -197,11 +196,7 @@ def _store(maker: object, storage: dict[int, tuple[int, Container]], path: Path)
         log.debug("%s: not cached (%s)", path.name, error)
         return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as file:
-            temporary = Path(file.name)
-            file.write(pickled.getvalue())
-        os.replace(temporary, path)
+        write_atomically(pickled.getvalue(), path)  # concurrent sweep jobs write the same entry
     except OSError as error:  # a full disk or read-only cache costs the next run a rewrite, not this one
         log.warning("could not cache the rewritten graph in %s (%s)", path, error)
         return

@@ -12,8 +12,6 @@ Files written before safetensors (``weights.pkl``, ``checkpoint.pkl``) are read 
 """
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save
 
 from seqlab.models import legacy_pickle
+from seqlab.paths import write_atomically
 
 TREE_KEY = "seqlab.tree"
 
@@ -30,25 +29,10 @@ class WeightsFileError(ValueError):
     """A weights or checkpoint file that is not what seqlab wrote (the message names it)."""
 
 
-def _write_atomically(content: bytes, path: Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "wb") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # a full disk, a signal: no half-written file is left behind
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_arrays(arrays: dict[str, np.ndarray], path: Path, metadata: dict[str, str] | None = None) -> None:
     """Write ``arrays`` (name -> array) and the strings ``metadata`` to the safetensors file ``path``."""
     contiguous = {name: np.ascontiguousarray(value) for name, value in arrays.items()}
-    _write_atomically(save(contiguous, metadata=metadata), path)
+    write_atomically(save(contiguous, metadata=metadata), path)
 
 
 def load_arrays(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
