@@ -52,16 +52,22 @@ def train(model: SequenceClassifier, steps: int = 3) -> list[list[float]]:
 
 WRITER = """
 import pathlib, sys
+from seqlab.engine import set_float_dtype
 from seqlab.models import compiling
 compiling.rewritten_graphs_dir = lambda: pathlib.Path(sys.argv[1])
 from tests.test_compiling import classifier
+set_float_dtype(sys.argv[3])
 _ = classifier(sys.argv[2], sys.argv[3], seed=0).train_step
 """
 
 
 @pytest.mark.parametrize(("model", "dtype"), [("elman", "float64"), ("lstm", "float32")])
-def test_a_train_step_from_the_cache_trains_its_own_weights_as_a_fresh_compile_does(model, dtype, graph_cache, caplog):
-    # Written by another process (with another hash seed and compile history), read by this one.
+def test_a_train_step_from_the_cache_trains_its_own_weights_as_a_fresh_compile_does(
+    model, dtype, graph_cache, caplog, monkeypatch
+):
+    # Written by another process (with another hash seed and compile history), read by this one;
+    # floatX, part of the key, is the model's dtype in both, as in a run.
+    monkeypatch.setattr(pytensor.config, "floatX", dtype)
     env = os.environ | {"PYTHONHASHSEED": "0"}
     writer = [sys.executable, "-c", WRITER, graph_cache(), model, dtype]
     subprocess.run(writer, cwd=PROJECT_ROOT, env=env, check=True, timeout=600)
@@ -83,7 +89,7 @@ def test_a_train_step_from_the_cache_trains_its_own_weights_as_a_fresh_compile_d
 
 
 def test_graphs_that_differ_in_a_constant_or_a_dtype_get_entries_of_their_own(graph_cache):
-    x = pt.vector("x")
+    x = pt.vector("x", dtype="float64")
     results = {}
     for dtype in ("float64", "float32"):
         for constant in (2.0, 3.0):
@@ -98,7 +104,7 @@ def test_graphs_that_differ_in_a_constant_or_a_dtype_get_entries_of_their_own(gr
 
 
 def test_a_damaged_entry_is_rewritten_again(graph_cache, caplog):
-    x = pt.vector("x")
+    x = pt.vector("x", dtype="float64")
     w = pytensor.shared(np.ones(3), name="w")
     _ = compile_function([x], x * w, COMPILE_MODE, "probe")
     (entry,) = graph_cache().glob("probe-*.pkl")
