@@ -1,18 +1,66 @@
-"""The metric registry: what a run logs per split and per class equals scikit-learn on the
-run's own predictions; the confusion matrix is logged as data; every registered metric can
-select the best epoch."""
+"""The metric registry: its metrics equal scikit-learn's on any labels and predictions, and
+what a run logs per split and per class equals scikit-learn on the run's own predictions; the
+confusion matrix is logged as data; every registered metric can select the best epoch."""
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mlflow.tracking import MlflowClient
 from sklearn import metrics as sk
 
 from seqlab.experiments.classify import predict_split
-from seqlab.experiments.metrics import BEST_METRICS, EPOCH_METRICS, METRICS, MONITOR_SIGN, PER_CLASS, sign
+from seqlab.experiments.metrics import (
+    BEST_METRICS,
+    EPOCH_METRICS,
+    METRICS,
+    MONITOR_SIGN,
+    PER_CLASS,
+    confusion,
+    measure,
+    per_class,
+    sign,
+)
 from seqlab.experiments.training.runner import train
 from tests.conftest import CLASS_SIZES, IMBALANCED_RUN, compose_config, write_imbalanced_archive
+
+
+@st.composite
+def labelled_predictions(draw) -> tuple[np.ndarray, np.ndarray, int]:
+    """Labels and predictions ((N,) class indices) over 2-6 classes, often with classes absent
+    from the labels, the predictions or both, as small splits have."""
+    classes = draw(st.integers(2, 6))
+    used = draw(st.lists(st.integers(0, classes - 1), min_size=1, max_size=classes, unique=True))
+    pairs = st.tuples(st.sampled_from(used), st.integers(0, classes - 1) | st.sampled_from(used))
+    labels, predictions = zip(*draw(st.lists(pairs, min_size=1, max_size=40)), strict=True)
+    return np.array(labels), np.array(predictions), classes
+
+
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
+@settings(deadline=None, max_examples=300)
+@given(labelled_predictions())
+def test_the_metrics_equal_scikit_learns_on_any_labels_and_predictions(case):
+    labels, predictions, classes = case
+    log_proba = np.log(np.full((len(labels), classes), 0.1 / classes))
+    log_proba[np.arange(len(labels)), predictions] = np.log(0.9)
+    expected = {
+        "accuracy": sk.accuracy_score(labels, predictions),
+        "balanced_accuracy": sk.balanced_accuracy_score(labels, predictions),
+        "macro_f1": sk.f1_score(labels, predictions, average="macro", zero_division=0),
+        "weighted_f1": sk.f1_score(labels, predictions, average="weighted", zero_division=0),
+    }
+    measured = measure(labels, log_proba, "val")
+    for name, value in expected.items():
+        assert measured[f"val_{name}"] == pytest.approx(value, abs=1e-12), name
+    names = tuple(f"class {c}" for c in range(classes))
+    table = per_class(labels, predictions, names)
+    statistics = sk.precision_recall_fscore_support(labels, predictions, labels=range(classes), zero_division=0)
+    for stat, values in zip(PER_CLASS, statistics, strict=True):
+        np.testing.assert_allclose(table[stat].to_numpy(), values, rtol=0, atol=1e-12, err_msg=stat)
+    counts = sk.confusion_matrix(labels, predictions, labels=range(classes))
+    np.testing.assert_array_equal(confusion(labels, predictions, names).to_numpy(), counts)
 
 
 def test_every_logged_metric_equals_scikit_learn_on_the_runs_predictions(imbalanced_run):

@@ -1,8 +1,7 @@
 """What a run measures, in one place: each metric defined once (on a split's labels and the
-model's log-probabilities, with scikit-learn's functions), and every name that config
-(``trainer.monitor``, the Optuna direction, ``study.metric``), training, tracking, ``compare``,
-the sweep parent and the study report use, derived from it. Adding a metric is one entry in
-``METRICS``.
+model's log-probabilities), and every name that config (``trainer.monitor``, the Optuna
+direction, ``study.metric``), training, tracking, ``compare``, the sweep parent and the study
+report use, derived from it. Adding a metric is one entry in ``METRICS``.
 
 Naming scheme, per split (``train``, ``val``, ``test``):
 - ``<split>_<metric>`` per epoch (MLflow step = epoch): ``train_loss`` and ``train_accuracy``
@@ -11,9 +10,14 @@ Naming scheme, per split (``train``, ``val``, ``test``):
 - ``test_<metric>`` for the selected epoch's weights on the test split;
 - ``<split>_<statistic>/<class>`` per class (precision, recall, f1, support) for validation and
   test at the selected epoch; the confusion matrices as tables beside them.
+
+The metrics are scikit-learn's definitions (``accuracy_score``, ``balanced_accuracy_score``,
+``f1_score`` with ``zero_division=0``, ``precision_recall_fscore_support``, ``confusion_matrix``),
+computed here from one confusion matrix: importing ``sklearn.metrics`` is slow and its input
+checks cost every epoch (measured in ``docs/performance.md``). The tests compare every value with
+scikit-learn's.
 """
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -35,30 +39,73 @@ def _loss(labels: np.ndarray, log_proba: np.ndarray) -> float:
     return float(-log_proba[np.arange(len(labels)), labels].mean())
 
 
-def _on_predictions(name: str, **options) -> Callable[[np.ndarray, np.ndarray], float]:
-    """``sklearn.metrics.<name>(labels, argmax of log_proba, **options)``."""
+def confusion_counts(labels: np.ndarray, predictions: np.ndarray, classes: int) -> np.ndarray:
+    """(classes, classes) int64 counts of each (true, predicted) pair: row true class, column
+    predicted, of ``labels`` and ``predictions`` ((N,) class indices below ``classes``)."""
+    pairs = np.asarray(labels, dtype=np.int64) * classes + np.asarray(predictions, dtype=np.int64)
+    return np.bincount(pairs, minlength=classes * classes).reshape(classes, classes)
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """``numerator / denominator`` elementwise, 0 where the denominator is 0 (``zero_division=0``)."""
+    return np.divide(numerator, denominator, out=np.zeros(len(numerator)), where=denominator > 0)
+
+
+def _class_statistics(counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Per class (each (classes,)) of ``confusion_counts``' matrix: precision (0 for a class
+    never predicted), recall (0 for a class absent from the labels), F1 = 2 TP / (2 TP + FP + FN)
+    (0 for a class neither present nor predicted) and support, the class's number of labels."""
+    hits = np.diag(counts).astype(np.float64)
+    support, predicted = counts.sum(axis=1), counts.sum(axis=0)
+    return {
+        "precision": _ratio(hits, predicted),
+        "recall": _ratio(hits, support),
+        "f1": _ratio(2 * hits, support + predicted),
+        "support": support,
+    }
+
+
+def _accuracy(counts: np.ndarray) -> float:
+    return float(np.trace(counts) / counts.sum())
+
+
+def _balanced_accuracy(counts: np.ndarray) -> float:
+    """Mean recall over the classes present in the labels (scikit-learn leaves the others out)."""
+    present = counts.sum(axis=1) > 0
+    return float(_class_statistics(counts)["recall"][present].mean())
+
+
+def _f1(average: str) -> Callable[[np.ndarray], float]:
+    """F1 averaged over the classes present in the labels or the predictions (scikit-learn's
+    label set): unweighted (``macro``) or weighted by support (``weighted``)."""
+
+    def f1(counts: np.ndarray) -> float:
+        statistics = _class_statistics(counts)
+        seen = (statistics["support"] + counts.sum(axis=0)) > 0
+        weights = statistics["support"][seen] if average == "weighted" else None
+        return float(np.average(statistics["f1"][seen], weights=weights))
+
+    return f1
+
+
+def _on_predictions(of_counts: Callable[[np.ndarray], float]) -> Callable[[np.ndarray, np.ndarray], float]:
+    """``of_counts`` of the confusion matrix of the labels and the argmax of ``log_proba``."""
 
     def compute(labels: np.ndarray, log_proba: np.ndarray) -> float:
-        import sklearn.metrics  # slow to import: on first use
-
-        with warnings.catch_warnings():  # a small split may lack a class the model predicts: expected
-            warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
-            return float(getattr(sklearn.metrics, name)(labels, log_proba.argmax(axis=1), **options))
+        return of_counts(confusion_counts(labels, log_proba.argmax(axis=1), log_proba.shape[1]))
 
     return compute
 
 
 METRICS = {
     "loss": Metric(-1, _loss, "mean cross-entropy of the true class"),
-    "accuracy": Metric(1, _on_predictions("accuracy_score"), "fraction classified right"),
-    "balanced_accuracy": Metric(1, _on_predictions("balanced_accuracy_score"), "mean recall over the classes"),
-    "macro_f1": Metric(1, _on_predictions("f1_score", average="macro", zero_division=0), "unweighted mean F1"),
-    "weighted_f1": Metric(
-        1, _on_predictions("f1_score", average="weighted", zero_division=0), "F1 weighted by class support"
-    ),
+    "accuracy": Metric(1, _on_predictions(_accuracy), "fraction classified right"),
+    "balanced_accuracy": Metric(1, _on_predictions(_balanced_accuracy), "mean recall over the classes"),
+    "macro_f1": Metric(1, _on_predictions(_f1("macro")), "unweighted mean F1"),
+    "weighted_f1": Metric(1, _on_predictions(_f1("weighted")), "F1 weighted by class support"),
 }
 
-# The statistics reported per class at the selected epoch (sklearn's precision_recall_fscore_support).
+# The statistics reported per class at the selected epoch (scikit-learn's precision_recall_fscore_support).
 PER_CLASS = ("precision", "recall", "f1", "support")
 
 # Measured during the training pass, for which only the loss and accuracy are known per batch.
@@ -101,17 +148,13 @@ def measure(labels: np.ndarray, log_proba: np.ndarray, split: str) -> dict[str, 
 def per_class(labels: np.ndarray, predictions: np.ndarray, names: tuple[str, ...]) -> pd.DataFrame:
     """One row per class (index: its name): ``PER_CLASS`` statistics of ``predictions`` against
     ``labels`` (both (N,) class indices), a class never predicted having precision 0."""
-    from sklearn.metrics import precision_recall_fscore_support
-
-    stats = precision_recall_fscore_support(labels, predictions, labels=range(len(names)), zero_division=0)
-    return pd.DataFrame(dict(zip(PER_CLASS, stats, strict=True)), index=pd.Index(names, name="class"))
+    statistics = _class_statistics(confusion_counts(labels, predictions, len(names)))
+    return pd.DataFrame({stat: statistics[stat] for stat in PER_CLASS}, index=pd.Index(names, name="class"))
 
 
 def confusion(labels: np.ndarray, predictions: np.ndarray, names: tuple[str, ...]) -> pd.DataFrame:
     """Counts of each (true, predicted) class pair: rows true classes, columns predicted, by name."""
-    from sklearn.metrics import confusion_matrix
-
-    counts = confusion_matrix(labels, predictions, labels=range(len(names)))
+    counts = confusion_counts(labels, predictions, len(names))
     return pd.DataFrame(counts, index=pd.Index(names, name="true"), columns=pd.Index(names, name="predicted"))
 
 

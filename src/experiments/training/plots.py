@@ -47,16 +47,21 @@ def learning_curves(history: pd.DataFrame, best_epoch: int) -> "Figure":
 
 
 def confusion_matrix(counts: pd.DataFrame, split: str) -> "Figure":
-    """``metrics.confusion``'s counts (true classes by predicted) as an annotated heat map
-    (scikit-learn's ``ConfusionMatrixDisplay``)."""
-    from sklearn.metrics import ConfusionMatrixDisplay
-
+    """``metrics.confusion``'s counts (true classes by predicted) as a heat map with each cell's
+    count written on it, predicted classes along x, true classes down y."""
+    values = counts.to_numpy()
     size = 2 + 0.6 * len(counts)
     fig, ax = pyplot().subplots(figsize=(size + 1, size))
-    ConfusionMatrixDisplay(counts.to_numpy(), display_labels=list(counts.index)).plot(
-        ax=ax, cmap="Blues", xticks_rotation=45, values_format="d"
-    )
-    values = counts.to_numpy()
+    image = ax.imshow(values, cmap="Blues", vmin=0)
+    fig.colorbar(image, ax=ax)
+    dark = values > values.max() / 2
+    for (row, column), count in np.ndenumerate(values):
+        colour = "white" if dark[row, column] else "black"
+        ax.text(column, row, str(count), ha="center", va="center", color=colour)
+    names = list(counts.index)
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right", rotation_mode="anchor")
+    ax.set_yticks(range(len(names)), names)
+    ax.set(xlabel="predicted class", ylabel="true class")
     ax.set(title=f"{split} split, accuracy {np.trace(values) / values.sum():.3f}")
     fig.tight_layout()
     return fig
