@@ -98,7 +98,9 @@ def test_a_preempted_job_requeues_itself_and_resumes_its_run_to_the_uninterrupte
     # SIGTERM is what preemption (and scancel --signal=TERM) sends, SIGUSR2 what SLURM sends
     # hydra.launcher.signal_delay_s before the time limit: each requeues the job, which resumes
     # the run into the same MLflow run.
-    arguments, job_store = sweep_arguments(tmp_path, *SLURM_JOB, *SMALL_RUN, "seed=0", epochs=EPOCHS)
+    # Checkpoints after every epoch, by which the test sees the job train.
+    every_epoch = "trainer.checkpoint_every_s=0"
+    arguments, job_store = sweep_arguments(tmp_path, *SLURM_JOB, *SMALL_RUN, every_epoch, "seed=0", epochs=EPOCHS)
     sweep = start_seqlab(tmp_path / "seqlab.log", "train", *arguments, env=slurm)
     checkpoint = wait_for_checkpoint(sweep, tmp_path / "checkpoints", epoch=2)
     (job,) = job_runs(job_store)["jobid"]

@@ -202,7 +202,14 @@ def test_reproduce_on_a_changed_data_file_is_refused_before_it_trains(store, sto
     assert len(client.search_runs([client.get_run(run_id).info.experiment_id])) == before, "nothing was trained"
 
 
-OUTAGE_RUN = ["data.train_size=3000", "trainer.epochs=12", "trainer.progress=false", "tracking.log_model=false"]
+# Checkpoints written after every epoch: the tests follow the run's progress by them.
+OUTAGE_RUN = [
+    "data.train_size=3000",
+    "trainer.epochs=12",
+    "trainer.progress=false",
+    "tracking.log_model=false",
+    "trainer.checkpoint_every_s=0",
+]
 
 
 def start_training(tmp_path, uri: str, *overrides: str) -> subprocess.Popen:

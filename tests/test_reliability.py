@@ -84,6 +84,7 @@ def test_a_full_disk_during_a_checkpoint_fails_the_run_and_keeps_the_last_checkp
         "trainer.progress=false",
         "data.train_size=300",
         f"trainer.checkpoint_dir={tmp_path}",
+        "trainer.checkpoint_every_s=0",  # a write after every epoch: the second one fails
     ]
     with monkeypatch.context() as patch:
         patch.setattr(os, "fsync", fsync)

@@ -1,7 +1,8 @@
-"""Checkpoints and early stopping: a run killed with SIGKILL resumes to the metrics of an
-uninterrupted run, and a run keeps its best epoch's weights, not its last."""
+"""Checkpoints and early stopping: a run stopped by a signal, or killed with SIGKILL, resumes to
+the metrics of an uninterrupted run, and a run keeps its best epoch's weights, not its last."""
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -17,7 +18,7 @@ from seqlab.experiments.tracking.logged_runs import WEIGHTS_ARTIFACT
 from seqlab.experiments.training.checkpoints import load_checkpoint, run_lock
 from seqlab.experiments.training.runner import train
 from seqlab.models.weights import WeightsFileError, load_tree, load_weights, save_tree
-from tests.conftest import compose_config, run_cli, start_seqlab
+from tests.conftest import compose_config, run_cli, start_seqlab, wait_for
 
 SMALL_RUN = [
     "trainer.dtype=float64",
@@ -33,8 +34,8 @@ EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr
 
 
 def history(client: MlflowClient, run_id: str, key: str) -> list[tuple[int, float]]:
-    """A metric's (step, value) pairs; an epoch logged twice (killed between logging it and
-    checkpointing it) must have logged the same value both times."""
+    """A metric's (step, value) pairs; an epoch logged twice (killed after logging it, before
+    its checkpoint was written) must have logged the same value both times."""
     return sorted({(m.step, m.value) for m in client.get_metric_history(run_id, key)})
 
 
@@ -78,13 +79,17 @@ def uninterrupted(store_overrides, tmp_path_factory) -> dict:
 def test_a_stopped_run_resumes_to_the_metrics_of_an_uninterrupted_run(
     store, store_overrides, tmp_path, uninterrupted, stop, status, exit_code
 ):
-    # SIGKILL leaves the run RUNNING; SIGTERM (SLURM, timeout, kill), Ctrl-C, SIGHUP, SIGQUIT
-    # and SIGUSR1 mark it KILLED and say how to resume, with no traceback. All keep the
-    # checkpoint of the last epoch.
+    # SIGKILL leaves the run RUNNING and its checkpoint as last written (every second here: it
+    # retrains the epochs since); SIGTERM (SLURM, timeout, kill), Ctrl-C, SIGHUP, SIGQUIT and
+    # SIGUSR1 mark it KILLED and say how to resume, with no traceback, and write the checkpoint
+    # of the last finished epoch, well before trainer.checkpoint_every_s's default has passed.
     checkpoints = tmp_path / "checkpoints"
     overrides = store_overrides + SMALL_RUN + [f"trainer.epochs={EPOCHS}", f"trainer.checkpoint_dir={checkpoints}"]
+    if stop == signal.SIGKILL:
+        overrides.append("trainer.checkpoint_every_s=1")
+    log = tmp_path / "train.log"
     process = start_seqlab(
-        tmp_path / "train.log",
+        log,
         "train",
         *overrides,
         f"hydra.run.dir={tmp_path}",
@@ -93,15 +98,21 @@ def test_a_stopped_run_resumes_to_the_metrics_of_an_uninterrupted_run(
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
-        checkpoint = wait_for_checkpoint(process, checkpoints, epoch=2)
+        if stop == signal.SIGKILL:
+            wait_for_checkpoint(process, checkpoints, epoch=2)
+        else:
+            wait_for(lambda: f"epoch 2/{EPOCHS} " in log.read_text(), process, log)
     finally:
         process.send_signal(stop)
         process.wait(timeout=300)
-    output = (tmp_path / "train.log").read_text()
+    output = log.read_text()
     assert process.returncode == exit_code, output
     client = MlflowClient(store["uri"])
-    killed_at = load_checkpoint(checkpoints / checkpoint.run_id / "checkpoint.safetensors").progress.epoch
-    assert killed_at < EPOCHS, "the run finished before it was stopped"
+    paths = list(checkpoints.glob("*/checkpoint.safetensors"))
+    assert len(paths) == 1, f"one checkpoint, of the last epoch written, not {paths}"
+    checkpoint = load_checkpoint(paths[0])
+    killed_at = checkpoint.progress.epoch
+    assert 2 <= killed_at < EPOCHS, "the run finished before it was stopped"
     assert client.get_run(checkpoint.run_id).info.status == status
     assert not list(checkpoints.glob("*/.checkpoint.safetensors.*")), "no half-written checkpoint is left"
     if stop != signal.SIGKILL:
@@ -109,6 +120,8 @@ def test_a_stopped_run_resumes_to_the_metrics_of_an_uninterrupted_run(
         reason = "Ctrl-C" if stop == signal.SIGINT else signal.Signals(stop).name
         assert f"stopped by {reason}: run {checkpoint.run_id} marked KILLED" in output, output
         assert client.get_run(checkpoint.run_id).data.tags["seqlab.stopped_by"] == reason
+        last_logged = max(int(epoch) for epoch in re.findall(rf"epoch (\d+)/{EPOCHS} ", output))
+        assert killed_at - last_logged in (0, 1), "the stop wrote the last finished epoch (logged or not yet)"
 
     resume = compose_config(
         store_overrides + [f"trainer.checkpoint_dir={checkpoints}", f"trainer.resume={checkpoint.run_id}"]

@@ -43,7 +43,11 @@ class TrainerConfig:
     norm_statistics: str = one_of("train", ("train", "running"))
     # Stop after this many epochs without improvement of the monitor; null trains every epoch.
     patience: int | None = checked(None, lambda v: v is None or v > 0, "must be > 0 or null")
-    # <checkpoint_dir>/<run id>/checkpoint.safetensors is rewritten after every epoch (deleted when the
-    # run finishes); a killed run goes on with trainer.resume=<run id or checkpoint path>.
+    # <checkpoint_dir>/<run id>/checkpoint.safetensors holds the state after an epoch (deleted when
+    # the run finishes); a killed run goes on with trainer.resume=<run id or checkpoint path>.
     checkpoint_dir: str = "${seqlab_runs:}/checkpoints"
+    # Seconds between checkpoint writes, each after the first epoch that ends past them (0: after
+    # every epoch). A stop signal, an error and the last epoch write one too, so only a process
+    # killed outright (SIGKILL, a lost node) retrains the epochs since the last write.
+    checkpoint_every_s: float = checked(30.0, lambda v: v >= 0, "must be >= 0")
     resume: str | None = None

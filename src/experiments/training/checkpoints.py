@@ -1,16 +1,22 @@
-"""Per-epoch checkpoints: everything a killed run needs to go on as if it had never stopped.
+"""Checkpoints at the end of epochs: everything a killed run needs to go on as if it had never
+stopped.
 
 A checkpoint holds the run id and resolved config, the model's training state (parameters,
 optimiser state, dropout generator), the minibatch-order generator, the best epoch so far with
-its weights, and the data hash. It is rewritten atomically after every epoch under
-``trainer.checkpoint_dir/<run id>/checkpoint.safetensors`` (``seqlab.models.weights.save_tree``);
-the ``checkpoint.pkl`` of a run checkpointed by an older seqlab still resumes.
+its weights, and the data hash. Taken in memory after every epoch, it is written atomically
+under ``trainer.checkpoint_dir/<run id>/checkpoint.safetensors`` (``seqlab.models.weights.save_tree``)
+once ``trainer.checkpoint_every_s`` have passed since the last write, and whenever training ends:
+at its last epoch, on a stop signal, on an error. Only a process killed outright (SIGKILL, a lost
+node) loses the epochs since the last write. The ``checkpoint.pkl`` of a run checkpointed by an
+older seqlab still resumes.
 """
 
+import copy
 import fcntl
 import os
 import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -74,7 +80,13 @@ def save_checkpoint(checkpoint: Checkpoint, path: Path) -> None:
 # Overrides a resume may give besides its own: how long it trains (applied), and where and how
 # it runs (not part of the results).
 APPLIED_ON_RESUME = ("trainer.epochs", "trainer.patience")
-FREE_ON_RESUME = ("trainer.resume", "trainer.checkpoint_dir", "trainer.progress", "trainer.blas_threads")
+FREE_ON_RESUME = (
+    "trainer.resume",
+    "trainer.checkpoint_dir",
+    "trainer.checkpoint_every_s",
+    "trainer.progress",
+    "trainer.blas_threads",
+)
 
 
 def resumed_config(logged: DictConfig, requested: DictConfig, overrides: list[str]) -> tuple[DictConfig, dict]:
@@ -182,6 +194,8 @@ class TrainingState:
     progress: Progress
     rng: np.random.Generator
     config_yaml: str = field(init=False, repr=False)  # written into every checkpoint
+    _taken: Checkpoint | None = field(init=False, repr=False, default=None)  # not yet written
+    _written_at: float = field(init=False, repr=False, default_factory=time.monotonic)
 
     def __post_init__(self):
         self.config_yaml = OmegaConf.to_yaml(self.config, resolve=True)
@@ -209,16 +223,28 @@ class TrainingState:
         """This run's checkpoint file."""
         return checkpoint_path(self.config.trainer.checkpoint_dir, self.run_id)
 
-    def save(self, model: SequenceClassifier) -> None:
-        """Checkpoint the run as it stands after its last finished epoch."""
-        checkpoint = Checkpoint(
+    def take(self, model: SequenceClassifier) -> None:
+        """Take the run's checkpoint as it stands after its last finished epoch, in memory (copies
+        of the model's state: training goes on changing the model); ``write`` puts it on disk."""
+        self._taken = Checkpoint(
             run_id=self.run_id,
             config=self.config_yaml,
             data_hash=self.data_hash,
-            progress=self.progress,
+            progress=copy.copy(self.progress),  # record() rebinds its fields, never changes them in place
             model_state=model.training_state(),
             shuffle_rng=self.rng.bit_generator.state,
         )
+
+    def due(self, every_s: float) -> bool:
+        """Whether ``every_s`` seconds have passed since the last write (or the state's start)."""
+        return time.monotonic() - self._written_at >= every_s
+
+    def write(self) -> None:
+        """Write the checkpoint last taken, unless it is written already; raise
+        CheckpointWriteError (naming what the run kept) when it cannot be."""
+        checkpoint, self._taken = self._taken, None  # a failed write is not tried again
+        if checkpoint is None:
+            return
         try:
             save_checkpoint(checkpoint, self.path)
         except OSError as error:  # save_checkpoint has removed its temp file; the last checkpoint stands
@@ -229,10 +255,11 @@ class TrainingState:
                 else "no checkpoint"
             )
             raise CheckpointWriteError(
-                f"run {self.run_id}: the checkpoint of epoch {self.progress.epoch} could not be written to "
-                f"{self.path.parent} ({error.strerror or error}); kept: the metrics of epochs 1-{self.progress.epoch} "
-                f"in MLflow and {kept}"
+                f"run {self.run_id}: the checkpoint of epoch {checkpoint.progress.epoch} could not be written to "
+                f"{self.path.parent} ({error.strerror or error}); kept: the metrics of epochs "
+                f"1-{checkpoint.progress.epoch} in MLflow and {kept}"
             ) from None
+        self._written_at = time.monotonic()
 
     def discard(self) -> None:
         """Delete the checkpoint of a run that finished (its weights are in MLflow); its folder

@@ -155,8 +155,9 @@ def fit(
     run: RunRecorder,
 ) -> Progress:
     """Train from ``state`` on for up to ``trainer.epochs``, logging per-epoch metrics to
-    ``run`` and writing a checkpoint after each epoch; ``optimizer``'s schedule may reduce the
-    learning rate on a plateau.
+    ``run`` and taking a checkpoint after each epoch (written every ``trainer.checkpoint_every_s``
+    and when training ends, however it ends); ``optimizer``'s schedule may reduce the learning
+    rate on a plateau.
 
     Stops early once ``trainer.monitor`` has not improved for ``trainer.patience`` epochs.
     Returns the progress: last and best epoch, with the best epoch's weights.
@@ -173,40 +174,47 @@ def fit(
             loss=math.nan,
             status=bar_status(progress, trainer),
         )
-        for epoch in range(progress.epoch + 1, trainer.epochs + 1):
-            if trainer.patience is not None and progress.epochs_without_improvement() >= trainer.patience:
-                log.info("early stop: %s has not improved for %d epochs", trainer.monitor, trainer.patience)
-                break  # checked before an epoch: a run resumed after its last epoch stops too
-            bar.update(task, epoch=epoch)
-            train = train_epoch(
-                model,
-                splits,
-                trainer,
-                optimizer.lr,
-                state.rng,
-                epoch,
-                lambda loss: bar.update(task, advance=1, loss=loss),
-            )
-            metrics = {"train_loss": train.loss, "train_accuracy": train.accuracy}
-            if len(splits.validation):
-                metrics |= evaluate(model, splits.validation, trainer.eval_batch_size, "val")
-            run.metrics(metrics | {"lr": train.lr}, step=epoch)
-            progress.record(epoch, metrics, model.get_weights(), trainer.monitor)
-            schedule = optimizer.schedule
-            if schedule.name == "plateau" and progress.reduce_on_plateau(
-                schedule.patience_epochs, schedule.gamma, schedule.min_lr / optimizer.lr
-            ):
-                model.optimizer.lr_scale.set_value(np.asarray(progress.lr_scale, dtype=model.dtype))
-                log.info(
-                    "%s has not improved for %d epochs: lr now %.3g",
-                    trainer.monitor,
-                    schedule.patience_epochs,
-                    optimizer.lr * progress.lr_scale,
+        try:
+            for epoch in range(progress.epoch + 1, trainer.epochs + 1):
+                if trainer.patience is not None and progress.epochs_without_improvement() >= trainer.patience:
+                    log.info("early stop: %s has not improved for %d epochs", trainer.monitor, trainer.patience)
+                    break  # checked before an epoch: a run resumed after its last epoch stops too
+                bar.update(task, epoch=epoch)
+                train = train_epoch(
+                    model,
+                    splits,
+                    trainer,
+                    optimizer.lr,
+                    state.rng,
+                    epoch,
+                    lambda loss: bar.update(task, advance=1, loss=loss),
                 )
-            state.save(model)
-            run.check_outage()  # after the checkpoint: a stop for an outage keeps this epoch
-            bar.update(task, completed=epoch * num_batches, status=bar_status(progress, trainer))
-            log.info("epoch %d/%d  %s", epoch, trainer.epochs, "  ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+                metrics = {"train_loss": train.loss, "train_accuracy": train.accuracy}
+                if len(splits.validation):
+                    metrics |= evaluate(model, splits.validation, trainer.eval_batch_size, "val")
+                run.metrics(metrics | {"lr": train.lr}, step=epoch)
+                progress.record(epoch, metrics, model.get_weights(), trainer.monitor)
+                schedule = optimizer.schedule
+                if schedule.name == "plateau" and progress.reduce_on_plateau(
+                    schedule.patience_epochs, schedule.gamma, schedule.min_lr / optimizer.lr
+                ):
+                    model.optimizer.lr_scale.set_value(np.asarray(progress.lr_scale, dtype=model.dtype))
+                    log.info(
+                        "%s has not improved for %d epochs: lr now %.3g",
+                        trainer.monitor,
+                        schedule.patience_epochs,
+                        optimizer.lr * progress.lr_scale,
+                    )
+                state.take(model)
+                if state.due(trainer.checkpoint_every_s):
+                    state.write()
+                run.check_outage()  # after the checkpoint is taken: a stop for an outage keeps this epoch
+                bar.update(task, completed=epoch * num_batches, status=bar_status(progress, trainer))
+                log.info(
+                    "epoch %d/%d  %s", epoch, trainer.epochs, "  ".join(f"{k}={v:.4f}" for k, v in metrics.items())
+                )
+        finally:  # the last finished epoch, however training ends: last epoch, stop signal, error
+            state.write()
     return progress
 
 
