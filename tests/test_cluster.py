@@ -99,7 +99,7 @@ def test_a_preempted_job_requeues_itself_and_resumes_its_run_to_the_uninterrupte
     # hydra.launcher.signal_delay_s before the time limit: each requeues the job, which resumes
     # the run into the same MLflow run.
     # Checkpoints after every epoch, by which the test sees the job train.
-    every_epoch = "trainer.checkpoint_every_s=0"
+    every_epoch = "trainer.save_every_s=0"
     arguments, job_store = sweep_arguments(tmp_path, *SLURM_JOB, *SMALL_RUN, every_epoch, "seed=0", epochs=EPOCHS)
     sweep = start_seqlab(tmp_path / "seqlab.log", "train", *arguments, env=slurm)
     checkpoint = wait_for_checkpoint(sweep, tmp_path / "checkpoints", epoch=2)

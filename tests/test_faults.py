@@ -208,7 +208,7 @@ OUTAGE_RUN = [
     "trainer.epochs=12",
     "trainer.progress=false",
     "tracking.log_model=false",
-    "trainer.checkpoint_every_s=0",
+    "trainer.save_every_s=0",
 ]
 
 

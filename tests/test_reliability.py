@@ -7,8 +7,13 @@ import sys
 
 import mlflow
 import pytest
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from omegaconf import OmegaConf
 
+from seqlab.experiments.tracking.journal import BATCH_LIMIT, MetricJournal
+from seqlab.experiments.tracking.recorder import RunRecorder
+from seqlab.experiments.tracking.store import open_experiment
 from seqlab.experiments.training.checkpoints import CheckpointWriteError
 from seqlab.experiments.training.runner import train
 from tests.conftest import compose_config
@@ -40,6 +45,41 @@ def test_independent_processes_on_a_fresh_store_all_finish(tmp_path, processes):
         runs = mlflow.search_runs(experiment_names=["race"])
         assert len(runs) == processes and set(runs["status"]) == {"FINISHED"}
         assert mlflow.search_experiments(), "the store is usable afterwards"
+
+
+def test_the_metrics_of_many_epochs_kept_between_saves_reach_the_store_once_though_it_fails_midway(
+    store, tmp_path, monkeypatch
+):
+    # A save after many short epochs sends more metric values than MLflow takes in one request;
+    # the store fails after the first request: the rest waits in the journal, nothing is sent twice.
+    epochs = BATCH_LIMIT // 2
+    tracking = OmegaConf.create({**store, "experiment_name": "kept"})
+    client = MlflowClient(store["uri"])
+    with RunRecorder.start(open_experiment(tracking)) as run:
+        journal = MetricJournal(tmp_path / "journal.jsonl")
+        run.keep_metrics_through_outages(journal, outage_s=600, kept="nothing", resume="nothing")
+        for epoch in range(1, epochs + 1):
+            run.keep({"train_loss": 1 / epoch, "lr": 0.1, "val_accuracy": epoch / epochs}, step=epoch)
+        assert not client.get_metric_history(run.run_id, "lr"), "kept, not sent yet"
+        requests, log_batch = [], run.client.log_batch
+
+        def failing_after_one(*args, **kwargs):
+            requests.append(len(kwargs["metrics"]))
+            if len(requests) > 1:
+                raise MlflowException("the store went away")
+            return log_batch(*args, **kwargs)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(run.client, "log_batch", failing_after_one)
+            run.flush()
+        assert requests == [BATCH_LIMIT, 3 * epochs - BATCH_LIMIT]
+        assert len(journal.entries()) == 3 * epochs - BATCH_LIMIT, "only what the store did not take"
+        run.flush()  # nothing kept since: nothing sent
+        run.sync()  # the store answers again and takes the journal
+        assert not journal.entries()
+    for key, value in (("train_loss", lambda e: 1 / e), ("lr", lambda e: 0.1), ("val_accuracy", lambda e: e / epochs)):
+        history = sorted((m.step, m.value) for m in client.get_metric_history(run.run_id, key))
+        assert history == [(e, value(e)) for e in range(1, epochs + 1)], key
 
 
 ORPHAN_PROBE = """
@@ -84,7 +124,7 @@ def test_a_full_disk_during_a_checkpoint_fails_the_run_and_keeps_the_last_checkp
         "trainer.progress=false",
         "data.train_size=300",
         f"trainer.checkpoint_dir={tmp_path}",
-        "trainer.checkpoint_every_s=0",  # a write after every epoch: the second one fails
+        "trainer.save_every_s=0",  # a write after every epoch: the second one fails
     ]
     with monkeypatch.context() as patch:
         patch.setattr(os, "fsync", fsync)

@@ -82,11 +82,11 @@ def test_a_stopped_run_resumes_to_the_metrics_of_an_uninterrupted_run(
     # SIGKILL leaves the run RUNNING and its checkpoint as last written (every second here: it
     # retrains the epochs since); SIGTERM (SLURM, timeout, kill), Ctrl-C, SIGHUP, SIGQUIT and
     # SIGUSR1 mark it KILLED and say how to resume, with no traceback, and write the checkpoint
-    # of the last finished epoch, well before trainer.checkpoint_every_s's default has passed.
+    # of the last finished epoch, well before trainer.save_every_s's default has passed.
     checkpoints = tmp_path / "checkpoints"
     overrides = store_overrides + SMALL_RUN + [f"trainer.epochs={EPOCHS}", f"trainer.checkpoint_dir={checkpoints}"]
     if stop == signal.SIGKILL:
-        overrides.append("trainer.checkpoint_every_s=1")
+        overrides.append("trainer.save_every_s=1")
     log = tmp_path / "train.log"
     process = start_seqlab(
         log,

@@ -46,8 +46,9 @@ class TrainerConfig:
     # <checkpoint_dir>/<run id>/checkpoint.safetensors holds the state after an epoch (deleted when
     # the run finishes); a killed run goes on with trainer.resume=<run id or checkpoint path>.
     checkpoint_dir: str = "${seqlab_runs:}/checkpoints"
-    # Seconds between checkpoint writes, each after the first epoch that ends past them (0: after
-    # every epoch). A stop signal, an error and the last epoch write one too, so only a process
-    # killed outright (SIGKILL, a lost node) retrains the epochs since the last write.
-    checkpoint_every_s: float = checked(30.0, lambda v: v >= 0, "must be >= 0")
+    # Seconds between saves of the run's progress (its per-epoch metrics sent to the tracking store,
+    # then its checkpoint written), each after the first epoch that ends past them (0: after every
+    # epoch). The last epoch, a stop signal and an error save it too, so only a process killed
+    # outright (SIGKILL, a lost node) trains the epochs since the last save again.
+    save_every_s: float = checked(10.0, lambda v: v >= 0, "must be >= 0")
     resume: str | None = None

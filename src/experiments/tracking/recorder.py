@@ -93,6 +93,12 @@ def _whole(write):
 STORE_ERRORS = (MlflowException, requests.exceptions.RequestException, sqlalchemy.exc.OperationalError, OSError)
 
 
+def _timestamped(values: dict[str, float], step: int | None) -> list[mlflow.entities.Metric]:
+    """``values`` as MLflow metrics at ``step`` (0 when None), timestamped now."""
+    timestamp = mlflow.utils.time.get_current_time_millis()
+    return [mlflow.entities.Metric(k, float(v), timestamp, step or 0) for k, v in values.items()]
+
+
 class TrackingOutage(ConfigError):
     """The tracking store did not answer for longer than ``tracking.outage_s``; the message
     says what the run kept and the command that sends it and finishes the run."""
@@ -101,10 +107,11 @@ class TrackingOutage(ConfigError):
 class RunRecorder:
     """One MLflow run, recorded through ``MlflowClient`` by its id (``run_id``).
 
-    With ``keep_metrics_through_outages``, per-epoch metrics that the store does not take go
-    to a local journal (``MetricJournal``) and training goes on; they are sent once the store
-    answers again (``sync``), and an outage longer than allowed stops the run
-    (``check_outage``, after the epoch's checkpoint)."""
+    Per-epoch metrics are kept (``keep``) and sent together (``flush``). With
+    ``keep_metrics_through_outages``, metrics that the store does not take go to a local journal
+    (``MetricJournal``) and training goes on; they are sent once the store answers again
+    (``sync``), and an outage longer than allowed stops the run (``check_outage``, after the
+    epoch's checkpoint)."""
 
     def __init__(self, run_id: str, active: bool):
         self.run_id, self.active = run_id, active
@@ -112,6 +119,7 @@ class RunRecorder:
         self.journal: MetricJournal | None = None
         self.outage_s, self._kept, self._resume = 0.0, "", ""
         self._down_since: float | None = None
+        self._unsent: list[mlflow.entities.Metric] = []  # kept by keep() for the next flush()
 
     @classmethod
     def start(
@@ -202,20 +210,33 @@ class RunRecorder:
 
     @_whole
     def metrics(self, values: dict[str, float], step: int | None = None) -> None:
-        """Log ``values`` at ``step``; with a journal (``keep_metrics_through_outages``), keep
-        them there when the store does not answer."""
-        timestamp = mlflow.utils.time.get_current_time_millis()
-        batch = [mlflow.entities.Metric(k, float(v), timestamp, step or 0) for k, v in values.items()]
-        if self.journal is None:
-            self.client.log_batch(self.run_id, metrics=batch)
-            return
-        if self._down_since is None or self._send_journal():
-            try:
+        """Log ``values`` at ``step`` now; with a journal (``keep_metrics_through_outages``),
+        keep them there when the store does not answer."""
+        self._send(_timestamped(values, step))
+
+    def keep(self, values: dict[str, float], step: int) -> None:
+        """Keep ``values`` of epoch ``step``, timestamped now, for the next ``flush``."""
+        self._unsent += _timestamped(values, step)
+
+    @_whole
+    def flush(self) -> None:
+        """Send the metrics kept since the last flush, in order, as ``metrics`` sends."""
+        metrics, self._unsent = self._unsent, []  # what fails goes to the journal or is raised: never sent twice
+        self._send(metrics)
+
+    def _send(self, metrics: list[mlflow.entities.Metric]) -> None:
+        for start in range(0, len(metrics), BATCH_LIMIT):
+            batch = metrics[start : start + BATCH_LIMIT]
+            if self.journal is None:
                 self.client.log_batch(self.run_id, metrics=batch)
-                return
-            except STORE_ERRORS as error:
-                self._went_down(error)
-        self.journal.append(batch)
+                continue
+            if self._down_since is None or self._send_journal():
+                try:
+                    self.client.log_batch(self.run_id, metrics=batch)
+                    continue
+                except STORE_ERRORS as error:
+                    self._went_down(error)
+            self.journal.append(batch)
 
     def keep_metrics_through_outages(self, journal: MetricJournal, outage_s: float, kept: str, resume: str) -> None:
         """Keep per-epoch metrics in ``journal`` while the store does not answer, for at most

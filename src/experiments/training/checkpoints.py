@@ -5,7 +5,7 @@ A checkpoint holds the run id and resolved config, the model's training state (p
 optimiser state, dropout generator), the minibatch-order generator, the best epoch so far with
 its weights, and the data hash. Taken in memory after every epoch, it is written atomically
 under ``trainer.checkpoint_dir/<run id>/checkpoint.safetensors`` (``seqlab.models.weights.save_tree``)
-once ``trainer.checkpoint_every_s`` have passed since the last write, and whenever training ends:
+once ``trainer.save_every_s`` have passed since the last write, and whenever training ends:
 at its last epoch, on a stop signal, on an error. Only a process killed outright (SIGKILL, a lost
 node) loses the epochs since the last write. The ``checkpoint.pkl`` of a run checkpointed by an
 older seqlab still resumes.
@@ -83,7 +83,7 @@ APPLIED_ON_RESUME = ("trainer.epochs", "trainer.patience")
 FREE_ON_RESUME = (
     "trainer.resume",
     "trainer.checkpoint_dir",
-    "trainer.checkpoint_every_s",
+    "trainer.save_every_s",
     "trainer.progress",
     "trainer.blas_threads",
 )

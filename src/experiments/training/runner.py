@@ -146,6 +146,16 @@ def evaluate(model: SequenceClassifier, dataset: SequenceDataset, batch_size: in
     return measure(dataset.labels, model.predict_log_proba(dataset, batch_size), split)
 
 
+def save_progress(run: RunRecorder, state: TrainingState) -> None:
+    """Send the epoch metrics ``run`` keeps to its store (or journal), then write the checkpoint
+    ``state`` took last, even when sending fails: the checkpoint never gets ahead of the metrics
+    but for that failure, whose metrics the journal holds or the error names."""
+    try:
+        run.flush()
+    finally:
+        state.write()
+
+
 def fit(
     model: SequenceClassifier,
     splits: DataSplits,
@@ -154,10 +164,10 @@ def fit(
     state: TrainingState,
     run: RunRecorder,
 ) -> Progress:
-    """Train from ``state`` on for up to ``trainer.epochs``, logging per-epoch metrics to
-    ``run`` and taking a checkpoint after each epoch (written every ``trainer.checkpoint_every_s``
-    and when training ends, however it ends); ``optimizer``'s schedule may reduce the learning
-    rate on a plateau.
+    """Train from ``state`` on for up to ``trainer.epochs``, with per-epoch metrics for ``run``
+    and a checkpoint taken after each epoch, both saved every ``trainer.save_every_s`` and when
+    training ends, however it ends (``save_progress``); ``optimizer``'s schedule may reduce the
+    learning rate on a plateau.
 
     Stops early once ``trainer.monitor`` has not improved for ``trainer.patience`` epochs.
     Returns the progress: last and best epoch, with the best epoch's weights.
@@ -192,7 +202,7 @@ def fit(
                 metrics = {"train_loss": train.loss, "train_accuracy": train.accuracy}
                 if len(splits.validation):
                     metrics |= evaluate(model, splits.validation, trainer.eval_batch_size, "val")
-                run.metrics(metrics | {"lr": train.lr}, step=epoch)
+                run.keep(metrics | {"lr": train.lr}, step=epoch)
                 progress.record(epoch, metrics, model.get_weights(), trainer.monitor)
                 schedule = optimizer.schedule
                 if schedule.name == "plateau" and progress.reduce_on_plateau(
@@ -206,15 +216,15 @@ def fit(
                         optimizer.lr * progress.lr_scale,
                     )
                 state.take(model)
-                if state.due(trainer.checkpoint_every_s):
-                    state.write()
+                if state.due(trainer.save_every_s):
+                    save_progress(run, state)
                 run.check_outage()  # after the checkpoint is taken: a stop for an outage keeps this epoch
                 bar.update(task, completed=epoch * num_batches, status=bar_status(progress, trainer))
                 log.info(
                     "epoch %d/%d  %s", epoch, trainer.epochs, "  ".join(f"{k}={v:.4f}" for k, v in metrics.items())
                 )
         finally:  # the last finished epoch, however training ends: last epoch, stop signal, error
-            state.write()
+            save_progress(run, state)
     return progress
 
 
