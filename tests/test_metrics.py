@@ -39,6 +39,7 @@ def labelled_predictions(draw) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 @pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
+@pytest.mark.filterwarnings("ignore:A single label was found")
 @settings(deadline=None, max_examples=300)
 @given(labelled_predictions())
 def test_the_metrics_equal_scikit_learns_on_any_labels_and_predictions(case):
