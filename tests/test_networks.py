@@ -705,21 +705,27 @@ def conv_norm_case(dtype: str, kernel: int, stride: int, dilation: int, seed: in
 
 
 @pytest.mark.parametrize("training", [True, False], ids=["batch-stats", "running-stats"])
-@pytest.mark.parametrize("relu", [True, False], ids=["relu", "linear"])
+@pytest.mark.parametrize("tail", ["relu", "linear", "residual"])
 @pytest.mark.parametrize("geometry", [(3, 1, 1), (5, 2, 1), (3, 1, 2), (1, 2, 1), (4, 3, 2)], ids=str)
-def test_fused_conv_block_matches_numpy_and_its_backward_matches_finite_differences(geometry, relu, training):
-    """The fused Conv1D → batch norm (→ ReLU) Op against the one-step-at-a-time NumPy
-    convolution and batch norm (batch statistics of real steps, or the running ones), its
-    batch statistics against NumPy's, and its hand-written backward pass against central
-    differences (float64), for every input but the mask; float32 to rounding of float64."""
+def test_fused_conv_block_matches_numpy_and_its_backward_matches_finite_differences(geometry, tail, training):
+    """The fused Conv1D → batch norm (→ + residual → ReLU, or → ReLU) Op against the
+    one-step-at-a-time NumPy convolution and batch norm (batch statistics of real steps, or
+    the running ones), its batch statistics against NumPy's, and its hand-written backward
+    pass against central differences (float64), for every input but the mask; float32 to
+    rounding of float64."""
     kernel, stride, dilation = geometry
-    op = ConvNorm(kernel, stride, dilation, relu, training)
+    relu, residual = tail != "linear", tail == "residual"
+    op = ConvNorm(kernel, stride, dilation, relu, training, residual)
     inputs = conv_norm_case("float64", kernel, stride, dilation)
     x, mask, W, b, gamma, beta, mean, var = inputs
     y, out_mask = conv1d_numpy(x, mask, W, b, kernel, stride, dilation)
     real = y[out_mask > 0]
     stats = (real.mean(axis=0), real.var(axis=0)) if training else (mean, var)
     expected = batch_norm_numpy(y, out_mask, gamma, beta, *stats)
+    if residual:  # a shortcut that is not zero on padded steps: they must stay zero
+        shortcut = np.random.default_rng(5).standard_normal(expected.shape)
+        inputs.append(shortcut)
+        expected = expected + shortcut * out_mask[:, :, None]
     expected = np.maximum(expected, 0) if relu else expected
     symbols = [pt.tensor(dtype="float64", shape=(None,) * v.ndim) for v in inputs]
     outputs = op(*symbols)
@@ -737,7 +743,7 @@ def test_fused_conv_block_matches_numpy_and_its_backward_matches_finite_differen
     analytic = g(*inputs)
     value = pytensor.function(symbols, loss, mode="FAST_COMPILE")
     eps = 1e-6
-    for k, (index, grad) in enumerate(zip([i for i in range(8) if i != 1], analytic, strict=True)):
+    for k, (index, grad) in enumerate(zip([i for i in range(len(inputs)) if i != 1], analytic, strict=True)):
         numeric = np.zeros_like(grad)
         for position in np.ndindex(grad.shape):
             plus, minus = [v.copy() for v in inputs], [v.copy() for v in inputs]

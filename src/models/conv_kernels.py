@@ -1,8 +1,8 @@
 """Compiled (Numba) kernels of the fused convolution block (``seqlab.models.fused_conv``): the
 windows of the convolution gathered from its inputs and their gradient added back onto the
 inputs, each in one pass; and batch normalisation in training mode, the statistics, the
-normalisation and the ReLU in three passes over the convolution's output, its backward pass in
-two.
+normalisation, a residual block's shortcut and the ReLU in three passes over the convolution's
+output, its backward pass in two.
 
 NumPy took seven passes forward and about ten backward, each a loop of its own on one core;
 beside the block's matrix products they cost as much as the products on the ResNet encoder's
@@ -13,8 +13,10 @@ NumPy gathered the windows through a padded copy of the inputs and added their g
 a pass per kernel offset, then copied it to be contiguous: two to four times slower on the FCN
 and ResNet blocks' sizes.
 
-Shapes of batch norm: ``z``, ``out``, ``g_out``, ``centred``, ``g_z`` (rows, filters), one row per
-output step of the batch; ``mask`` (rows,), 0 on padded steps; ``gamma``, ``var`` (filters,).
+Shapes of batch norm: ``z``, ``out``, ``g_out``, ``centred``, ``g_z``, ``residual``,
+``g_residual`` (rows, filters), one row per output step of the batch (the residual's as (0,
+filters) where there is none, so that one compiled kernel serves both); ``mask`` (rows,), 0 on
+padded steps; ``gamma``, ``var`` (filters,).
 The windows: ``x``, ``g_x`` (batch, time, channels), ``mask`` (batch, time); ``windows``,
 ``g_windows`` (batch * steps, kernel * channels), row ``b * steps + s`` holding, by offset ``j``
 then channel, the inputs at step ``s * stride + dilation * j - left``.
@@ -27,11 +29,13 @@ from seqlab.models.jit import JIT
 
 
 @numba.njit(**JIT)
-def norm_forward(z, mask, gamma, beta, eps, relu, out):
+def norm_forward(z, mask, gamma, beta, eps, relu, residual, out):
     """Batch-normalise ``z`` over its real rows: μ and the biased variance v of those rows,
     ``z`` ← z − μ in place (the backward pass's ``centred``) and ``out`` = γ (z − μ) / √(v + ε)
-    + β, ReLU'd with ``relu`` (NaN kept), zero on padded rows. Returns ``(μ, v)``."""
+    + β (+ ``residual``), ReLU'd with ``relu`` (NaN kept), zero on padded rows. ``residual``
+    (rows, filters), or (0, filters) for none. Returns ``(μ, v)``."""
     rows, filters = z.shape
+    added = residual.shape[0] != 0
     total, squares, count = np.zeros(filters), np.zeros(filters), np.count_nonzero(mask)
     for n in range(rows):
         if mask[n] != 0:
@@ -52,6 +56,8 @@ def norm_forward(z, mask, gamma, beta, eps, relu, out):
             continue
         for f in range(filters):
             value = z[n, f] * scale[f] + beta[f]
+            if added:
+                value += residual[n, f]
             out[n, f] = 0 if relu and value < 0 else value
     return mean, var
 
@@ -63,13 +69,15 @@ def _normalised_grad(g_out, out, relu):
 
 
 @numba.njit(**JIT)
-def norm_backward(g_out, out, centred, mask, gamma, var, eps, relu, g_z):
+def norm_backward(g_out, out, centred, mask, gamma, var, eps, relu, g_z, g_residual):
     """The backward pass of ``norm_forward`` (Ioffe and Szegedy 2015): with g the gradient of
     the normalised outputs (``g_out``, zero where the ReLU cut, on the N real rows), σ = √(v + ε)
     and x̂ = ``centred`` / σ, g_β = Σ g and g_γ = Σ g x̂; ``g_z`` ← m · γ / σ · (g − g_β / N −
-    x̂ · g_γ / N), the gradient of the convolution's output, zero on padded rows. Returns
+    x̂ · g_γ / N), the gradient of the convolution's output, and ``g_residual`` ← m · g, the
+    residual's (unless it is (0, filters): no residual), both zero on padded rows. Returns
     ``(g_γ, g_β)``."""
     rows, filters = centred.shape
+    added = g_residual.shape[0] != 0
     g_beta, g_gamma, count = np.zeros(filters), np.zeros(filters), np.count_nonzero(mask)
     for n in range(rows):
         if mask[n] != 0:
@@ -86,10 +94,14 @@ def norm_backward(g_out, out, centred, mask, gamma, var, eps, relu, g_z):
     for n in range(rows):
         if mask[n] == 0:
             g_z[n] = 0
+            if added:
+                g_residual[n] = 0
             continue
         for f in range(filters):
             g = _normalised_grad(g_out[n, f], out[n, f], relu)
             g_z[n, f] = scale[f] * g + shift[f] + slope[f] * centred[n, f]
+            if added:
+                g_residual[n, f] = g
     return g_gamma_t, g_beta_t
 
 

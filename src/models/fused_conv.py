@@ -1,18 +1,21 @@
-"""A fused convolution block for series: Conv1D → batch normalisation (→ ReLU) over the real
-steps of a padded batch as one PyTensor Op, and its backward pass as another, the way the
-recurrences became fused Ops (``seqlab.models.fused``).
+"""A fused convolution block for series: Conv1D → batch normalisation (→ + residual) (→ ReLU)
+over the real steps of a padded batch as one PyTensor Op, and its backward pass as another, the
+way the recurrences became fused Ops (``seqlab.models.fused``).
 
 The graph built from PyTensor's own pieces spent more time in batch norm's element-wise passes
 (C loops that accumulate float32 in float64, one pass per node) than in the convolution's
 matrix product. Here the windows are gathered by one compiled copy and multiplied by the kernel
 in one product on NumPy's multi-threaded BLAS (as ``seqlab.models.numpy_matmul``), and their
-gradient is added back onto the inputs in one compiled pass; in training batch normalisation and
-the ReLU are compiled kernels of three passes forward and two backward
+gradient is added back onto the inputs in one compiled pass; in training batch normalisation,
+the residual and the ReLU are compiled kernels of three passes forward and two backward
 (``seqlab.models.conv_kernels``), in evaluation NumPy's passes with the running statistics.
+As PyTensor element-wise nodes (the mask broadcast over the filters, three outputs kept for the
+gradient) the residual's sum and ReLU were a large part of a ResNet step (``docs/performance.md``).
 
 Shapes: ``x`` (batch, time, channels), ``mask`` (batch, time) 1 on real steps; ``W`` (kernel *
 channels, filters), rows by offset then channel; ``b``, ``gamma``, ``beta`` and the running
-``mean``, ``var`` (filters,). Output step ``t`` sees the inputs ``t * stride + dilation * (j -
+``mean``, ``var`` (filters,); a residual block's shortcut ``residual`` (batch, steps,
+filters), added before the ReLU. Output step ``t`` sees the inputs ``t * stride + dilation * (j -
 (kernel - 1) // 2)``, ``j`` in ``0 .. kernel - 1`` (zeros outside the sequence and on padded
 steps), and is real when the input step ``t * stride`` is.
 """
@@ -68,9 +71,10 @@ def _zero_padding(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return a
 
 
-def conv_norm_forward(x, mask, W, b, gamma, beta, mean, var, kernel, stride, dilation, relu, training):
-    """Conv1D z = windows W + b, batch normalisation γ (z − μ) / σ + β with σ = √(var + ε)
-    and, with ``relu``, a ReLU. ``training``: μ and var are the mean and biased variance of
+def conv_norm_forward(x, mask, W, b, gamma, beta, mean, var, kernel, stride, dilation, relu, training, residual=None):
+    """Conv1D z = windows W + b, batch normalisation γ (z − μ) / σ + β with σ = √(var + ε),
+    plus ``residual`` (batch, steps, filters; a residual block's shortcut, None for none) and,
+    with ``relu``, a ReLU. ``training``: μ and var are the mean and biased variance of
     the batch's real steps (``seqlab.models.conv_kernels.norm_forward``); returns ``(out,
     batch_mean, batch_var, centred)``, ``centred`` (batch, steps, filters) = z − μ for the
     backward pass (b cancels: z is computed without it). Else the running ``mean``, ``var``
@@ -84,20 +88,26 @@ def conv_norm_forward(x, mask, W, b, gamma, beta, mean, var, kernel, stride, dil
         from seqlab.models import conv_kernels  # Numba is slow to import: imported by runs with conv blocks
 
         out = np.empty_like(z)
-        centre, var = conv_kernels.norm_forward(z, out_mask.reshape(-1), gamma, beta, eps, relu, out)
+        added = _rows(residual, shape[2], z.dtype)
+        centre, var = conv_kernels.norm_forward(z, out_mask.reshape(-1), gamma, beta, eps, relu, added, out)
         return out.reshape(shape), centre + b, var, z.reshape(shape)
     scale = gamma / np.sqrt(var + eps)
     z *= scale
     z += beta + (b - mean) * scale
+    if residual is not None:
+        z += residual.reshape(z.shape)
     out = _zero_padding(z.reshape(shape), out_mask)
     if relu:
         np.maximum(out, 0, out=out)
     return (out,)
 
 
-def conv_norm_backward(x, mask, W, b, gamma, mean, var, out, centred, g_out, kernel, stride, dilation, relu, training):
+def conv_norm_backward(
+    x, mask, W, b, gamma, mean, var, out, centred, g_out, kernel, stride, dilation, relu, training, residual=False
+):
     """The gradients ``(g_x, g_W, g_b, g_gamma, g_beta, g_mean, g_var)`` of
-    ``conv_norm_forward`` given ``g_out`` (batch, steps, filters) and its ``out``; in training
+    ``conv_norm_forward`` given ``g_out`` (batch, steps, filters) and its ``out`` (with
+    ``residual``, followed by the residual's gradient g, (batch, steps, filters)); in training
     ``mean``, ``var`` are the batch's and ``centred`` the forward's z − μ, in evaluation the
     running statistics, and ``centred`` is None (recomputed). With ``g`` the gradient of the
     normalised outputs (zero on padded steps and, with ``relu``, where ``out`` is 0), σ =
@@ -120,7 +130,8 @@ def conv_norm_backward(x, mask, W, b, gamma, mean, var, out, centred, g_out, ker
 
         rows = [np.ascontiguousarray(a).reshape(-1, filters) for a in (g_out, out, centred)]
         g = np.empty_like(rows[0])
-        g_gamma, g_beta = conv_kernels.norm_backward(*rows, out_mask.reshape(-1), gamma, var, eps, relu, g)
+        g_res = np.empty_like(g) if residual else _rows(None, filters, g.dtype)
+        g_gamma, g_beta = conv_kernels.norm_backward(*rows, out_mask.reshape(-1), gamma, var, eps, relu, g, g_res)
         g_b, g_mean, g_var = zeros, zeros, zeros
     else:
         inv_std = 1 / np.sqrt(var + eps)
@@ -131,6 +142,7 @@ def conv_norm_backward(x, mask, W, b, gamma, mean, var, out, centred, g_out, ker
             g *= g_out.reshape(-1, filters)
         else:
             g = _zero_padding(np.array(g_out, copy=True), out_mask).reshape(-1, filters)
+        g_res = g.copy() if residual else None
         g_beta = np.ones(len(g), dtype=g.dtype) @ g
         g_gamma = np.einsum("nf,nf->f", g, centred) * inv_std
         scale = gamma * inv_std
@@ -139,25 +151,39 @@ def conv_norm_backward(x, mask, W, b, gamma, mean, var, out, centred, g_out, ker
         g_mean, g_var = -g_b, -0.5 * scale * inv_std * g_gamma
     g_W = windows.T @ g
     g_x = scatter_windows(g @ W.T, mask, kernel, stride, dilation)
-    return g_x, g_W, g_b, g_gamma, g_beta, g_mean, g_var
+    grads = (g_x, g_W, g_b, g_gamma, g_beta, g_mean, g_var)
+    return (*grads, g_res.reshape(out.shape)) if residual else grads
+
+
+def _rows(residual: np.ndarray | None, filters: int, dtype) -> np.ndarray:
+    """A residual (batch, steps, filters) as the kernels' (rows, filters); None as (0, filters)."""
+    if residual is None:
+        return np.empty((0, filters), dtype=dtype)
+    return np.ascontiguousarray(residual, dtype=dtype).reshape(-1, filters)
 
 
 class _ConvNormOp(Op):
-    """What both Ops are built for: the block's geometry, its ReLU and its mode."""
+    """What both Ops are built for: the block's geometry, its ReLU, its mode and whether a
+    residual (a residual block's shortcut) is added before the ReLU."""
 
-    __props__ = ("kernel", "stride", "dilation", "relu", "training")
+    __props__ = ("kernel", "stride", "dilation", "relu", "training", "residual")
 
-    def __init__(self, kernel: int, stride: int, dilation: int, relu: bool, training: bool):
+    def __init__(self, kernel: int, stride: int, dilation: int, relu: bool, training: bool, residual: bool = False):
         self.kernel, self.stride, self.dilation, self.relu, self.training = kernel, stride, dilation, relu, training
+        self.residual = residual
 
 
 class ConvNorm(_ConvNormOp):
-    """``(x, mask, W, b, gamma, beta, mean, var) -> conv_norm_forward(...)``: in training the
-    block's outputs, its batch mean and variance (for the running statistics) and the centred
-    convolution; in evaluation the outputs alone."""
+    """``(x, mask, W, b, gamma, beta, mean, var[, residual]) -> conv_norm_forward(...)``:
+    in training the block's outputs, its batch mean and variance (for the running statistics)
+    and the centred convolution; in evaluation the outputs alone. ``residual`` (batch, steps,
+    filters) is an input where the Op adds one: the sum and the ReLU after it are then part of
+    the block's passes, not element-wise passes of their own."""
 
-    def make_node(self, x, mask, W, b, gamma, beta, mean, var):
-        inputs = [pt.as_tensor_variable(v) for v in (x, mask, W, b, gamma, beta, mean, var)]
+    def make_node(self, *args):
+        inputs = [pt.as_tensor_variable(v) for v in args]
+        if len(inputs) != 8 + self.residual:
+            raise TypeError(f"{self} takes {8 + self.residual} inputs, got {len(inputs)}")
         dtype = inputs[0].dtype
         outputs = [pt.tensor3(dtype=dtype)]
         if self.training:
@@ -165,10 +191,11 @@ class ConvNorm(_ConvNormOp):
         return Apply(self, inputs, outputs)
 
     def perform(self, node, inputs, outputs):
-        x, mask, *weights = inputs
+        x, mask, *weights = inputs[:8]
         mask = mask.astype(x.dtype, copy=False)
+        residual = inputs[8] if self.residual else None
         results = conv_norm_forward(
-            x, mask, *weights, self.kernel, self.stride, self.dilation, self.relu, self.training
+            x, mask, *weights, self.kernel, self.stride, self.dilation, self.relu, self.training, residual
         )
         for store, value in zip(outputs, results, strict=True):
             store[0] = value
@@ -179,24 +206,26 @@ class ConvNorm(_ConvNormOp):
         return [out, (filters,), (filters,), out] if self.training else [out]
 
     def pullback(self, inputs, outputs, output_grads):
-        x, mask, W, b, gamma, beta, mean, var = inputs
+        x, mask, W, b, gamma, beta, mean, var = inputs[:8]
         out, g_out = outputs[0], output_grads[0]
         if isinstance(g_out.type, DisconnectedType):
             g_out = pt.zeros_like(out)
-        grad = ConvNormGrad(self.kernel, self.stride, self.dilation, self.relu, self.training)
+        grad = ConvNormGrad(self.kernel, self.stride, self.dilation, self.relu, self.training, self.residual)
         stats = [outputs[1], outputs[2], out, outputs[3]] if self.training else [mean, var, out]
-        g_x, g_W, g_b, g_gamma, g_beta, g_mean, g_var = grad(x, mask, W, b, gamma, *stats, g_out)
-        return [g_x, pt.zeros_like(mask), g_W, g_b, g_gamma, g_beta, g_mean, g_var]
+        g_x, *grads = grad(x, mask, W, b, gamma, *stats, g_out)
+        return [g_x, pt.zeros_like(mask), *grads]
 
 
 class ConvNormGrad(_ConvNormOp):
     """``(x, mask, W, b, gamma, mean, var, out[, centred], g_out) -> (g_x, g_W, g_b, g_gamma,
-    g_beta, g_mean, g_var)``: ``conv_norm_backward``, ``centred`` in training only."""
+    g_beta, g_mean, g_var[, g_residual])``: ``conv_norm_backward``, ``centred`` in training
+    only, ``g_residual`` where the forward Op added a residual."""
 
     def make_node(self, *inputs):
         inputs = [pt.as_tensor_variable(v) for v in inputs]
-        x, W, vector = inputs[0], inputs[2], inputs[3]
-        return Apply(self, inputs, [x.type(), W.type(), *(vector.type() for _ in range(5))])
+        x, W, vector, out = inputs[0], inputs[2], inputs[3], inputs[7]
+        residual = [out.type()] if self.residual else []
+        return Apply(self, inputs, [x.type(), W.type(), *(vector.type() for _ in range(5)), *residual])
 
     def perform(self, node, inputs, outputs):
         x, mask, W, b, gamma, mean, var, out, *rest = inputs
@@ -204,11 +233,11 @@ class ConvNormGrad(_ConvNormOp):
         mask = mask.astype(x.dtype, copy=False)
         grads = conv_norm_backward(
             x, mask, W, b, gamma, mean, var, out, centred, g_out,
-            self.kernel, self.stride, self.dilation, self.relu, self.training,
+            self.kernel, self.stride, self.dilation, self.relu, self.training, self.residual,
         )  # fmt: skip
         for store, value in zip(outputs, grads, strict=True):
             store[0] = value
 
     def infer_shape(self, fgraph, node, input_shapes):
         x, _, W, b = input_shapes[:4]
-        return [x, W, b, b, b, b, b]
+        return [x, W, b, b, b, b, b, *([input_shapes[7]] if self.residual else [])]

@@ -91,11 +91,24 @@ class ConvOptions:
         return tuple(getattr(self, key)) or (1,) * len(self.filters)
 
 
-def conv_norm(params, i: int, x, mask, kernel: int, stride: int, dilation: int, momentum: float, updates, relu=False):
+def conv_norm(
+    params,
+    i: int,
+    x,
+    mask,
+    kernel: int,
+    stride: int,
+    dilation: int,
+    momentum: float,
+    updates,
+    relu=False,
+    residual=None,
+):
     """Convolution ``i`` (parameters ``{i}_W``, ``{i}_b``, ``{i}_gamma``, ``{i}_beta``,
     ``{i}_mean``, ``{i}_var``) and batch normalisation of ``x`` (batch, time, channels), one
     fused Op (``seqlab.models.fused_conv``): the outputs (batch, steps, filters), with
-    ``relu`` after a ReLU, and their mask (batch, steps).
+    ``residual`` (batch, steps, filters; counted on real steps only) added and with ``relu``
+    after a ReLU, and their mask (batch, steps).
 
     With ``updates`` (a list: training) the statistics are the batch's (mean and biased
     variance over real steps), and a ``RunningStatistic`` for each of the running ``{i}_mean``
@@ -103,8 +116,8 @@ def conv_norm(params, i: int, x, mask, kernel: int, stride: int, dilation: int, 
     normalise (Ioffe and Szegedy 2015).
     """
     names = ("W", "b", "gamma", "beta", "mean", "var")
-    weights = [params[f"{i}_{name}"] for name in names]
-    op = ConvNorm(kernel, stride, dilation, relu, training=updates is not None)
+    weights = [params[f"{i}_{name}"] for name in names] + ([] if residual is None else [residual])
+    op = ConvNorm(kernel, stride, dilation, relu, training=updates is not None, residual=residual is not None)
     if updates is None:
         return op(x, mask, *weights), mask[:, ::stride]
     out, batch_mean, batch_var, _ = op(x, mask, *weights)
@@ -192,13 +205,11 @@ class ConvStack(Block):
     def apply(self, params, x, mask, ctx):
         o = self.options
         blocks = zip(o.kernels, o.per_block("strides"), o.per_block("dilations"), strict=True)
-        relu = not o.residual  # a residual block adds its input before the ReLU
         for i, (kernel, stride, dilation) in enumerate(blocks):
-            y, out_mask = conv_norm(params, i, x, mask, kernel, stride, dilation, o.momentum, ctx.updates, relu)
-            if o.residual:
+            shortcut = None
+            if o.residual:  # added before the ReLU, inside the block's Op
                 shortcut = x[:, ::stride]
                 if f"{i}_skip" in params:
                     shortcut = pt.tensordot(shortcut, params[f"{i}_skip"], axes=[[2], [0]])
-                y = pt.maximum(y + shortcut * out_mask[:, :, None], 0)
-            x, mask = y, out_mask
+            x, mask = conv_norm(params, i, x, mask, kernel, stride, dilation, o.momentum, ctx.updates, True, shortcut)
         return x, mask

@@ -84,11 +84,13 @@ class ResidualBlock(Block):
 
     def apply(self, params, x, mask, ctx):
         convs, y = own(params, "conv"), x
-        for j, kernel in enumerate(self.kernels):
-            relu = j < len(self.kernels) - 1
-            y, _ = conv_norm(convs, j, y, mask, kernel, 1, 1, self.momentum, ctx.updates, relu)
         shortcut = pt.tensordot(x, params["skip"], axes=[[2], [0]]) if "skip" in params else x
-        return pt.maximum(y + shortcut * mask[:, :, None], 0), mask
+        for j, kernel in enumerate(self.kernels):
+            last = j == len(self.kernels) - 1  # adds the shortcut before its ReLU, inside its Op
+            y, _ = conv_norm(
+                convs, j, y, mask, kernel, 1, 1, self.momentum, ctx.updates, True, shortcut if last else None
+            )
+        return y, mask
 
 
 def blocks(spec) -> list:
