@@ -92,23 +92,13 @@ class ConvOptions:
 
 
 def conv_norm(
-    params,
-    i: int,
-    x,
-    mask,
-    kernel: int,
-    stride: int,
-    dilation: int,
-    momentum: float,
-    updates,
-    relu=False,
-    residual=None,
+    params, i: int, x, mask, kernel: int, stride: int, dilation: int, momentum: float, updates, residual=None
 ):
     """Convolution ``i`` (parameters ``{i}_W``, ``{i}_b``, ``{i}_gamma``, ``{i}_beta``,
-    ``{i}_mean``, ``{i}_var``) and batch normalisation of ``x`` (batch, time, channels), one
-    fused Op (``seqlab.models.fused_conv``): the outputs (batch, steps, filters), with
-    ``residual`` (batch, steps, filters; counted on real steps only) added and with ``relu``
-    after a ReLU, and their mask (batch, steps).
+    ``{i}_mean``, ``{i}_var``), batch normalisation of ``x`` (batch, time, channels) and a ReLU,
+    one fused Op (``seqlab.models.fused_conv``), with ``residual`` (batch, steps, filters;
+    read on real steps only) added before the ReLU: the outputs (batch, steps, filters) and
+    their mask (batch, steps).
 
     With ``updates`` (a list: training) the statistics are the batch's (mean and biased
     variance over real steps), and a ``RunningStatistic`` for each of the running ``{i}_mean``
@@ -117,7 +107,7 @@ def conv_norm(
     """
     names = ("W", "b", "gamma", "beta", "mean", "var")
     weights = [params[f"{i}_{name}"] for name in names] + ([] if residual is None else [residual])
-    op = ConvNorm(kernel, stride, dilation, relu, training=updates is not None, residual=residual is not None)
+    op = ConvNorm(kernel, stride, dilation, relu=True, training=updates is not None, residual=residual is not None)
     if updates is None:
         return op(x, mask, *weights), mask[:, ::stride]
     out, batch_mean, batch_var, _ = op(x, mask, *weights)
@@ -211,5 +201,5 @@ class ConvStack(Block):
                 shortcut = x[:, ::stride]
                 if f"{i}_skip" in params:
                     shortcut = pt.tensordot(shortcut, params[f"{i}_skip"], axes=[[2], [0]])
-            x, mask = conv_norm(params, i, x, mask, kernel, stride, dilation, o.momentum, ctx.updates, True, shortcut)
+            x, mask = conv_norm(params, i, x, mask, kernel, stride, dilation, o.momentum, ctx.updates, shortcut)
         return x, mask

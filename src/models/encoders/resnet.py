@@ -87,9 +87,7 @@ class ResidualBlock(Block):
         shortcut = pt.tensordot(x, params["skip"], axes=[[2], [0]]) if "skip" in params else x
         for j, kernel in enumerate(self.kernels):
             last = j == len(self.kernels) - 1  # adds the shortcut before its ReLU, inside its Op
-            y, _ = conv_norm(
-                convs, j, y, mask, kernel, 1, 1, self.momentum, ctx.updates, True, shortcut if last else None
-            )
+            y, _ = conv_norm(convs, j, y, mask, kernel, 1, 1, self.momentum, ctx.updates, shortcut if last else None)
         return y, mask
 
 
