@@ -10,6 +10,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from pytensor.scalar.basic import Composite
 
 from seqlab.experiments.training.builders import default_network_spec, default_optimizer_spec
 from seqlab.models import compiling
@@ -50,6 +51,17 @@ def train(model: SequenceClassifier, steps: int = 3) -> list[list[float]]:
     return outputs
 
 
+def fused_inner_graphs(model: SequenceClassifier) -> list[str]:
+    """The inner graph of every fused element-wise Op (``Composite``) of ``model``'s train step,
+    node by node: what decides their C code."""
+    nodes = model.train_step.maker.fgraph.toposort()
+    return [
+        str(node.op.scalar_op.fgraph.toposort())
+        for node in nodes
+        if isinstance(getattr(node.op, "scalar_op", None), Composite)
+    ]
+
+
 WRITER = """
 import pathlib, sys
 from seqlab.engine import set_float_dtype
@@ -82,6 +94,8 @@ def test_a_train_step_from_the_cache_trains_its_own_weights_as_a_fresh_compile_d
     graph_cache("empty")
     fresh = classifier(model, dtype, seed=1)
     assert train(fresh) == trained_from_cache
+    # A miss makes its function as the hits do, so that they share every C module.
+    assert fused_inner_graphs(fresh) == fused_inner_graphs(cached)
     for name, value in fresh.get_weights().items():
         np.testing.assert_array_equal(cached.get_weights()[name], value)
         assert not np.array_equal(value, classifier(model, dtype, seed=1).get_weights()[name]), name

@@ -16,8 +16,12 @@ other weights, of any shape, share an entry), the compile mode, PyTensor's confi
 versions of Python, NumPy and PyTensor, and seqlab's source (whose Ops and rewrites the graph
 uses). A hit unpickles the rewritten graph with the same numbers bound to this graph's storage,
 which an equal key orders alike, and makes the function from it: no rewrite runs, C modules
-come from the compile cache. An entry not used for ``cmodule__age_thresh_use`` (PyTensor's
-limit for its modules) is deleted; deleting the compile cache deletes them all.
+come from the compile cache. A miss makes its function from the pickle it stores, as the hits
+will: unpickling rebuilds the inner graph of each fused element-wise Op (``Composite``) with its
+equal nodes merged, which fusion can leave apart, and that C code differs; a function made from
+the rewrite itself compiled modules no later run used, and the first hit one more. An entry not
+used for ``cmodule__age_thresh_use`` (PyTensor's limit for its modules) is deleted; deleting the
+compile cache deletes them all.
 """
 
 import hashlib
@@ -36,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import pytensor
 from pytensor.compile.executor import Function
+from pytensor.compile.maker import construct_function_ins_and_outs
 from pytensor.compile.mode import Mode, get_mode
 from pytensor.graph.basic import Variable
 from pytensor.graph.op import Op
@@ -106,9 +111,12 @@ def compile_function(
                 os.utime(path)
             log.debug("%s: rewritten graph from %s", name, path)
             return maker.create()
-    function = pytensor.function(inputs, outputs, updates=updates, mode=mode, name=name)
-    _store(function.maker, storage, path)
-    return function
+    ins, outs = construct_function_ins_and_outs(inputs, outputs, updates=updates)
+    maker = get_mode(mode).function_maker(ins, outs, get_mode(mode), name=name)  # rewrites, no C module yet
+    pickled = _store(maker, storage, path)
+    if pickled is not None:  # made from the pickle, as the later runs will make it
+        maker = _StorageUnpickler(io.BytesIO(pickled), numbered).load()
+    return maker.create()
 
 
 def rewritten_graphs_dir() -> Path:
@@ -186,22 +194,24 @@ def _environment() -> bytes:
     return f"{sys.version} {np.__version__} {pytensor.__version__} {source.hexdigest()}".encode()
 
 
-def _store(maker: object, storage: dict[int, tuple[int, Container]], path: Path) -> None:
+def _store(maker: object, storage: dict[int, tuple[int, Container]], path: Path) -> bytes | None:
     """Write ``maker`` to ``path`` and delete the entries not used for
-    ``cmodule__age_thresh_use``. A graph that does not pickle is not cached."""
+    ``cmodule__age_thresh_use``. Returns the pickle, or None for a graph that does not pickle
+    (it is not cached). The pickle is returned even where it could not be written."""
     pickled = io.BytesIO()
     try:
         _StoragePickler(pickled, storage, closed=True).dump(maker)
     except (pickle.PicklingError, TypeError, AttributeError) as error:
         log.debug("%s: not cached (%s)", path.name, error)
-        return
+        return None
     try:
         write_atomically(pickled.getvalue(), path)  # concurrent sweep jobs write the same entry
     except OSError as error:  # a full disk or read-only cache costs the next run a rewrite, not this one
         log.warning("could not cache the rewritten graph in %s (%s)", path, error)
-        return
+        return pickled.getvalue()
     oldest = time.time() - pytensor.config.cmodule__age_thresh_use
     for entry in path.parent.glob("*.pkl"):
         with suppress(FileNotFoundError):  # deleted meanwhile by another process
             if entry.stat().st_mtime < oldest:
                 entry.unlink()
+    return pickled.getvalue()
