@@ -112,7 +112,8 @@ def compile_function(
             log.debug("%s: rewritten graph from %s", name, path)
             return maker.create()
     ins, outs = construct_function_ins_and_outs(inputs, outputs, updates=updates)
-    maker = get_mode(mode).function_maker(ins, outs, get_mode(mode), name=name)  # rewrites, no C module yet
+    mode = get_mode(mode)
+    maker = mode.function_maker(ins, outs, mode, name=name)  # the rewrites, no C module yet
     pickled = _store(maker, storage, path)
     if pickled is not None:  # made from the pickle, as the later runs will make it
         maker = _StorageUnpickler(io.BytesIO(pickled), numbered).load()
