@@ -205,14 +205,15 @@ def _store(maker: object, storage: dict[int, tuple[int, Container]], path: Path)
     except (pickle.PicklingError, TypeError, AttributeError) as error:
         log.debug("%s: not cached (%s)", path.name, error)
         return None
+    data = pickled.getvalue()
     try:
-        write_atomically(pickled.getvalue(), path)  # concurrent sweep jobs write the same entry
+        write_atomically(data, path)  # concurrent sweep jobs write the same entry
     except OSError as error:  # a full disk or read-only cache costs the next run a rewrite, not this one
         log.warning("could not cache the rewritten graph in %s (%s)", path, error)
-        return pickled.getvalue()
+        return data
     oldest = time.time() - pytensor.config.cmodule__age_thresh_use
     for entry in path.parent.glob("*.pkl"):
         with suppress(FileNotFoundError):  # deleted meanwhile by another process
             if entry.stat().st_mtime < oldest:
                 entry.unlink()
-    return pickled.getvalue()
+    return data
