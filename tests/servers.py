@@ -11,10 +11,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -63,6 +65,51 @@ def serve_mlflow(backend_uri: str, folder: Path, port: int | None = None) -> Ite
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
+
+
+@contextmanager
+def dropping_proxy(target: str, drops: dict[bytes, int]) -> Iterator[str]:
+    """A TCP proxy on 127.0.0.1 to the HTTP server ``target`` that closes the connection,
+    without an answer and without passing the request on, of the first ``drops[marker]``
+    requests whose bytes hold ``marker`` (as a server does whose worker is restarted); its URI."""
+    upstream_address = (urlsplit(target).hostname, urlsplit(target).port)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    left, stopping = dict(drops), threading.Event()
+
+    def pipe(source: socket.socket, sink: socket.socket, requests_flow: bool) -> None:
+        try:
+            while chunk := source.recv(1 << 16):
+                dropped = [marker for marker, count in left.items() if requests_flow and count and marker in chunk]
+                if dropped:
+                    left[dropped[0]] -= 1
+                    break
+                sink.sendall(chunk)
+        except OSError:  # the other direction closed both
+            pass
+        finally:
+            source.close()
+            sink.close()
+
+    def serve() -> None:
+        while not stopping.is_set():
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            client.settimeout(None)
+            upstream = socket.create_connection(upstream_address)
+            threading.Thread(target=pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=pipe, args=(upstream, client, False), daemon=True).start()
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stopping.set()
+        server.join()
+        listener.close()
 
 
 def postgres_bin() -> Path | None:

@@ -349,7 +349,7 @@ def test_a_model_too_large_for_the_memory_is_refused_before_anything_is_built(st
 def test_a_write_waits_for_a_store_locked_by_another_process(monkeypatch):
     # Parallel jobs on the embedded sqlite store: a write that finds it locked longer than
     # sqlite's own wait tries again instead of failing the run; any other error is at once.
-    monkeypatch.setattr(recorder, "LOCK_WAIT_S", 0.0)
+    monkeypatch.setattr(recorder, "RETRY_WAIT_S", 0.0)
     answers = iter([sqlalchemy.exc.OperationalError("INSERT", {}, Exception("database is locked"))] * 3 + ["written"])
 
     def write():
@@ -358,7 +358,7 @@ def test_a_write_waits_for_a_store_locked_by_another_process(monkeypatch):
             raise answer
         return answer
 
-    assert recorder.waiting_for_locks(write) == "written"
+    assert recorder.sent_again_while_refused(write) == "written"
     answers = iter([sqlalchemy.exc.OperationalError("INSERT", {}, Exception("database or disk is full")), "written"])
     with pytest.raises(sqlalchemy.exc.OperationalError, match="disk is full"):
-        recorder.waiting_for_locks(write)
+        recorder.sent_again_while_refused(write)

@@ -5,15 +5,20 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
+import mlflow.data
+import numpy as np
 import pytest
 import requests
 from mlflow.environment_variables import MLFLOW_HTTP_REQUEST_MAX_RETRIES, MLFLOW_HTTP_REQUEST_TIMEOUT
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from seqlab.experiments.tracking import recorder
+from seqlab.experiments.tracking.recorder import RunRecorder
 from seqlab.experiments.tracking.store import TrackingUnavailable, use_tracking_store
 from seqlab.experiments.training.runner import train
 from tests.conftest import PROJECT_ROOT, compose_config, run_cli
-from tests.servers import free_port, serve_mlflow
+from tests.servers import dropping_proxy, free_port, serve_mlflow
 
 
 @pytest.fixture
@@ -71,6 +76,27 @@ def test_a_team_server_on_postgresql_takes_a_parallel_sweep_and_independent_runs
             assert {"test_accuracy", "best_epoch"} <= set(run.data.metrics)
             assert {"weights.safetensors", "config.yaml"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
     assert any((tmp_path / "art").rglob("weights.safetensors")), "artifacts went through the server (--serve-artifacts)"
+
+
+@pytest.mark.slow
+def test_a_write_the_server_drops_without_an_answer_is_sent_again_unless_it_creates_a_run(mlflow_server, monkeypatch):
+    # A server whose worker its supervisor restarts (busy past uvicorn's health-check time-out)
+    # closes the requests that worker held without an answer. MLflow does not send such a write
+    # again (the server may have applied it); seqlab sends again the writes the store applies
+    # once however often they come, and not one that creates a run.
+    monkeypatch.setattr(recorder, "RETRY_WAIT_S", 0.0)
+    experiment = MlflowClient(mlflow_server).create_experiment("dropped")
+    with dropping_proxy(mlflow_server, {b"/runs/create": 1, b"/runs/log-inputs": 2}) as proxy:
+        use_tracking_store(compose_config(["tracking=server", f"tracking.uri={proxy}"]).tracking)
+        with pytest.raises(MlflowException, match="Connection aborted"):
+            RunRecorder.create(experiment, "parent", {})
+        run = RunRecorder.create(experiment, "parent", {})
+        run.datasets([(mlflow.data.from_numpy(np.zeros((4, 3)), name="toy"), "train")])  # dropped twice
+    server = MlflowClient(mlflow_server)
+    assert [r.info.run_name for r in server.search_runs([experiment])] == ["parent"], (
+        "a dropped create is not sent again"
+    )
+    assert [d.dataset.name for d in server.get_run(run.run_id).inputs.dataset_inputs] == ["toy"]
 
 
 def test_an_unreachable_server_fails_before_training(store_overrides, monkeypatch):

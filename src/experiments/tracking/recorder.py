@@ -59,34 +59,49 @@ def _alive(pid: int) -> bool:
     return True
 
 
-# How often a write waits for a sqlite store that another process holds locked (parallel jobs
-# writing at once under load), each wait longer by LOCK_WAIT_S.
-LOCK_RETRIES, LOCK_WAIT_S = 8, 0.5
+# How often a write is sent again to a store that could not take it for a moment, each wait
+# longer by RETRY_WAIT_S: a sqlite store that another process holds locked (parallel jobs writing
+# at once under load), or a server that dropped the connection without an answer.
+RETRIES, RETRY_WAIT_S = 8, 0.5
 
 
-def waiting_for_locks(write: Callable[[], Any]) -> Any:
-    """``write()``, tried again while a sqlite store answers "database is locked" (held by
-    another process's transaction longer than sqlite's own five-second wait), at most
-    ``LOCK_RETRIES`` times; any other error at once."""
-    for attempt in range(LOCK_RETRIES + 1):
+def sent_again_while_refused(write: Callable[[], Any], idempotent: bool = True) -> Any:
+    """``write()``, sent again while the store refuses it for a moment, at most ``RETRIES``
+    times; any other error at once. A moment's refusal is sqlite's "database is locked" (held by
+    another process's transaction longer than sqlite's own five-second wait; the write was rolled
+    back) or, for an ``idempotent`` write, a connection an `mlflow server` closed without an
+    answer ("Connection aborted": its supervisor restarted the worker, or an idle keep-alive
+    connection closed as the request went out). MLflow sends such a write only once, as the
+    server may have applied it; most of seqlab's writes are ones the store applies once however
+    often they come (the same params, tags, metrics with their timestamps, data set inputs,
+    artifact files), unlike one that creates a run, a model or a model version."""
+    for attempt in range(RETRIES + 1):
         try:
             return write()
-        except (MlflowException, sqlalchemy.exc.OperationalError) as error:
-            if "database is locked" not in str(error) or attempt == LOCK_RETRIES:
+        except (MlflowException, requests.exceptions.ConnectionError, sqlalchemy.exc.OperationalError) as error:
+            refused = "database is locked" in str(error) or idempotent and "Connection aborted" in str(error)
+            if not refused or attempt == RETRIES:
                 raise
-            time.sleep(LOCK_WAIT_S * (attempt + 1))
+            log.info("the tracking store refused a write for a moment (%s); sending it again", redact(str(error))[:200])
+            time.sleep(RETRY_WAIT_S * (attempt + 1))
 
 
-def _whole(write):
+def _whole(write, idempotent: bool = True):
     """A write to the store that SIGTERM or Ctrl-C does not cut in half (``signals.deferred``)
-    and that waits for a store locked by another process (``waiting_for_locks``)."""
+    and that is sent again while the store refuses it for a moment (``sent_again_while_refused``)."""
 
     @functools.wraps(write)
     def uninterrupted(*args, **kwargs):
         with deferred():
-            return waiting_for_locks(lambda: write(*args, **kwargs))
+            return sent_again_while_refused(lambda: write(*args, **kwargs), idempotent)
 
     return uninterrupted
+
+
+def _creating(write):
+    """``_whole`` for a write that creates a model or model version: not sent again after a
+    dropped connection, which may have created it."""
+    return _whole(write, idempotent=False)
 
 
 # What a store that does not answer (or is full) raises.
@@ -138,14 +153,15 @@ class RunRecorder:
         try:
             with deferred():
                 try:
-                    run = waiting_for_locks(
+                    run = sent_again_while_refused(
                         lambda: mlflow.start_run(
                             run_id=resume,
                             experiment_id=experiment_id,
                             run_name=run_name,
                             parent_run_id=parent,
                             tags=tags,
-                        )
+                        ),
+                        idempotent=False,
                     )
                 except STORE_ERRORS as error:
                     uri = redact(mlflow.get_tracking_uri())
@@ -165,8 +181,9 @@ class RunRecorder:
     @classmethod
     def create(cls, experiment_id: str, run_name: str, tags: dict[str, str]) -> "RunRecorder":
         """Create a RUNNING run that is not MLflow's active run (a sweep's parent)."""
-        run = waiting_for_locks(
-            lambda: MlflowClient().create_run(experiment_id, run_name=run_name, tags=tags | process_tags())
+        run = sent_again_while_refused(
+            lambda: MlflowClient().create_run(experiment_id, run_name=run_name, tags=tags | process_tags()),
+            idempotent=False,
         )
         return cls(run.info.run_id, active=False)
 
@@ -208,31 +225,35 @@ class RunRecorder:
     def params(self, values: dict[str, Any]) -> None:
         self.client.log_batch(self.run_id, params=[mlflow.entities.Param(k, str(v)) for k, v in values.items()])
 
-    @_whole
     def metrics(self, values: dict[str, float], step: int | None = None) -> None:
         """Log ``values`` at ``step`` now; with a journal (``keep_metrics_through_outages``),
         keep them there when the store does not answer."""
-        self._send(_timestamped(values, step))
+        with deferred():
+            self._send(_timestamped(values, step))
 
     def keep(self, values: dict[str, float], step: int) -> None:
         """Keep ``values`` of epoch ``step``, timestamped now, for the next ``flush``."""
         self._unsent += _timestamped(values, step)
 
-    @_whole
     def flush(self) -> None:
         """Send the metrics kept since the last flush, in order, as ``metrics`` sends."""
-        metrics, self._unsent = self._unsent, []  # what fails goes to the journal or is raised: never sent twice
-        self._send(metrics)
+        with deferred():
+            metrics, self._unsent = self._unsent, []  # what fails goes to the journal or is raised
+            self._send(metrics)
+
+    @_whole
+    def _log_metrics(self, batch: list[mlflow.entities.Metric]) -> None:
+        self.client.log_batch(self.run_id, metrics=batch)
 
     def _send(self, metrics: list[mlflow.entities.Metric]) -> None:
         for start in range(0, len(metrics), BATCH_LIMIT):
             batch = metrics[start : start + BATCH_LIMIT]
             if self.journal is None:
-                self.client.log_batch(self.run_id, metrics=batch)
+                self._log_metrics(batch)
                 continue
             if self._down_since is None or self._send_journal():
                 try:
-                    self.client.log_batch(self.run_id, metrics=batch)
+                    self._log_metrics(batch)
                     continue
                 except STORE_ERRORS as error:
                     self._went_down(error)
@@ -262,7 +283,7 @@ class RunRecorder:
         metrics = self.journal.entries()
         try:
             for start in range(0, len(metrics), BATCH_LIMIT):
-                self.client.log_batch(self.run_id, metrics=metrics[start : start + BATCH_LIMIT])
+                self._log_metrics(metrics[start : start + BATCH_LIMIT])
                 self.journal.replace(metrics[start + BATCH_LIMIT :])
         except STORE_ERRORS as error:
             self._went_down(error)
@@ -354,7 +375,7 @@ class RunRecorder:
         """The values of metric ``key`` by step."""
         return {m.step: m.value for m in self.client.get_metric_history(self.run_id, key)}
 
-    @_whole
+    @_creating
     def pyfunc_model(self, name: str, **log_model_args: Any) -> None:
         """Log an MLflow pyfunc model ``name`` (``mlflow.pyfunc.log_model``'s arguments)."""
         if not self.active:
@@ -363,7 +384,7 @@ class RunRecorder:
             warnings.filterwarnings("ignore", message=".*An input example was not provided")
             mlflow.pyfunc.log_model(name=name, **log_model_args)
 
-    @_whole
+    @_creating
     def register_model(self, model: str, name: str) -> str:
         """Register the run's logged model ``model`` in the model registry as ``name``; return
         the new version."""
@@ -372,9 +393,9 @@ class RunRecorder:
     def end(self, status: str) -> None:
         """End the run with ``status`` (FINISHED, FAILED or KILLED) unless it has ended."""
         if self.active:
-            waiting_for_locks(lambda: mlflow.end_run(status))
+            sent_again_while_refused(lambda: mlflow.end_run(status))
         elif self.status() == "RUNNING":
-            waiting_for_locks(lambda: self.client.set_terminated(self.run_id, status))
+            sent_again_while_refused(lambda: self.client.set_terminated(self.run_id, status))
 
     def __enter__(self) -> "RunRecorder":
         return self
