@@ -59,7 +59,8 @@ def test_a_team_server_on_postgresql_takes_a_parallel_sweep_and_independent_runs
             for command in commands
         ]
         outputs = [process.communicate(timeout=900)[0] for process in started]
-        assert [process.returncode for process in started] == [0] * len(started), "\n".join(outputs)
+        server_log = (tmp_path / "server.log").read_text()[-5000:]  # a worker restarted, a request dropped
+        assert [process.returncode for process in started] == [0] * len(started), "\n".join([*outputs, server_log])
         client = MlflowClient(server)
         runs = client.search_runs([client.get_experiment_by_name("shared").experiment_id])
         assert len(runs) == 1 + 8 + 4 and {run.info.status for run in runs} == {"FINISHED"}
