@@ -81,11 +81,17 @@ def test_a_team_server_on_postgresql_takes_a_parallel_sweep_and_independent_runs
 
 @pytest.mark.slow
 def test_a_write_the_server_drops_without_an_answer_is_sent_again_unless_it_creates_a_run(mlflow_server, monkeypatch):
-    # A server whose worker its supervisor restarts (busy past uvicorn's health-check time-out)
-    # closes the requests that worker held without an answer. MLflow does not send such a write
-    # again (the server may have applied it); seqlab sends again the writes the store applies
-    # once however often they come, and not one that creates a run.
+    # A server closes a request's connection without an answer when uvicorn restarts the worker
+    # that held it, or closes an idle keep-alive connection as the request goes out. MLflow does
+    # not send such a write again (the server may have applied it); seqlab sends again the writes
+    # the store applies once however often they come, and not one that creates a run.
     monkeypatch.setattr(recorder, "RETRY_WAIT_S", 0.0)
+    for variable in (
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT",
+    ):
+        monkeypatch.delenv(variable, raising=False)  # what use_tracking_store sets is undone after the test
     experiment = MlflowClient(mlflow_server).create_experiment("dropped")
     with dropping_proxy(mlflow_server, {b"/runs/create": 1, b"/runs/log-inputs": 2}) as proxy:
         use_tracking_store(compose_config(["tracking=server", f"tracking.uri={proxy}"]).tracking)
