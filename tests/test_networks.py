@@ -18,6 +18,7 @@ from seqlab.data.dataset import SequenceDataset
 from seqlab.experiments.config.model import model_options
 from seqlab.experiments.training.builders import class_weights, default_network_spec, default_optimizer_spec
 from seqlab.experiments.training.runner import evaluate
+from seqlab.models import fused_conv
 from seqlab.models.cells import lstm, lstm_kernels
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.dropout import Dropout
@@ -707,13 +708,18 @@ def conv_norm_case(dtype: str, kernel: int, stride: int, dilation: int, seed: in
 @pytest.mark.parametrize("training", [True, False], ids=["batch-stats", "running-stats"])
 @pytest.mark.parametrize("tail", ["relu", "linear", "residual"])
 @pytest.mark.parametrize("geometry", [(3, 1, 1), (5, 2, 1), (3, 1, 2), (1, 2, 1), (4, 3, 2)], ids=str)
-def test_fused_conv_block_matches_numpy_and_its_backward_matches_finite_differences(geometry, tail, training):
+def test_fused_conv_block_matches_numpy_and_its_backward_matches_finite_differences(
+    geometry, tail, training, monkeypatch
+):
     """The fused Conv1D → batch norm (→ + residual → ReLU, or → ReLU) Op against the
     one-step-at-a-time NumPy convolution and batch norm (batch statistics of real steps, or
     the running ones), its batch statistics against NumPy's, and its hand-written backward
     pass against central differences (float64), for every input but the mask; float32 to
     rounding of float64."""
     kernel, stride, dilation = geometry
+    # Windows gathered two float64 sequences at a time (chunks of 2 and 1 of the 3; float32 in one
+    # chunk), so that the products and the weights' gradient are put together across chunks.
+    monkeypatch.setattr(fused_conv, "CHUNK_BYTES", 2 * -(-9 // stride) * kernel * 2 * 8)
     relu, residual = tail != "linear", tail == "residual"
     op = ConvNorm(kernel, stride, dilation, relu, training, residual)
     inputs = conv_norm_case("float64", kernel, stride, dilation)

@@ -6,8 +6,9 @@ The graph built from PyTensor's own pieces spent more time in batch norm's eleme
 (C loops that accumulate float32 in float64, one pass per node) than in the convolution's
 matrix product. Here the windows are gathered by one compiled copy and multiplied by the kernel
 in one product on NumPy's multi-threaded BLAS (as ``seqlab.models.numpy_matmul``), and their
-gradient is added back onto the inputs in one compiled pass; in training batch normalisation,
-the residual and the ReLU are compiled kernels of three passes forward and two backward
+gradient is added back onto the inputs in one compiled pass, a chunk of sequences at a time
+whose windows stay in the cache (``conv_products``, ``conv_gradients``); in training batch
+normalisation, the residual and the ReLU are compiled kernels of three passes forward and two backward
 (``seqlab.models.conv_kernels``), in evaluation NumPy's passes with the running statistics.
 As PyTensor element-wise nodes (the mask broadcast over the filters, three outputs kept for the
 gradient) the residual's sum and ReLU were a large part of a ResNet step (``docs/performance.md``).
@@ -53,6 +54,47 @@ def scatter_windows(g_windows: np.ndarray, mask: np.ndarray, kernel: int, stride
     return g_x
 
 
+# The windows of at most about this many bytes are gathered at once: a chunk of the batch's
+# sequences whose windows stay in the cache between their gathering and their products.
+CHUNK_BYTES = 4 << 20
+
+
+def _chunks(batch: int, steps: int, width: int, itemsize: int) -> list[slice]:
+    """The batch's sequences in slices whose windows (``steps`` rows of ``width`` values of
+    ``itemsize`` bytes each) take about ``CHUNK_BYTES``, one sequence at least."""
+    size = max(1, CHUNK_BYTES // (steps * width * itemsize))
+    return [slice(start, min(start + size, batch)) for start in range(0, batch, size)]
+
+
+def conv_products(
+    x: np.ndarray, mask: np.ndarray, W: np.ndarray, kernel: int, stride: int, dilation: int
+) -> np.ndarray:
+    """The convolution without its bias, windows ``W``: (batch * steps, filters) from ``x``
+    (batch, time, channels), ``mask`` (batch, time) and ``W`` (kernel * channels, filters),
+    the windows gathered for a chunk of sequences at a time (``_chunks``)."""
+    batch, steps = x.shape[0], -(-x.shape[1] // stride)
+    z = np.empty((batch * steps, W.shape[1]), dtype=np.result_type(x, W))
+    for part in _chunks(batch, steps, W.shape[0], x.itemsize):
+        windows = gather_windows(x[part], mask[part], kernel, stride, dilation)
+        np.matmul(windows, W, out=z[part.start * steps : part.stop * steps])
+    return z
+
+
+def conv_gradients(
+    x: np.ndarray, mask: np.ndarray, W: np.ndarray, g_z: np.ndarray, kernel: int, stride: int, dilation: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The gradients ``(g_x, g_W)`` of ``conv_products`` given ``g_z`` (batch * steps,
+    filters): g_W = windowsᵀ g_z and the windows' gradient g_z Wᵀ scattered back onto the
+    inputs, a chunk of sequences at a time."""
+    batch, steps = x.shape[0], -(-x.shape[1] // stride)
+    g_W, g_x = np.zeros_like(W), np.empty_like(x)
+    for part in _chunks(batch, steps, W.shape[0], x.itemsize):
+        rows = g_z[part.start * steps : part.stop * steps]
+        g_W += gather_windows(x[part], mask[part], kernel, stride, dilation).T @ rows
+        g_x[part] = scatter_windows(rows @ W.T, mask[part], kernel, stride, dilation)
+    return g_x, g_W
+
+
 def _left(kernel: int, dilation: int) -> int:
     """How many steps before an output step its window starts: (kernel − 1) // 2 offsets."""
     return dilation * ((kernel - 1) // 2)
@@ -82,7 +124,7 @@ def conv_norm_forward(x, mask, W, b, gamma, beta, mean, var, kernel, stride, dil
     batch = x.shape[0]
     out_mask = np.ascontiguousarray(mask[:, ::stride])
     shape = (batch, out_mask.shape[1], W.shape[1])
-    z = gather_windows(x, mask, kernel, stride, dilation) @ W
+    z = conv_products(x, mask, W, kernel, stride, dilation)
     eps = np.asarray(BATCH_NORM_EPS, dtype=x.dtype)
     if training:
         from seqlab.models import conv_kernels  # Numba is slow to import: imported by runs with conv blocks
@@ -122,7 +164,6 @@ def conv_norm_backward(
     gradient (g_mean = g_var = 0)."""
     out_mask = np.ascontiguousarray(mask[:, ::stride])
     filters = W.shape[1]
-    windows = gather_windows(x, mask, kernel, stride, dilation)
     eps = np.asarray(BATCH_NORM_EPS, dtype=var.dtype)
     zeros = np.zeros(filters, dtype=x.dtype)
     if training:
@@ -135,7 +176,7 @@ def conv_norm_backward(
         g_b, g_mean, g_var = zeros, zeros, zeros
     else:
         inv_std = 1 / np.sqrt(var + eps)
-        centred = windows @ W
+        centred = conv_products(x, mask, W, kernel, stride, dilation)
         centred += b - mean
         if relu:  # out ≥ 0, so sign(out) is the ReLU's derivative; out is 0 on padded steps too
             g = np.sign(out.reshape(-1, filters))
@@ -149,8 +190,7 @@ def conv_norm_backward(
         g *= scale
         g_b = np.ones(len(g), dtype=g.dtype) @ g
         g_mean, g_var = -g_b, -0.5 * scale * inv_std * g_gamma
-    g_W = windows.T @ g
-    g_x = scatter_windows(g @ W.T, mask, kernel, stride, dilation)
+    g_x, g_W = conv_gradients(x, mask, W, g, kernel, stride, dilation)
     grads = (g_x, g_W, g_b, g_gamma, g_beta, g_mean, g_var)
     return (*grads, g_res.reshape(out.shape)) if residual else grads
 
