@@ -366,17 +366,17 @@ def train(cfg: DictConfig, tags: dict[str, str] | None = None) -> dict[str, floa
                 run.tags({"resumed_after_epoch": checkpoint.progress.epoch})
                 if applied:
                     run.tags({"resumed_with": " ".join(f"{key}={value}" for key, value in applied.items())})
-            log.info("MLflow run %s in %s", run.run_id, run.tracking_uri)
-            folder = checkpoint_path(cfg.trainer.checkpoint_dir, run.run_id).parent
-            run.keep_metrics_through_outages(
-                MetricJournal(journal_path(cfg.trainer.checkpoint_dir, run.run_id)),
-                cfg.tracking.outage_s,
-                kept=f"its checkpoint in {folder}",
-                resume=f"seqlab train trainer.resume={run.run_id} trainer.checkpoint_dir={cfg.trainer.checkpoint_dir} "
-                f"tracking.uri={run.tracking_uri}",
-            )
             state: TrainingState | None = None
-            try:  # a stop while the model is built and initialised takes the same path as one in an epoch
+            try:  # a stop from the run's announcement on (its journal opened, the model built) takes one path
+                log.info("MLflow run %s in %s", run.run_id, run.tracking_uri)
+                folder = checkpoint_path(cfg.trainer.checkpoint_dir, run.run_id).parent
+                run.keep_metrics_through_outages(
+                    MetricJournal(journal_path(cfg.trainer.checkpoint_dir, run.run_id)),
+                    cfg.tracking.outage_s,
+                    kept=f"its checkpoint in {folder}",
+                    resume=f"seqlab train trainer.resume={run.run_id} "
+                    f"trainer.checkpoint_dir={cfg.trainer.checkpoint_dir} tracking.uri={run.tracking_uri}",
+                )
                 model = build_classifier(cfg, splits)
                 run.params({"num_params": count_parameters(model.get_weights())})
                 if cfg.model.embedding_vectors and checkpoint is None:  # a checkpoint holds the embedding
